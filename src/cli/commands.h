@@ -1,0 +1,18 @@
+// The binary's commands. main.cc only dispatches to these.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli/config.h"
+
+namespace irsa::cli {
+
+// Serves the webhook over HTTPS until SIGTERM/SIGINT; returns the exit code.
+int run_serve(const Config& config);
+
+// `irsa-webhook mutate ...`: prints the patch (or mutated Pod) for a Pod file.
+// `args` are the arguments after "mutate". Returns the exit code.
+int run_mutate(const std::vector<std::string>& args);
+
+}  // namespace irsa::cli

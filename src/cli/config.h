@@ -1,0 +1,84 @@
+// Everything the command line sets, with AWS's webhook's flag names and
+// defaults, parsed and validated once at start.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "identity/identity.h"
+#include "mutation/options.h"
+
+namespace irsa::cli {
+
+enum class LogFormat { kText, kJson };
+
+struct ServeConfig {
+  // Listener.
+  std::string bind_address = "0.0.0.0";
+  int port = 443;
+  int metrics_port = 9999;
+  std::string tls_cert = "/etc/webhook/certs/tls.crt";
+  std::string tls_key = "/etc/webhook/certs/tls.key";
+  std::size_t max_request_bytes = 4 * 1024 * 1024;
+  int worker_threads = 0;  // 0: derived from the machine
+  double shutdown_grace_seconds = 10;
+
+  // Where ServiceAccounts come from.
+  std::string service_accounts_file;
+  std::string kubeconfig;
+  std::string kube_api;
+  bool in_cluster = true;
+  std::string namespace_name = "eks";
+  std::string service_name = "pod-identity-webhook";
+  std::string tls_secret = "pod-identity-webhook";
+  bool watch_config_map = false;
+  double service_account_lookup_grace_seconds = 0.1;
+  std::string watch_container_credentials_config;
+
+  bool enable_debugging_handlers = false;
+};
+
+struct Config {
+  mutation::Options mutation;
+  identity::Defaults identity;
+  ServeConfig serve;
+
+  int verbosity = 0;  // klog's -v
+  LogFormat log_format = LogFormat::kText;
+  bool show_version = false;
+  bool show_help = false;
+  // Flags that AWS's webhook has and that are accepted but have no effect
+  // yet, as "--name (reason)": printed as a warning at start.
+  std::vector<std::string> not_implemented;
+};
+
+// Parses flags in pflag's syntax (--name value, --name=value, boolean
+// --name / --name=true|false; -v N and --v=N as klog). `extra` receives the
+// arguments that are not flags of this table when non-null (subcommands use
+// it for their own flags); otherwise an unknown flag is an error that names it.
+Result<Config> parse_flags(const std::vector<std::string>& args,
+                           std::vector<std::string>* extra = nullptr);
+
+// Checks the values the mutation core uses (prefix, paths, audiences,
+// region); used by `mutate` and by validate_config.
+Status validate_mutation_config(const Config& config);
+
+// Checks cross-field rules and values (ports, paths, prefixes, URIs) and
+// returns an error that says what to fix.
+Status validate_config(const Config& config);
+
+// Go's time.ParseDuration syntax ("100ms", "1m30s", "0") in seconds;
+// nullopt when malformed.
+std::optional<double> parse_go_duration(std::string_view text);
+
+// The --help text.
+std::string usage_text();
+
+// "irsa-webhook <version> (<git revision>)".
+std::string version_string();
+
+}  // namespace irsa::cli

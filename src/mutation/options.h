@@ -1,0 +1,26 @@
+// Options of the mutation core: the webhook-wide settings that come from flags.
+#pragma once
+
+#include <string>
+
+namespace irsa::mutation {
+
+inline constexpr char kTokenVolumeName[] = "aws-iam-token";
+inline constexpr char kTokenPath[] = "token";
+inline constexpr char kPodIdentityLabel[] = "eks.amazonaws.com/pod-identity";
+
+struct Options {
+  std::string annotation_prefix = "eks.amazonaws.com";
+  // Web identity (IRSA).
+  std::string token_mount_path = "/var/run/secrets/eks.amazonaws.com/serviceaccount";
+  // Added as AWS_DEFAULT_REGION and AWS_REGION unless either is set.
+  std::string region;
+  // Container credentials (EKS Pod Identity).
+  std::string container_credentials_full_uri = "http://169.254.170.23/v1/credentials";
+  std::string container_credentials_token_mount_path =
+      "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount";
+  std::string container_credentials_token_volume_name = "eks-pod-identity-token";
+  std::string container_credentials_token_path = "eks-pod-identity-token";
+};
+
+}  // namespace irsa::mutation

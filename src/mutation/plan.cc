@@ -1,0 +1,260 @@
+// The mutation rules of AWS's webhook (pkg/handler), expressed as surgical
+// JSON Patch operations on the Pod as it is, so unknown fields survive.
+#include "mutation/plan.h"
+
+#include <cmath>
+#include <string>
+
+namespace irsa::mutation {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kRoleArnEnv = "AWS_ROLE_ARN";
+constexpr std::string_view kTokenFileEnv = "AWS_WEB_IDENTITY_TOKEN_FILE";
+constexpr std::string_view kFullUriEnv = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
+constexpr std::string_view kAuthorizationTokenFileEnv = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
+constexpr std::string_view kRegionEnv = "AWS_REGION";
+constexpr std::string_view kDefaultRegionEnv = "AWS_DEFAULT_REGION";
+constexpr std::string_view kRegionalStsEnv = "AWS_STS_REGIONAL_ENDPOINTS";
+constexpr std::string_view kRoleSessionNameEnv = "AWS_ROLE_SESSION_NAME";
+
+// Container-credentials tokens with the default lifetime get 0..2 h less, so
+// a fleet's refreshes spread out (as AWS's webhook does).
+constexpr int64_t kJitterWindow = 7200;
+
+// Lexical clean of a slash-separated path, as Go's path.Clean: collapses
+// "//", drops ".", resolves "..".
+std::string clean_path(std::string_view path) {
+  bool rooted = !path.empty() && path.front() == '/';
+  std::vector<std::string_view> parts;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    std::string_view part = path.substr(start, end - start);
+    if (part == "..") {
+      if (!parts.empty() && parts.back() != "..") {
+        parts.pop_back();
+      } else if (!rooted) {
+        parts.push_back(part);
+      }
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    start = end + 1;
+  }
+  std::string out = rooted ? "/" : "";
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) out += '/';
+    out += parts[i];
+  }
+  return out.empty() ? "." : out;
+}
+
+bool is_windows(const PodView& pod) {
+  return pod.node_selector_value("kubernetes.io/os") == "windows" ||
+         pod.node_selector_value("beta.kubernetes.io/os") == "windows";
+}
+
+json env_var(std::string_view name, std::string_view value) {
+  return json{{"name", name}, {"value", value}};
+}
+
+// Appends `items` to the array at `path`, or adds the whole array when the
+// Pod has none there yet.
+void append_all(json& patch, const std::string& path, bool array_exists, json items) {
+  if (items.empty()) return;
+  if (!array_exists) {
+    patch.push_back({{"op", "add"}, {"path", path}, {"value", std::move(items)}});
+    return;
+  }
+  for (auto& item : items) {
+    patch.push_back({{"op", "add"}, {"path", path + "/-"}, {"value", std::move(item)}});
+  }
+}
+
+struct ContainerRules {
+  identity::Mode mode;
+  const identity::Identity* identity;
+  const Options* options;
+  std::string volume_name;
+  std::string mount_path;
+  std::string token_file;
+};
+
+// One container, as AWS's addEnvToContainer: a container that already has
+// the identity env, a region and the STS setting is left alone entirely.
+void plan_container(const ContainerView& container, const std::string& base,
+                    const ContainerRules& rules, json& patch) {
+  bool container_credentials = rules.mode == identity::Mode::kContainerCredentials;
+  bool identity_defined =
+      container_credentials
+          ? container.has_env_named(kFullUriEnv) || container.has_env_named(kAuthorizationTokenFileEnv)
+          : container.has_env_named(kRoleArnEnv) || container.has_env_named(kTokenFileEnv);
+  bool region_defined =
+      container.has_env_named(kRegionEnv) || container.has_env_named(kDefaultRegionEnv);
+  bool sts_defined = container.has_env_named(kRegionalStsEnv);
+  if (identity_defined && region_defined && sts_defined) return;
+
+  json env = json::array();
+  if (!sts_defined && rules.identity->regional_sts) {
+    env.push_back(env_var(kRegionalStsEnv, "regional"));
+  }
+  if (!region_defined && !rules.options->region.empty()) {
+    env.push_back(env_var(kDefaultRegionEnv, rules.options->region));
+    env.push_back(env_var(kRegionEnv, rules.options->region));
+  }
+  if (!identity_defined) {
+    if (container_credentials) {
+      env.push_back(env_var(kFullUriEnv, rules.options->container_credentials_full_uri));
+      env.push_back(env_var(kAuthorizationTokenFileEnv, rules.token_file));
+    } else {
+      env.push_back(env_var(kRoleArnEnv, rules.identity->role_arn));
+      env.push_back(env_var(kTokenFileEnv, rules.token_file));
+    }
+  }
+  if (!container_credentials && rules.identity->role_session_name &&
+      !container.has_env_named(kRoleSessionNameEnv)) {
+    env.push_back({{"name", kRoleSessionNameEnv},
+                   {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}});
+  }
+  append_all(patch, base + "/env", container.has_env, std::move(env));
+
+  if (!container.has_mount_named(rules.volume_name)) {
+    json mount = {{"name", rules.volume_name}, {"readOnly", true}, {"mountPath", rules.mount_path}};
+    append_all(patch, base + "/volumeMounts", container.has_volume_mounts,
+               json::array({std::move(mount)}));
+  }
+}
+
+bool contains(const std::vector<std::string>& names, std::string_view name) {
+  for (const auto& candidate : names) {
+    if (candidate == name) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string escape_pointer_token(std::string_view token) {
+  std::string out;
+  out.reserve(token.size() + 4);
+  for (char c : token) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> parse_skip_containers(std::string_view annotation) {
+  std::vector<std::string> names;
+  std::size_t start = 0;
+  while (start <= annotation.size()) {
+    std::size_t end = annotation.find(',', start);
+    if (end == std::string_view::npos) end = annotation.size();
+    std::string_view name = annotation.substr(start, end - start);
+    while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    if (!name.empty()) names.emplace_back(name);
+    start = end + 1;
+  }
+  return names;
+}
+
+Plan plan_mutation(const PodView& pod, const identity::Identity& identity, const Options& options,
+                   double jitter) {
+  Plan plan;
+  bool container_credentials = identity.mode == identity::Mode::kContainerCredentials;
+  const std::string prefix = options.annotation_prefix + "/";
+
+  ContainerRules rules{identity.mode, &identity, &options, {}, {}, {}};
+  std::string token_path;
+  if (container_credentials) {
+    rules.volume_name = options.container_credentials_token_volume_name;
+    rules.mount_path = options.container_credentials_token_mount_path;
+    token_path = options.container_credentials_token_path;
+  } else {
+    rules.volume_name = kTokenVolumeName;
+    rules.mount_path = options.token_mount_path;
+    token_path = kTokenPath;
+  }
+  rules.token_file = clean_path(rules.mount_path + "/" + token_path);
+  if (is_windows(pod)) {
+    std::string windows = "C:";
+    for (char c : rules.token_file) windows += c == '/' ? '\\' : c;
+    rules.token_file = std::move(windows);
+  }
+
+  // Token lifetime: Pod annotation > ServiceAccount annotation > flag.
+  int64_t expiration = identity.token_expiration;
+  if (auto requested = pod.annotation(prefix + "token-expiration")) {
+    auto parsed = identity::parse_go_int64(*requested);
+    auto valid = parsed ? identity::validate_token_expiration(*parsed) : std::nullopt;
+    if (valid) {
+      expiration = *valid;
+    } else {
+      plan.notes.push_back("ignoring Pod annotation " + prefix + "token-expiration \"" +
+                           std::string(*requested) + "\": not a valid number of seconds");
+    }
+  }
+  if (container_credentials && expiration == identity::kDefaultTokenExpiration) {
+    double fraction = std::isfinite(jitter) && jitter > 0 ? (jitter < 1 ? jitter : 0.999999) : 0;
+    expiration = identity::kDefaultTokenExpiration - kJitterWindow +
+                 static_cast<int64_t>(std::floor(fraction * kJitterWindow));
+  }
+
+  std::vector<std::string> skip;
+  if (auto annotation = pod.annotation(prefix + "skip-containers")) {
+    skip = parse_skip_containers(*annotation);
+  }
+
+  json& patch = plan.patch;
+  if (!pod.has_volume_named(rules.volume_name)) {
+    json volume = {
+        {"name", rules.volume_name},
+        {"projected",
+         {{"sources", json::array({{{"serviceAccountToken",
+                                     {{"audience", identity.audience},
+                                      {"expirationSeconds", expiration},
+                                      {"path", token_path}}}}})}}}};
+    append_all(patch, "/spec/volumes", pod.has_volumes, json::array({std::move(volume)}));
+    plan.token_expiration = expiration;
+  }
+
+  for (auto [list, key] : {std::pair{&pod.init_containers, "initContainers"},
+                           std::pair{&pod.containers, "containers"}}) {
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const ContainerView& container = (*list)[i];
+      if (contains(skip, container.name)) continue;
+      plan_container(container, "/spec/" + std::string(key) + "/" + std::to_string(i), rules,
+                     patch);
+    }
+  }
+
+  // EKS Pod Identity marks the Pods it mutated.
+  if (container_credentials && !patch.empty() && !pod.label(kPodIdentityLabel)) {
+    if (!pod.has_metadata) {
+      patch.insert(patch.begin(), json{{"op", "add"},
+                                   {"path", "/metadata"},
+                                   {"value", {{"labels", {{kPodIdentityLabel, "enabled"}}}}}});
+    } else if (!pod.has_labels) {
+      patch.insert(patch.begin(), json{{"op", "add"},
+                                   {"path", "/metadata/labels"},
+                                   {"value", {{kPodIdentityLabel, "enabled"}}}});
+    } else {
+      patch.insert(patch.begin(),
+                   json{{"op", "add"},
+                    {"path", "/metadata/labels/" + escape_pointer_token(kPodIdentityLabel)},
+                    {"value", "enabled"}});
+    }
+  }
+  return plan;
+}
+
+}  // namespace irsa::mutation

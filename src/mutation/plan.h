@@ -1,0 +1,42 @@
+// The mutation core: Pod + Identity + Options -> a surgical RFC 6902 patch.
+// Pure: no I/O, no clock, no globals; randomness comes in as an argument.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "identity/identity.h"
+#include "mutation/options.h"
+#include "mutation/pod_view.h"
+
+namespace irsa::mutation {
+
+struct Plan {
+  // RFC 6902 operations on the Pod it was computed from; [] when nothing
+  // changes. Every operation applies to the Pod as the ones before left it.
+  nlohmann::json patch = nlohmann::json::array();
+  // The token lifetime the volume asks for (after Pod annotation, clamping
+  // and jitter); 0 when no volume is added.
+  int64_t token_expiration = 0;
+  // Things worth a log line (never a value of an env var or secret).
+  std::vector<std::string> notes;
+
+  bool mutated() const { return !patch.empty(); }
+};
+
+// `jitter` is a number in [0, 1): in container-credentials mode the default
+// 86400 s lifetime becomes 79200 + floor(jitter * 7200), as AWS's webhook
+// spreads token refreshes; tests pass a fixed value.
+Plan plan_mutation(const PodView& pod, const identity::Identity& identity, const Options& options,
+                   double jitter);
+
+// JSON Pointer (RFC 6901) escaping of one reference token: ~ -> ~0, / -> ~1.
+std::string escape_pointer_token(std::string_view token);
+
+// The Pod's skip-containers annotation value split on commas, each name
+// trimmed of surrounding spaces; empty names dropped.
+std::vector<std::string> parse_skip_containers(std::string_view annotation);
+
+}  // namespace irsa::mutation

@@ -1,0 +1,286 @@
+// Reads the Pod fields the webhook acts on out of a simdjson DOM, checking
+// each JSON type on the way so a malformed Pod is refused, not guessed at.
+#include "mutation/pod_view.h"
+
+#include <string>
+
+namespace irsa::mutation {
+namespace {
+
+using simdjson::dom::array;
+using simdjson::dom::element;
+using simdjson::dom::object;
+
+// Reads `obj[key]` as a string: nullopt when absent or null, an error when it
+// has another type.
+Result<std::optional<std::string_view>> optional_string(object obj, std::string_view key,
+                                                        std::string_view where) {
+  element value;
+  if (obj.at_key(key).get(value) != simdjson::SUCCESS || value.is_null()) {
+    return std::optional<std::string_view>{};
+  }
+  std::string_view text;
+  if (value.get(text) != simdjson::SUCCESS) {
+    return Error{std::string(where) + "." + std::string(key) + " must be a string"};
+  }
+  return std::optional<std::string_view>{text};
+}
+
+// Reads `obj[key]` as an object; an empty object when absent or null.
+Result<std::optional<object>> optional_object(object obj, std::string_view key,
+                                              std::string_view where) {
+  element value;
+  if (obj.at_key(key).get(value) != simdjson::SUCCESS || value.is_null()) {
+    return std::optional<object>{};
+  }
+  object result;
+  if (value.get(result) != simdjson::SUCCESS) {
+    return Error{std::string(where) + "." + std::string(key) + " must be an object"};
+  }
+  return std::optional<object>{result};
+}
+
+// Reads `obj[key]` as an array; nullopt when absent or null.
+Result<std::optional<array>> optional_array(object obj, std::string_view key,
+                                            std::string_view where) {
+  element value;
+  if (obj.at_key(key).get(value) != simdjson::SUCCESS || value.is_null()) {
+    return std::optional<array>{};
+  }
+  array result;
+  if (value.get(result) != simdjson::SUCCESS) {
+    return Error{std::string(where) + "." + std::string(key) + " must be an array"};
+  }
+  return std::optional<array>{result};
+}
+
+// An object whose values are all strings (labels, annotations, nodeSelector).
+Status check_string_map(object map, std::string_view where) {
+  for (auto field : map) {
+    if (!field.value.is_string()) {
+      return Error{std::string(where) + "[\"" + std::string(field.key) + "\"] must be a string"};
+    }
+  }
+  return Ok{};
+}
+
+Result<ContainerView> read_container(element item, std::string_view where) {
+  object container;
+  if (item.get(container) != simdjson::SUCCESS) {
+    return Error{std::string(where) + " must be an object"};
+  }
+  ContainerView view;
+  view.raw = item;
+  auto name = optional_string(container, "name", where);
+  if (!name) return Error{name.error()};
+  if (!name->has_value() || name->value().empty()) {
+    return Error{std::string(where) + " has no name"};
+  }
+  view.name = **name;
+
+  std::string here = std::string(where) + " (" + std::string(view.name) + ")";
+  auto env = optional_array(container, "env", here);
+  if (!env) return Error{env.error()};
+  if (env->has_value()) {
+    view.has_env = true;
+    std::size_t index = 0;
+    for (element entry : **env) {
+      std::string entry_where = here + ".env[" + std::to_string(index++) + "]";
+      object env_var;
+      if (entry.get(env_var) != simdjson::SUCCESS) {
+        return Error{entry_where + " must be an object"};
+      }
+      auto env_name = optional_string(env_var, "name", entry_where);
+      if (!env_name) return Error{env_name.error()};
+      if (!env_name->has_value()) return Error{entry_where + " has no name"};
+      element value_from;
+      bool has_value_from =
+          env_var.at_key("valueFrom").get(value_from) == simdjson::SUCCESS && !value_from.is_null();
+      view.env.push_back({**env_name, has_value_from});
+    }
+  }
+
+  auto mounts = optional_array(container, "volumeMounts", here);
+  if (!mounts) return Error{mounts.error()};
+  if (mounts->has_value()) {
+    view.has_volume_mounts = true;
+    std::size_t index = 0;
+    for (element entry : **mounts) {
+      std::string entry_where = here + ".volumeMounts[" + std::to_string(index++) + "]";
+      object mount;
+      if (entry.get(mount) != simdjson::SUCCESS) {
+        return Error{entry_where + " must be an object"};
+      }
+      auto mount_name = optional_string(mount, "name", entry_where);
+      if (!mount_name) return Error{mount_name.error()};
+      auto mount_path = optional_string(mount, "mountPath", entry_where);
+      if (!mount_path) return Error{mount_path.error()};
+      auto sub_path = optional_string(mount, "subPath", entry_where);
+      if (!sub_path) return Error{sub_path.error()};
+      view.volume_mounts.push_back({mount_name->value_or(""), mount_path->value_or(""),
+                                    sub_path->value_or("")});
+    }
+  }
+  return view;
+}
+
+Status read_containers(object spec, std::string_view key, bool required,
+                       std::vector<ContainerView>& out) {
+  auto list = optional_array(spec, key, "spec");
+  if (!list) return Error{list.error()};
+  if (!list->has_value()) {
+    if (required) return Error{"spec." + std::string(key) + " is missing"};
+    return Ok{};
+  }
+  std::size_t index = 0;
+  for (element item : **list) {
+    auto container =
+        read_container(item, "spec." + std::string(key) + "[" + std::to_string(index++) + "]");
+    if (!container) return Error{container.error()};
+    out.push_back(std::move(*container));
+  }
+  return Ok{};
+}
+
+std::optional<std::string_view> string_in(object map, std::string_view key) {
+  std::string_view value;
+  if (map.at_key(key).get(value) != simdjson::SUCCESS) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+bool ContainerView::has_env_named(std::string_view env_name) const {
+  for (const auto& entry : env) {
+    if (entry.name == env_name) return true;
+  }
+  return false;
+}
+
+bool ContainerView::has_mount_named(std::string_view mount_name) const {
+  for (const auto& mount : volume_mounts) {
+    if (mount.name == mount_name) return true;
+  }
+  return false;
+}
+
+std::optional<std::string_view> PodView::annotation(std::string_view key) const {
+  return string_in(annotations, key);
+}
+
+std::optional<std::string_view> PodView::label(std::string_view key) const {
+  if (!has_labels) return std::nullopt;
+  return string_in(labels, key);
+}
+
+std::optional<std::string_view> PodView::node_selector_value(std::string_view key) const {
+  return string_in(node_selector, key);
+}
+
+bool PodView::has_volume_named(std::string_view volume_name) const {
+  for (const auto& volume : volumes) {
+    if (volume.name == volume_name) return true;
+  }
+  return false;
+}
+
+Result<PodView> read_pod(simdjson::dom::element pod) {
+  object root;
+  if (pod.get(root) != simdjson::SUCCESS) return Error{"the object is not a JSON object"};
+  PodView view;
+
+  auto kind = optional_string(root, "kind", "object");
+  if (!kind) return Error{kind.error()};
+  if (kind->has_value() && **kind != "Pod") {
+    return Error{"the object is a " + std::string(**kind) + ", not a Pod"};
+  }
+
+  // An empty object stands in for a missing map, so lookups need no checks.
+  static const simdjson::dom::element kEmptyObject = [] {
+    static simdjson::dom::parser parser;
+    return parser.parse(std::string_view("{}")).value();
+  }();
+  object empty = kEmptyObject.get_object().value();
+  view.annotations = empty;
+  view.node_selector = empty;
+  view.labels = empty;
+
+  auto metadata = optional_object(root, "metadata", "object");
+  if (!metadata) return Error{metadata.error()};
+  if (metadata->has_value()) {
+    object meta = **metadata;
+    view.has_metadata = true;
+    for (auto [key, target] : {std::pair{"name", &view.name},
+                               std::pair{"generateName", &view.generate_name},
+                               std::pair{"namespace", &view.namespace_name}}) {
+      auto value = optional_string(meta, key, "metadata");
+      if (!value) return Error{value.error()};
+      *target = value->value_or("");
+    }
+    auto labels = optional_object(meta, "labels", "metadata");
+    if (!labels) return Error{labels.error()};
+    if (labels->has_value()) {
+      if (auto ok = check_string_map(**labels, "metadata.labels"); !ok) return Error{ok.error()};
+      view.has_labels = true;
+      view.labels = **labels;
+    }
+    auto annotations = optional_object(meta, "annotations", "metadata");
+    if (!annotations) return Error{annotations.error()};
+    if (annotations->has_value()) {
+      if (auto ok = check_string_map(**annotations, "metadata.annotations"); !ok) {
+        return Error{ok.error()};
+      }
+      view.annotations = **annotations;
+    }
+  }
+
+  auto spec_field = optional_object(root, "spec", "object");
+  if (!spec_field) return Error{spec_field.error()};
+  if (!spec_field->has_value()) return Error{"the Pod has no spec"};
+  object spec = **spec_field;
+
+  auto service_account = optional_string(spec, "serviceAccountName", "spec");
+  if (!service_account) return Error{service_account.error()};
+  view.service_account_name = service_account->value_or("");
+  if (view.service_account_name.empty()) {
+    // The deprecated alias, then the API server's default.
+    auto alias = optional_string(spec, "serviceAccount", "spec");
+    if (!alias) return Error{alias.error()};
+    view.service_account_name = alias->value_or("");
+  }
+  if (view.service_account_name.empty()) view.service_account_name = "default";
+
+  auto node_selector = optional_object(spec, "nodeSelector", "spec");
+  if (!node_selector) return Error{node_selector.error()};
+  if (node_selector->has_value()) {
+    if (auto ok = check_string_map(**node_selector, "spec.nodeSelector"); !ok) {
+      return Error{ok.error()};
+    }
+    view.node_selector = **node_selector;
+  }
+
+  if (auto ok = read_containers(spec, "containers", true, view.containers); !ok) {
+    return Error{ok.error()};
+  }
+  if (auto ok = read_containers(spec, "initContainers", false, view.init_containers); !ok) {
+    return Error{ok.error()};
+  }
+
+  auto volumes = optional_array(spec, "volumes", "spec");
+  if (!volumes) return Error{volumes.error()};
+  if (volumes->has_value()) {
+    view.has_volumes = true;
+    std::size_t index = 0;
+    for (element item : **volumes) {
+      std::string where = "spec.volumes[" + std::to_string(index++) + "]";
+      object volume;
+      if (item.get(volume) != simdjson::SUCCESS) return Error{where + " must be an object"};
+      auto name = optional_string(volume, "name", where);
+      if (!name) return Error{name.error()};
+      view.volumes.push_back({name->value_or(""), item});
+    }
+  }
+  return view;
+}
+
+}  // namespace irsa::mutation

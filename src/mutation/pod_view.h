@@ -1,0 +1,74 @@
+// A read-only view of the parts of a Pod the webhook acts on, read where the
+// Pod lies (a simdjson DOM) without copying or rebuilding it. The views'
+// string_views point into the parsed document: it must outlive the PodView.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "common/result.h"
+
+namespace irsa::mutation {
+
+struct EnvVarView {
+  std::string_view name;
+  bool has_value_from = false;  // valueFrom (secretKeyRef, fieldRef, ...) rather than value
+};
+
+struct VolumeMountView {
+  std::string_view name;
+  std::string_view mount_path;
+  std::string_view sub_path;
+};
+
+struct ContainerView {
+  std::string_view name;
+  // `env` / `volumeMounts` present as JSON arrays (possibly empty). When
+  // absent or null, a patch adds the whole array instead of appending.
+  bool has_env = false;
+  bool has_volume_mounts = false;
+  std::vector<EnvVarView> env;
+  std::vector<VolumeMountView> volume_mounts;
+  simdjson::dom::element raw;  // the container object itself, for credential checks
+
+  bool has_env_named(std::string_view name) const;
+  bool has_mount_named(std::string_view name) const;
+};
+
+struct VolumeView {
+  std::string_view name;
+  simdjson::dom::element raw;
+};
+
+struct PodView {
+  bool has_metadata = false;
+  std::string_view name;
+  std::string_view generate_name;
+  std::string_view namespace_name;  // metadata.namespace; may be empty
+  bool has_labels = false;          // metadata.labels is an object
+  simdjson::dom::object labels;
+  simdjson::dom::object annotations;  // empty object when absent
+  std::string_view service_account_name;  // "default" when absent or empty
+  simdjson::dom::object node_selector;    // empty when absent
+  std::vector<ContainerView> containers;
+  std::vector<ContainerView> init_containers;
+  bool has_volumes = false;  // spec.volumes is an array
+  std::vector<VolumeView> volumes;
+
+  std::optional<std::string_view> annotation(std::string_view key) const;
+  std::optional<std::string_view> label(std::string_view key) const;
+  std::optional<std::string_view> node_selector_value(std::string_view key) const;
+  bool has_volume_named(std::string_view name) const;
+};
+
+// Reads `pod` (an object with kind Pod or no kind at all). Fails with a
+// one-line reason when it is not a Pod the webhook can interpret: not an
+// object, no spec, containers missing or not an array, a container without a
+// name, a field of the wrong JSON type.
+Result<PodView> read_pod(simdjson::dom::element pod);
+
+}  // namespace irsa::mutation
