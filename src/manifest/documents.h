@@ -17,8 +17,7 @@ namespace irsa::manifest {
 // null/true/false/numbers are typed, quoted scalars stay strings) into its
 // documents. Empty documents are skipped; a document that is a List is
 // replaced by its items. `origin` names the input in error messages.
-Result<std::vector<nlohmann::json>> parse_documents(std::string_view text,
-                                                    std::string_view origin);
+Result<std::vector<nlohmann::json>> parse_documents(std::string_view text, std::string_view origin);
 
 // Reads the file at `path` and parses it as above.
 Result<std::vector<nlohmann::json>> read_documents(const std::string& path);
