@@ -1,0 +1,227 @@
+// AdmissionReview decode (simdjson, in place) and encode (nlohmann-json).
+#include "admission/review.h"
+
+#include <cstdint>
+#include <utility>
+
+namespace irsa::admission {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::object;
+
+// Client-supplied text in an error message: quoted, at most 64 bytes (cut on
+// a UTF-8 boundary), control characters escaped, so the reason stays one line.
+std::string quoted(std::string_view text) {
+  constexpr std::size_t kMaxBytes = 64;
+  bool cut = text.size() > kMaxBytes;
+  if (cut) {
+    std::size_t end = kMaxBytes;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+    text = text.substr(0, end);
+  }
+  std::string out = "\"";
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (byte < 0x20 || byte == 0x7F) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xF];
+    } else {
+      out += c;
+    }
+  }
+  out += cut ? "\"..." : "\"";
+  return out;
+}
+
+const char* type_name(element value) {
+  switch (value.type()) {
+    case simdjson::dom::element_type::ARRAY:
+      return "an array";
+    case simdjson::dom::element_type::OBJECT:
+      return "an object";
+    case simdjson::dom::element_type::INT64:
+    case simdjson::dom::element_type::UINT64:
+    case simdjson::dom::element_type::DOUBLE:
+      return "a number";
+    case simdjson::dom::element_type::STRING:
+      return "a string";
+    case simdjson::dom::element_type::BOOL:
+      return "a boolean";
+    case simdjson::dom::element_type::NULL_VALUE:
+      return "null";
+  }
+  return "a value";
+}
+
+// `obj[key]`: nullopt when absent or null.
+std::optional<element> member(object obj, std::string_view key) {
+  element value;
+  if (obj.at_key(key).get(value) != simdjson::SUCCESS || value.is_null()) return std::nullopt;
+  return value;
+}
+
+// `obj[key]` as a string; "" when absent or null, an error for another type.
+Result<std::string_view> optional_string(object obj, std::string_view key, std::string_view where) {
+  auto value = member(obj, key);
+  if (!value) return std::string_view{};
+  std::string_view text;
+  if (value->get(text) != simdjson::SUCCESS) {
+    return Error{std::string(where) + " must be a string, got " + type_name(*value)};
+  }
+  return text;
+}
+
+Result<GroupVersionKind> read_group_version_kind(element value) {
+  object gvk;
+  if (value.get(gvk) != simdjson::SUCCESS) {
+    return Error{std::string("request.kind must be an object, got ") + type_name(value)};
+  }
+  GroupVersionKind out;
+  auto group = optional_string(gvk, "group", "request.kind.group");
+  if (!group) return Error{group.error()};
+  auto version = optional_string(gvk, "version", "request.kind.version");
+  if (!version) return Error{version.error()};
+  auto kind = optional_string(gvk, "kind", "request.kind.kind");
+  if (!kind) return Error{kind.error()};
+  out.group = *group;
+  out.version = *version;
+  out.kind = *kind;
+  return out;
+}
+
+}  // namespace
+
+Result<ReviewRequest> decode_review(simdjson::dom::parser& parser, std::string_view body) {
+  element root;
+  if (auto error = parser.parse(body.data(), body.size()).get(root); error != simdjson::SUCCESS) {
+    return Error{std::string("body is not JSON: ") + simdjson::error_message(error)};
+  }
+  object review;
+  if (root.get(review) != simdjson::SUCCESS) {
+    return Error{std::string("body is not an AdmissionReview: expected a JSON object, got ") +
+                 type_name(root)};
+  }
+
+  ReviewRequest out;
+  auto api_version = optional_string(review, "apiVersion", "apiVersion");
+  if (!api_version) return Error{api_version.error()};
+  if (*api_version != kApiVersionV1 && *api_version != kApiVersionV1beta1) {
+    return Error{
+        std::string("apiVersion must be admission.k8s.io/v1 or admission.k8s.io/v1beta1, ") +
+        (api_version->empty() ? std::string("it is missing") : "got " + quoted(*api_version))};
+  }
+  out.api_version = *api_version;
+
+  auto kind = optional_string(review, "kind", "kind");
+  if (!kind) return Error{kind.error()};
+  if (*kind != kReviewKind) {
+    return Error{std::string("kind must be AdmissionReview, ") +
+                 (kind->empty() ? std::string("it is missing") : "got " + quoted(*kind))};
+  }
+
+  auto request_value = member(review, "request");
+  if (!request_value) return Error{"AdmissionReview has no request"};
+  object request;
+  if (request_value->get(request) != simdjson::SUCCESS) {
+    return Error{std::string("request must be an object, got ") + type_name(*request_value)};
+  }
+
+  auto uid = optional_string(request, "uid", "request.uid");
+  if (!uid) return Error{uid.error()};
+  if (uid->empty()) return Error{"request.uid is missing"};
+  out.uid = *uid;
+
+  auto namespace_name = optional_string(request, "namespace", "request.namespace");
+  if (!namespace_name) return Error{namespace_name.error()};
+  out.namespace_name = *namespace_name;
+
+  auto operation = optional_string(request, "operation", "request.operation");
+  if (!operation) return Error{operation.error()};
+  out.operation = *operation;
+
+  auto sub_resource = optional_string(request, "subResource", "request.subResource");
+  if (!sub_resource) return Error{sub_resource.error()};
+  out.sub_resource = *sub_resource;
+
+  if (auto dry_run = member(request, "dryRun")) {
+    if (dry_run->get(out.dry_run) != simdjson::SUCCESS) {
+      return Error{std::string("request.dryRun must be a boolean, got ") + type_name(*dry_run)};
+    }
+  }
+
+  if (auto gvk_value = member(request, "kind")) {
+    auto gvk = read_group_version_kind(*gvk_value);
+    if (!gvk) return Error{gvk.error()};
+    out.kind = *gvk;
+  }
+
+  out.object = member(request, "object");
+  return out;
+}
+
+std::string encode_review_response(const ReviewResponse& response) {
+  nlohmann::json body = nlohmann::json::object();
+  body["uid"] = response.uid;
+  body["allowed"] = response.allowed;
+  if (response.patch.is_array() && !response.patch.empty()) {
+    body["patchType"] = "JSONPatch";
+    body["patch"] = base64_encode(response.patch.dump());
+  }
+  if (!response.warnings.empty()) body["warnings"] = response.warnings;
+  if (!response.audit_annotations.empty()) body["auditAnnotations"] = response.audit_annotations;
+  if (response.status) {
+    body["status"] = {{"code", response.status->code}, {"message", response.status->message}};
+  }
+  nlohmann::json review = {
+      {"apiVersion", response.api_version},
+      {"kind", kReviewKind},
+      {"response", std::move(body)},
+  };
+  // Strings all come from simdjson-validated UTF-8 or from us; `replace`
+  // keeps a stray invalid byte from turning into an exception.
+  return review.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+ReviewResponse denial(const ReviewRequest& request, int code, std::string message) {
+  ReviewResponse response;
+  response.api_version = std::string(request.api_version);
+  response.uid = std::string(request.uid);
+  response.allowed = false;
+  response.status = ResponseStatus{code, std::move(message)};
+  return response;
+}
+
+std::string base64_encode(std::string_view data) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((data.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 3 <= data.size(); i += 3) {
+    uint32_t triple = static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << 16 |
+                      static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8 |
+                      static_cast<uint32_t>(static_cast<unsigned char>(data[i + 2]));
+    out += kAlphabet[(triple >> 18) & 0x3F];
+    out += kAlphabet[(triple >> 12) & 0x3F];
+    out += kAlphabet[(triple >> 6) & 0x3F];
+    out += kAlphabet[triple & 0x3F];
+  }
+  std::size_t rest = data.size() - i;
+  if (rest > 0) {
+    uint32_t triple = static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << 16;
+    if (rest == 2) triple |= static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8;
+    out += kAlphabet[(triple >> 18) & 0x3F];
+    out += kAlphabet[(triple >> 12) & 0x3F];
+    out += rest == 2 ? kAlphabet[(triple >> 6) & 0x3F] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+}  // namespace irsa::admission

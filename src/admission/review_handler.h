@@ -1,0 +1,61 @@
+// One AdmissionReview in, one answer out: decode, resolve the Pod's identity,
+// plan the mutation, encode. Knows nothing of sockets or TLS.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "identity/registry.h"
+#include "mutation/options.h"
+
+namespace irsa::admission {
+
+enum class Outcome {
+  kMutated,     // allowed with a patch
+  kUnchanged,   // allowed without a patch
+  kDenied,      // allowed: false (the review's Pod cannot be interpreted)
+  kBadRequest,  // HTTP 400: the body is not an AdmissionReview
+};
+
+// "mutated", "unchanged", "denied", "bad_request".
+std::string_view outcome_name(Outcome outcome);
+
+struct HandleResult {
+  int http_status = 200;
+  // The AdmissionReview response when http_status is 200 (application/json),
+  // otherwise a one-line reason (text/plain).
+  std::string body;
+  Outcome outcome = Outcome::kBadRequest;
+  // For logs and metrics; empty when unknown. Never secret values.
+  std::string uid;
+  std::string pod_name;  // metadata.name, or metadata.generateName when unnamed
+  std::string namespace_name;
+  std::string service_account;
+  std::string reason;  // why unchanged or denied, one line
+  std::string notes;   // the mutation plan's notes, "; "-separated
+};
+
+class ReviewHandler {
+ public:
+  // `jitter` returns a number in [0, 1) and must be safe to call from many
+  // threads at once. `resolver` must outlive the handler.
+  ReviewHandler(const identity::IdentityResolver& resolver, mutation::Options options,
+                std::function<double()> jitter);
+
+  // Answers one review. Thread-safe; never throws: any failure becomes an
+  // HTTP 400 or an allowed: false response, never a 5xx. Logs one line per
+  // review at verbosity 3.
+  HandleResult handle(std::string_view body) const;
+
+ private:
+  // Fills `result` step by step, so that after an exception handle() still
+  // knows the uid and apiVersion (kept in `api_version`) to answer with.
+  void handle_into(std::string_view body, HandleResult& result, std::string& api_version) const;
+
+  const identity::IdentityResolver& resolver_;
+  mutation::Options options_;
+  std::function<double()> jitter_;
+};
+
+}  // namespace irsa::admission

@@ -1,0 +1,490 @@
+// The flag table: AWS's webhook's flags (and klog's) with their defaults,
+// plus irsa-webhook's own. Parsing is pflag's syntax; validation says what to fix.
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unistd.h>
+
+#include "cli/config.h"
+
+#ifndef IRSA_VERSION
+#define IRSA_VERSION "0.0.0"
+#endif
+#ifndef IRSA_REVISION
+#define IRSA_REVISION "unknown"
+#endif
+
+namespace irsa::cli {
+namespace {
+
+enum class Kind { kString, kInt, kBool, kDuration, kSize };
+
+struct Flag {
+  const char* name;
+  Kind kind;
+  const char* help;
+  // Stores the parsed value; returns an error message for a bad value.
+  std::function<Status(Config&, std::string_view)> set;
+};
+
+Result<int64_t> parse_int(std::string_view name, std::string_view text) {
+  auto value = identity::parse_go_int64(text);
+  if (!value) return Error{"--" + std::string(name) + " wants an integer, got \"" + std::string(text) + "\""};
+  return *value;
+}
+
+Result<bool> parse_bool(std::string_view name, std::string_view text) {
+  auto value = identity::parse_go_bool(text);
+  if (!value) return Error{"--" + std::string(name) + " wants true or false, got \"" + std::string(text) + "\""};
+  return *value;
+}
+
+}  // namespace
+
+// Go's time.ParseDuration: a sequence of decimal numbers with units
+// ns, us, µs, ms, s, m, h ("100ms", "1m30s", "0"). Returns seconds.
+std::optional<double> parse_go_duration(std::string_view text) {
+  if (text == "0") return 0.0;
+  if (text.empty()) return std::nullopt;
+  double total = 0;
+  bool negative = false;
+  if (text.front() == '-' || text.front() == '+') {
+    negative = text.front() == '-';
+    text.remove_prefix(1);
+  }
+  if (text.empty()) return std::nullopt;
+  while (!text.empty()) {
+    std::size_t digits = 0;
+    while (digits < text.size() && (std::isdigit(static_cast<unsigned char>(text[digits])) || text[digits] == '.')) {
+      ++digits;
+    }
+    if (digits == 0) return std::nullopt;
+    std::string number(text.substr(0, digits));
+    if (std::count(number.begin(), number.end(), '.') > 1 || number == ".") return std::nullopt;
+    double value = std::strtod(number.c_str(), nullptr);
+    text.remove_prefix(digits);
+    std::size_t unit_length = 0;
+    while (unit_length < text.size() && !std::isdigit(static_cast<unsigned char>(text[unit_length])) &&
+           text[unit_length] != '.') {
+      ++unit_length;
+    }
+    std::string_view unit = text.substr(0, unit_length);
+    text.remove_prefix(unit_length);
+    double scale;
+    if (unit == "ns") scale = 1e-9;
+    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") scale = 1e-6;
+    else if (unit == "ms") scale = 1e-3;
+    else if (unit == "s") scale = 1;
+    else if (unit == "m") scale = 60;
+    else if (unit == "h") scale = 3600;
+    else return std::nullopt;
+    total += value * scale;
+  }
+  if (!std::isfinite(total)) return std::nullopt;
+  return negative ? -total : total;
+}
+
+namespace {
+
+template <typename Setter>
+std::function<Status(Config&, std::string_view)> text(Setter setter) {
+  return [setter](Config& config, std::string_view value) -> Status {
+    setter(config) = std::string(value);
+    return Ok{};
+  };
+}
+
+template <typename Setter>
+std::function<Status(Config&, std::string_view)> boolean(const char* name, Setter setter) {
+  return [name, setter](Config& config, std::string_view value) -> Status {
+    auto parsed = parse_bool(name, value);
+    if (!parsed) return Error{parsed.error()};
+    setter(config) = *parsed;
+    return Ok{};
+  };
+}
+
+template <typename Setter>
+std::function<Status(Config&, std::string_view)> integer(const char* name, Setter setter) {
+  return [name, setter](Config& config, std::string_view value) -> Status {
+    auto parsed = parse_int(name, value);
+    if (!parsed) return Error{parsed.error()};
+    using Target = std::remove_reference_t<decltype(setter(config))>;
+    if (*parsed < 0 && std::is_unsigned_v<Target>) {
+      return Error{"--" + std::string(name) + " must not be negative"};
+    }
+    if (*parsed > static_cast<int64_t>(std::numeric_limits<Target>::max()) ||
+        (std::is_signed_v<Target> &&
+         *parsed < static_cast<int64_t>(std::numeric_limits<Target>::min()))) {
+      return Error{"--" + std::string(name) + " " + std::string(value) + " is out of range"};
+    }
+    setter(config) = static_cast<Target>(*parsed);
+    return Ok{};
+  };
+}
+
+template <typename Setter>
+std::function<Status(Config&, std::string_view)> duration(const char* name, Setter setter) {
+  return [name, setter](Config& config, std::string_view value) -> Status {
+    auto parsed = parse_go_duration(value);
+    if (!parsed) {
+      return Error{"--" + std::string(name) + " wants a duration such as 100ms, 2s or 1m, got \"" +
+                   std::string(value) + "\""};
+    }
+    setter(config) = *parsed;
+    return Ok{};
+  };
+}
+
+// Accepted for compatibility with AWS's webhook or klog; changes nothing here.
+std::function<Status(Config&, std::string_view)> ignored() {
+  return [](Config&, std::string_view) -> Status { return Ok{}; };
+}
+
+// Accepted, recorded, and reported at start as not implemented yet.
+std::function<Status(Config&, std::string_view)> pending(const char* name, const char* reason) {
+  return [name, reason](Config& config, std::string_view) -> Status {
+    config.not_implemented.push_back(std::string("--") + name + " (" + reason + ")");
+    return Ok{};
+  };
+}
+
+#define FIELD(expr) [](Config& c) -> auto& { return c.expr; }
+
+const std::vector<Flag>& flag_table() {
+  static const std::vector<Flag> table = {
+      // Listener and TLS.
+      {"port", Kind::kInt, "Port to listen on (default 443)", integer("port", FIELD(serve.port))},
+      {"bind-address", Kind::kString, "Address to listen on (default 0.0.0.0)",
+       text(FIELD(serve.bind_address))},
+      {"metrics-port", Kind::kInt, "Port for metrics over plain HTTP (default 9999)",
+       integer("metrics-port", FIELD(serve.metrics_port))},
+      {"tls-cert", Kind::kString, "TLS certificate file (default /etc/webhook/certs/tls.crt)",
+       text(FIELD(serve.tls_cert))},
+      {"tls-key", Kind::kString, "TLS key file (default /etc/webhook/certs/tls.key)",
+       text(FIELD(serve.tls_key))},
+      {"max-request-bytes", Kind::kSize, "Largest accepted request body (default 4194304)",
+       integer("max-request-bytes", FIELD(serve.max_request_bytes))},
+      // ServiceAccount sources.
+      {"service-accounts-file", Kind::kString,
+       "Read ServiceAccounts from this YAML/JSON file instead of the API server",
+       text(FIELD(serve.service_accounts_file))},
+      {"kubeconfig", Kind::kString, "(out-of-cluster) Path to a kubeconfig file",
+       text(FIELD(serve.kubeconfig))},
+      {"kube-api", Kind::kString, "(out-of-cluster) The URL of the API server",
+       text(FIELD(serve.kube_api))},
+      {"in-cluster", Kind::kBool,
+       "Accepted for compatibility; certificates always come from --tls-cert/--tls-key",
+       boolean("in-cluster", FIELD(serve.in_cluster))},
+      {"namespace", Kind::kString, "The namespace this webhook and its ConfigMap live in (default eks)",
+       text(FIELD(serve.namespace_name))},
+      {"service-name", Kind::kString, "The Service fronting this webhook",
+       text(FIELD(serve.service_name))},
+      {"tls-secret", Kind::kString, "Accepted for compatibility (in-cluster CSR mode)",
+       text(FIELD(serve.tls_secret))},
+      {"watch-config-map", Kind::kBool,
+       "Also read the pod-identity-webhook ConfigMap mapping ServiceAccounts to roles",
+       pending("watch-config-map", "the ConfigMap source arrives with the Kubernetes API client")},
+      {"service-account-lookup-grace-period", Kind::kDuration,
+       "How long to wait for an unknown ServiceAccount to reach the cache (default 100ms)",
+       duration("service-account-lookup-grace-period",
+                FIELD(serve.service_account_lookup_grace_seconds))},
+      {"resync-period", Kind::kDuration,
+       "Accepted for compatibility; the watch keeps the cache current without periodic resyncs",
+       ignored()},
+      {"watch-container-credentials-config", Kind::kString,
+       "Container-credentials (EKS Pod Identity) config file",
+       text(FIELD(serve.watch_container_credentials_config))},
+      {"enable-debugging-handlers", Kind::kBool, "Serve /debug/alpha/cache on the metrics port",
+       boolean("enable-debugging-handlers", FIELD(serve.enable_debugging_handlers))},
+      {"compose-role-arn", Kind::kBool,
+       "Not supported: needs EC2 instance metadata; use full ARNs in role-arn",
+       pending("compose-role-arn", "needs EC2 instance metadata; use full role ARNs")},
+      // Mutation.
+      {"annotation-prefix", Kind::kString, "Annotation prefix (default eks.amazonaws.com)",
+       text(FIELD(mutation.annotation_prefix))},
+      {"token-audience", Kind::kString, "Default token audience (default sts.amazonaws.com)",
+       text(FIELD(identity.audience))},
+      {"token-mount-path", Kind::kString,
+       "Where the token is mounted (default /var/run/secrets/eks.amazonaws.com/serviceaccount)",
+       text(FIELD(mutation.token_mount_path))},
+      {"token-expiration", Kind::kInt, "Default token lifetime in seconds (default 86400, min 600)",
+       integer("token-expiration", FIELD(identity.token_expiration))},
+      {"aws-default-region", Kind::kString, "Set AWS_DEFAULT_REGION and AWS_REGION to this",
+       text(FIELD(mutation.region))},
+      {"sts-regional-endpoint", Kind::kBool, "Set AWS_STS_REGIONAL_ENDPOINTS=regional",
+       boolean("sts-regional-endpoint", FIELD(identity.regional_sts))},
+      {"inject-role-session-name", Kind::kBool,
+       "Set AWS_ROLE_SESSION_NAME to the Pod's name (downward API)",
+       boolean("inject-role-session-name", FIELD(identity.inject_role_session_name))},
+      {"container-credentials-audience", Kind::kString,
+       "Token audience in container-credentials mode (default pods.eks.amazonaws.com)",
+       text(FIELD(identity.container_credentials_audience))},
+      {"container-credentials-full-uri", Kind::kString,
+       "AWS_CONTAINER_CREDENTIALS_FULL_URI (default http://169.254.170.23/v1/credentials)",
+       text(FIELD(mutation.container_credentials_full_uri))},
+      {"container-credentials-token-mount-path", Kind::kString,
+       "Token mount path in container-credentials mode",
+       text(FIELD(mutation.container_credentials_token_mount_path))},
+      {"container-credentials-token-volume-name", Kind::kString,
+       "Token volume name in container-credentials mode (default eks-pod-identity-token)",
+       text(FIELD(mutation.container_credentials_token_volume_name))},
+      {"container-credentials-token-path", Kind::kString,
+       "Token file name in container-credentials mode (default eks-pod-identity-token)",
+       text(FIELD(mutation.container_credentials_token_path))},
+      // Process.
+      {"version", Kind::kBool, "Print the version and exit",
+       boolean("version", FIELD(show_version))},
+      {"help", Kind::kBool, "Print this help and exit", boolean("help", FIELD(show_help))},
+      {"log-format", Kind::kString, "text or json (default text)",
+       [](Config& config, std::string_view value) -> Status {
+         if (value == "text") {
+           config.log_format = LogFormat::kText;
+         } else if (value == "json") {
+           config.log_format = LogFormat::kJson;
+         } else {
+           return Error{"--log-format must be text or json, got \"" + std::string(value) + "\""};
+         }
+         return Ok{};
+       }},
+      {"v", Kind::kInt, "Log verbosity, as klog (3: one line per review)",
+       integer("v", FIELD(verbosity))},
+      // Old AWS flags (out-of-cluster self-signed mode) and klog's other flags.
+      {"webhook-config", Kind::kString, "Accepted for compatibility; ignored", ignored()},
+      {"cert-dir", Kind::kString, "Accepted for compatibility; ignored", ignored()},
+      {"cert-duration", Kind::kDuration, "Accepted for compatibility; ignored", ignored()},
+      {"logtostderr", Kind::kBool, "klog flag; logs always go to stderr", ignored()},
+      {"alsologtostderr", Kind::kBool, "klog flag; ignored", ignored()},
+      {"log_dir", Kind::kString, "klog flag; ignored", ignored()},
+      {"log_file", Kind::kString, "klog flag; ignored", ignored()},
+      {"log_file_max_size", Kind::kInt, "klog flag; ignored", ignored()},
+      {"stderrthreshold", Kind::kString, "klog flag; ignored", ignored()},
+      {"skip_headers", Kind::kBool, "klog flag; ignored", ignored()},
+      {"skip_log_headers", Kind::kBool, "klog flag; ignored", ignored()},
+      {"add_dir_header", Kind::kBool, "klog flag; ignored", ignored()},
+      {"one_output", Kind::kBool, "klog flag; ignored", ignored()},
+      {"log_backtrace_at", Kind::kString, "klog flag; ignored", ignored()},
+      {"vmodule", Kind::kString, "klog flag; ignored", ignored()},
+  };
+  return table;
+}
+
+#undef FIELD
+
+const Flag* find_flag(std::string_view name) {
+  for (const auto& flag : flag_table()) {
+    if (name == flag.name) return &flag;
+  }
+  return nullptr;
+}
+
+bool is_dns_label(std::string_view text) {
+  if (text.empty() || text.size() > 63) return false;
+  for (char c : text) {
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-')) {
+      return false;
+    }
+  }
+  return text.front() != '-' && text.back() != '-';
+}
+
+bool is_dns_subdomain(std::string_view text) {
+  if (text.empty() || text.size() > 253) return false;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find('.', start);
+    if (end == std::string_view::npos) end = text.size();
+    if (!is_dns_label(text.substr(start, end - start))) return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+bool has_control_or_space(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    return static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
+  });
+}
+
+Status check_absolute_path(std::string_view flag, std::string_view path) {
+  if (path.empty() || path.front() != '/' || has_control_or_space(path)) {
+    return Error{"--" + std::string(flag) + " must be an absolute path without spaces, got \"" +
+                 std::string(path) + "\""};
+  }
+  return Ok{};
+}
+
+Status check_readable(std::string_view flag, const std::string& path) {
+  if (path.empty()) return Error{"--" + std::string(flag) + " must not be empty"};
+  if (access(path.c_str(), R_OK) != 0) {
+    return Error{"--" + std::string(flag) + " " + path + ": " + std::strerror(errno)};
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+Result<Config> parse_flags(const std::vector<std::string>& args, std::vector<std::string>* extra) {
+  Config config;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg.size() < 2 || arg[0] != '-' || arg == "--") {
+      if (extra) {
+        extra->push_back(arg);
+        continue;
+      }
+      return Error{"unexpected argument \"" + arg + "\" (flags start with --)"};
+    }
+    std::string_view body = std::string_view(arg).substr(arg[1] == '-' ? 2 : 1);
+    std::string_view name = body;
+    std::optional<std::string_view> value;
+    if (auto equals = body.find('='); equals != std::string_view::npos) {
+      name = body.substr(0, equals);
+      value = body.substr(equals + 1);
+    }
+    const Flag* flag = find_flag(name);
+    if (!flag && name.find('_') == std::string_view::npos) {
+      // klog spells some flags with '-' in newer releases.
+      std::string underscored(name);
+      std::replace(underscored.begin(), underscored.end(), '-', '_');
+      flag = find_flag(underscored);
+    }
+    if (!flag) {
+      if (extra) {
+        extra->push_back(arg);
+        // A subcommand flag's separate value travels with it.
+        if (!value && i + 1 < args.size() && args[i + 1].rfind("-", 0) != 0) {
+          extra->push_back(args[++i]);
+        }
+        continue;
+      }
+      return Error{"unknown flag --" + std::string(name)};
+    }
+    if (!value) {
+      if (flag->kind == Kind::kBool) {
+        value = "true";
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return Error{"flag --" + std::string(name) + " needs a value"};
+      }
+    }
+    if (auto status = flag->set(config, *value); !status) return Error{status.error()};
+  }
+  // As AWS's webhook: a default lifetime under 10 minutes is raised to 10 minutes.
+  config.identity.token_expiration =
+      std::max(config.identity.token_expiration, identity::kMinTokenExpiration);
+  return config;
+}
+
+Status validate_mutation_config(const Config& config) {
+  const auto& m = config.mutation;
+  const auto& id = config.identity;
+  if (!is_dns_subdomain(m.annotation_prefix)) {
+    return Error{"--annotation-prefix must be a DNS subdomain such as eks.amazonaws.com, got \"" +
+                 m.annotation_prefix + "\""};
+  }
+  if (id.audience.empty() || has_control_or_space(id.audience)) {
+    return Error{"--token-audience must be a non-empty audience without spaces"};
+  }
+  if (id.container_credentials_audience.empty() ||
+      has_control_or_space(id.container_credentials_audience)) {
+    return Error{"--container-credentials-audience must be a non-empty audience without spaces"};
+  }
+  if (id.token_expiration > identity::kMaxTokenExpiration) {
+    return Error{"--token-expiration " + std::to_string(id.token_expiration) +
+                 " is longer than Kubernetes allows (4294967296 s)"};
+  }
+  if (auto ok = check_absolute_path("token-mount-path", m.token_mount_path); !ok) return ok;
+  if (auto ok = check_absolute_path("container-credentials-token-mount-path",
+                                    m.container_credentials_token_mount_path);
+      !ok) {
+    return ok;
+  }
+  if (!is_dns_label(m.container_credentials_token_volume_name)) {
+    return Error{"--container-credentials-token-volume-name must be a DNS label (lowercase letters, "
+                 "digits, '-'), got \"" + m.container_credentials_token_volume_name + "\""};
+  }
+  const auto& token_path = m.container_credentials_token_path;
+  if (token_path.empty() || token_path.front() == '/' || has_control_or_space(token_path) ||
+      token_path == ".." || token_path.rfind("../", 0) == 0 ||
+      token_path.find("/../") != std::string::npos) {
+    return Error{"--container-credentials-token-path must be a relative path inside the volume, got \"" +
+                 token_path + "\""};
+  }
+  if (m.container_credentials_full_uri.empty() || has_control_or_space(m.container_credentials_full_uri)) {
+    return Error{"--container-credentials-full-uri must be a URI without spaces"};
+  }
+  if (has_control_or_space(m.region) ||
+      !std::all_of(m.region.begin(), m.region.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+      })) {
+    return Error{"--aws-default-region must be a region name such as us-east-1, got \"" + m.region + "\""};
+  }
+  return Ok{};
+}
+
+Status validate_config(const Config& config) {
+  if (auto ok = validate_mutation_config(config); !ok) return ok;
+  const auto& s = config.serve;
+  if (s.port < 0 || s.port > 65535) {
+    return Error{"--port must be between 1 and 65535 (0 picks a free port), got " + std::to_string(s.port)};
+  }
+  if (s.metrics_port < 0 || s.metrics_port > 65535) {
+    return Error{"--metrics-port must be between 0 and 65535, got " + std::to_string(s.metrics_port)};
+  }
+  if (s.max_request_bytes < 1024) {
+    return Error{"--max-request-bytes must be at least 1024, got " + std::to_string(s.max_request_bytes)};
+  }
+  if (s.service_account_lookup_grace_seconds < 0) {
+    return Error{"--service-account-lookup-grace-period must not be negative"};
+  }
+  if (auto ok = check_readable("tls-cert", s.tls_cert); !ok) return ok;
+  if (auto ok = check_readable("tls-key", s.tls_key); !ok) return ok;
+  if (!s.service_accounts_file.empty()) {
+    if (auto ok = check_readable("service-accounts-file", s.service_accounts_file); !ok) return ok;
+  }
+  if (!s.watch_container_credentials_config.empty()) {
+    if (auto ok = check_readable("watch-container-credentials-config",
+                                 s.watch_container_credentials_config);
+        !ok) {
+      return ok;
+    }
+  }
+  return Ok{};
+}
+
+std::string usage_text() {
+  std::string text =
+      "Usage: irsa-webhook [flags]            serve the webhook over HTTPS\n"
+      "       irsa-webhook mutate [flags]     print the patch for a Pod file (see mutate --help)\n\n"
+      "Flags (AWS's amazon-eks-pod-identity-webhook names; --name value or --name=value):\n";
+  for (const auto& flag : flag_table()) {
+    std::string line = "  --" + std::string(flag.name);
+    switch (flag.kind) {
+      case Kind::kString: line += " string"; break;
+      case Kind::kInt: line += " int"; break;
+      case Kind::kSize: line += " bytes"; break;
+      case Kind::kDuration: line += " duration"; break;
+      case Kind::kBool: break;
+    }
+    if (line.size() < 44) line.resize(44, ' ');
+    text += line + " " + flag.help + "\n";
+  }
+  return text;
+}
+
+std::string version_string() {
+  return std::string("irsa-webhook ") + IRSA_VERSION + " (" + IRSA_REVISION + ")";
+}
+
+}  // namespace irsa::cli

@@ -1,0 +1,207 @@
+// `irsa-webhook mutate`: the webhook's decision for one Pod file, offline.
+// Only the result goes to stdout; notes and errors go to stderr.
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "cli/commands.h"
+#include "identity/container_credentials.h"
+#include "identity/registry.h"
+#include "identity/service_accounts_file.h"
+#include "log/log.h"
+#include "manifest/documents.h"
+#include "manifest/yaml_emit.h"
+#include "mutation/plan.h"
+#include "mutation/pod_view.h"
+
+namespace irsa::cli {
+namespace {
+
+constexpr char kMutateUsage[] =
+    "Usage: irsa-webhook mutate --pod FILE --service-account FILE [--service-account FILE ...]\n"
+    "                           [--container-credentials-config FILE] [--namespace NS]\n"
+    "                           [--output patch|pod|yaml] [--jitter F] [webhook flags]\n\n"
+    "Prints what the webhook would do to the Pod in FILE (YAML or JSON):\n"
+    "  --output patch   the JSON Patch (default; [] when nothing changes)\n"
+    "  --output pod     the mutated Pod as JSON\n"
+    "  --output yaml    the mutated Pod as YAML\n"
+    "--service-account files hold ServiceAccounts (YAML/JSON, several documents or a List).\n"
+    "--container-credentials-config is the file the server reads with\n"
+    "  --watch-container-credentials-config (EKS Pod Identity).\n"
+    "--namespace is the request's namespace (default: the Pod's, else \"default\").\n"
+    "--jitter F in [0,1) pins the container-credentials token lifetime jitter (default random).\n"
+    "Every serve flag that shapes the mutation applies (--aws-default-region,\n"
+    "--annotation-prefix, --token-expiration, ...). Exit status: 0 done, 2 bad input.\n";
+
+struct MutateArgs {
+  std::string pod_file;
+  std::vector<std::string> service_account_files;
+  std::string container_credentials_file;
+  std::string namespace_name;
+  std::string output = "patch";
+  std::optional<double> jitter;
+  std::vector<std::string> webhook_flags;
+  bool help = false;
+};
+
+Result<MutateArgs> parse_mutate_args(const std::vector<std::string>& args) {
+  MutateArgs parsed;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    std::optional<std::string> value;
+    if (arg.rfind("--", 0) == 0) {
+      if (auto equals = arg.find('='); equals != std::string::npos) {
+        value = arg.substr(equals + 1);
+        arg = arg.substr(0, equals);
+      }
+    }
+    auto take = [&]() -> Result<std::string> {
+      if (value) return *value;
+      if (i + 1 >= args.size()) return Error{"flag " + arg + " needs a value"};
+      return args[++i];
+    };
+    std::string* target = nullptr;
+    if (arg == "--pod") {
+      target = &parsed.pod_file;
+    } else if (arg == "--container-credentials-config") {
+      target = &parsed.container_credentials_file;
+    } else if (arg == "--namespace") {
+      target = &parsed.namespace_name;
+    } else if (arg == "--output" || arg == "-o") {
+      target = &parsed.output;
+    } else if (arg == "--service-account") {
+      auto file = take();
+      if (!file) return Error{file.error()};
+      parsed.service_account_files.push_back(*file);
+      continue;
+    } else if (arg == "--jitter") {
+      auto text = take();
+      if (!text) return Error{text.error()};
+      char* end = nullptr;
+      double number = std::strtod(text->c_str(), &end);
+      if (text->empty() || *end != '\0' || !(number >= 0 && number < 1)) {
+        return Error{"--jitter wants a number in [0, 1), got \"" + *text + "\""};
+      }
+      parsed.jitter = number;
+      continue;
+    } else if (arg == "--help" || arg == "-h") {
+      parsed.help = true;
+      continue;
+    } else {
+      parsed.webhook_flags.push_back(args[i]);
+      continue;
+    }
+    auto text = take();
+    if (!text) return Error{text.error()};
+    *target = *text;
+  }
+  if (parsed.help) return parsed;
+  if (parsed.pod_file.empty()) return Error{"--pod FILE is required"};
+  if (parsed.output != "patch" && parsed.output != "pod" && parsed.output != "yaml") {
+    return Error{"--output must be patch, pod or yaml, got \"" + parsed.output + "\""};
+  }
+  return parsed;
+}
+
+Result<nlohmann::json> load_pod(const std::string& path) {
+  auto documents = manifest::read_documents(path);
+  if (!documents) return Error{documents.error()};
+  if (documents->size() != 1) {
+    return Error{path + ": expected exactly one Pod, found " + std::to_string(documents->size()) +
+                 " documents"};
+  }
+  return std::move(documents->front());
+}
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "irsa-webhook mutate: %s\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int run_mutate(const std::vector<std::string>& args) {
+  auto parsed = parse_mutate_args(args);
+  if (!parsed) return fail(parsed.error() + "\n\n" + kMutateUsage);
+  if (parsed->help) {
+    std::fputs(kMutateUsage, stdout);
+    return 0;
+  }
+  auto config = parse_flags(parsed->webhook_flags);
+  if (!config) return fail(config.error());
+  if (auto valid = validate_mutation_config(*config); !valid) return fail(valid.error());
+  log::configure(config->log_format == LogFormat::kJson ? log::Format::kJson : log::Format::kText,
+                 config->verbosity);
+
+  auto pod_json = load_pod(parsed->pod_file);
+  if (!pod_json) return fail(pod_json.error());
+
+  identity::ServiceAccountRegistry registry;
+  for (const auto& file : parsed->service_account_files) {
+    auto records = identity::load_service_accounts(file, config->mutation.annotation_prefix);
+    if (!records) return fail(records.error());
+    for (auto& record : *records) {
+      for (const auto& problem : record.settings.problems) {
+        log::warning(problem, {{"serviceaccount", record.namespace_name + "/" + record.name}});
+      }
+      registry.upsert(record.namespace_name, record.name, std::move(record.settings));
+    }
+  }
+  identity::IdentityResolver resolver(registry, config->identity);
+  if (!parsed->container_credentials_file.empty()) {
+    auto cc = identity::load_container_credentials_config(parsed->container_credentials_file);
+    if (!cc) return fail(cc.error());
+    resolver.set_container_credentials(
+        std::make_shared<const identity::ContainerCredentialsConfig>(std::move(*cc)));
+  }
+
+  // The same path as a review: the Pod is read from a simdjson DOM.
+  std::string pod_text = pod_json->dump();
+  simdjson::dom::parser parser;
+  simdjson::dom::element pod_element;
+  if (auto error = parser.parse(pod_text).get(pod_element); error) {
+    return fail(parsed->pod_file + ": " + simdjson::error_message(error));
+  }
+  auto pod = mutation::read_pod(pod_element);
+  if (!pod) return fail(parsed->pod_file + ": " + pod.error());
+
+  std::string namespace_name = parsed->namespace_name;
+  if (namespace_name.empty()) namespace_name = std::string(pod->namespace_name);
+  if (namespace_name.empty()) namespace_name = "default";
+
+  mutation::Plan plan;
+  auto lookup = resolver.resolve(namespace_name, pod->service_account_name);
+  if (!lookup.service_account_known && !lookup.identity) {
+    log::info("ServiceAccount not found in the given files; nothing to inject",
+              {{"serviceaccount", namespace_name + "/" + std::string(pod->service_account_name)}});
+  }
+  if (lookup.identity) {
+    std::random_device device;
+    double jitter = parsed->jitter ? *parsed->jitter
+                                   : std::uniform_real_distribution<double>(0, 1)(device);
+    plan = mutation::plan_mutation(*pod, *lookup.identity, config->mutation, jitter);
+    for (const auto& note : plan.notes) log::warning(note);
+  }
+
+  if (parsed->output == "patch") {
+    std::printf("%s\n", plan.patch.dump(2).c_str());
+    return 0;
+  }
+  nlohmann::json mutated;
+  try {
+    mutated = pod_json->patch(plan.patch);
+  } catch (const nlohmann::json::exception& error) {
+    return fail(std::string("internal error: the patch does not apply: ") + error.what());
+  }
+  if (parsed->output == "pod") {
+    std::printf("%s\n", mutated.dump(2).c_str());
+  } else {
+    std::fputs(manifest::to_yaml(mutated).c_str(), stdout);
+  }
+  return 0;
+}
+
+}  // namespace irsa::cli

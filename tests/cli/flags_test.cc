@@ -1,0 +1,154 @@
+// Flags: AWS's webhook's names, defaults and syntax; validation messages.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "cli/config.h"
+
+namespace irsa::cli {
+namespace {
+
+using ::testing::HasSubstr;
+
+Config parse_ok(const std::vector<std::string>& args) {
+  auto config = parse_flags(args);
+  EXPECT_TRUE(config.ok()) << (config.ok() ? "" : config.error());
+  return config.ok() ? *config : Config{};
+}
+
+std::string parse_error(const std::vector<std::string>& args) {
+  auto config = parse_flags(args);
+  EXPECT_FALSE(config.ok());
+  return config.ok() ? "" : config.error();
+}
+
+TEST(ParseFlags, DefaultsMatchAwsWebhook) {
+  Config config = parse_ok({});
+  EXPECT_EQ(config.serve.port, 443);
+  EXPECT_EQ(config.serve.metrics_port, 9999);
+  EXPECT_EQ(config.serve.tls_cert, "/etc/webhook/certs/tls.crt");
+  EXPECT_EQ(config.serve.tls_key, "/etc/webhook/certs/tls.key");
+  EXPECT_EQ(config.mutation.annotation_prefix, "eks.amazonaws.com");
+  EXPECT_EQ(config.identity.audience, "sts.amazonaws.com");
+  EXPECT_EQ(config.mutation.token_mount_path, "/var/run/secrets/eks.amazonaws.com/serviceaccount");
+  EXPECT_EQ(config.identity.token_expiration, 86400);
+  EXPECT_EQ(config.mutation.region, "");
+  EXPECT_FALSE(config.identity.regional_sts);
+  EXPECT_EQ(config.identity.container_credentials_audience, "pods.eks.amazonaws.com");
+  EXPECT_EQ(config.mutation.container_credentials_full_uri, "http://169.254.170.23/v1/credentials");
+  EXPECT_EQ(config.mutation.container_credentials_token_mount_path,
+            "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount");
+  EXPECT_EQ(config.mutation.container_credentials_token_volume_name, "eks-pod-identity-token");
+  EXPECT_EQ(config.mutation.container_credentials_token_path, "eks-pod-identity-token");
+  EXPECT_DOUBLE_EQ(config.serve.service_account_lookup_grace_seconds, 0.1);
+  EXPECT_EQ(config.serve.namespace_name, "eks");
+}
+
+TEST(ParseFlags, AcceptsPflagSyntax) {
+  Config config = parse_ok({"--port=8443", "--aws-default-region", "us-west-2",
+                            "--sts-regional-endpoint", "--in-cluster=false", "-v=4",
+                            "--token-expiration", "3600", "--service-account-lookup-grace-period=2s"});
+  EXPECT_EQ(config.serve.port, 8443);
+  EXPECT_EQ(config.mutation.region, "us-west-2");
+  EXPECT_TRUE(config.identity.regional_sts);
+  EXPECT_FALSE(config.serve.in_cluster);
+  EXPECT_EQ(config.verbosity, 4);
+  EXPECT_EQ(config.identity.token_expiration, 3600);
+  EXPECT_DOUBLE_EQ(config.serve.service_account_lookup_grace_seconds, 2.0);
+}
+
+TEST(ParseFlags, BooleansTakeGoSpellings) {
+  EXPECT_TRUE(parse_ok({"--sts-regional-endpoint=True"}).identity.regional_sts);
+  EXPECT_FALSE(parse_ok({"--sts-regional-endpoint=0"}).identity.regional_sts);
+  EXPECT_THAT(parse_error({"--sts-regional-endpoint=yes"}), HasSubstr("true or false"));
+}
+
+TEST(ParseFlags, KlogFlagsAreAccepted) {
+  Config config = parse_ok({"--logtostderr", "--alsologtostderr=true", "--v=2",
+                            "--stderrthreshold", "INFO", "--log-dir=/tmp"});
+  EXPECT_EQ(config.verbosity, 2);
+}
+
+TEST(ParseFlags, TokenExpirationBelowTenMinutesIsRaised) {
+  EXPECT_EQ(parse_ok({"--token-expiration=60"}).identity.token_expiration, 600);
+}
+
+TEST(ParseFlags, UnimplementedFlagsAreReported) {
+  Config config = parse_ok({"--compose-role-arn"});
+  ASSERT_EQ(config.not_implemented.size(), 1u);
+  EXPECT_THAT(config.not_implemented[0], HasSubstr("--compose-role-arn"));
+}
+
+TEST(ParseFlags, ErrorsNameTheFlag) {
+  EXPECT_THAT(parse_error({"--no-such-flag"}), HasSubstr("unknown flag --no-such-flag"));
+  EXPECT_THAT(parse_error({"--port", "https"}), HasSubstr("--port wants an integer"));
+  EXPECT_THAT(parse_error({"--port"}), HasSubstr("needs a value"));
+  EXPECT_THAT(parse_error({"--port=99999999999"}), HasSubstr("out of range"));
+  EXPECT_THAT(parse_error({"--max-request-bytes=-1"}), HasSubstr("must not be negative"));
+  EXPECT_THAT(parse_error({"--service-account-lookup-grace-period=soon"}),
+              HasSubstr("wants a duration"));
+  EXPECT_THAT(parse_error({"stray"}), HasSubstr("unexpected argument"));
+  EXPECT_THAT(parse_error({"--log-format=xml"}), HasSubstr("text or json"));
+}
+
+TEST(ParseFlags, SubcommandsReceiveForeignArguments) {
+  std::vector<std::string> extra;
+  auto config = parse_flags({"--pod", "p.yaml", "--port=1", "positional"}, &extra);
+  ASSERT_TRUE(config.ok());
+  EXPECT_THAT(extra, ::testing::ElementsAre("--pod", "p.yaml", "positional"));
+  EXPECT_EQ(config->serve.port, 1);
+}
+
+TEST(ParseGoDuration, ParsesGoSyntax) {
+  EXPECT_DOUBLE_EQ(*parse_go_duration("100ms"), 0.1);
+  EXPECT_DOUBLE_EQ(*parse_go_duration("1m30s"), 90);
+  EXPECT_DOUBLE_EQ(*parse_go_duration("1.5h"), 5400);
+  EXPECT_DOUBLE_EQ(*parse_go_duration("0"), 0);
+  EXPECT_FALSE(parse_go_duration("10"));
+  EXPECT_FALSE(parse_go_duration("1x"));
+  EXPECT_FALSE(parse_go_duration(""));
+  EXPECT_FALSE(parse_go_duration("ms"));
+}
+
+TEST(ValidateMutationConfig, SaysWhatToFix) {
+  struct Case {
+    std::vector<std::string> args;
+    const char* message;
+  };
+  for (const Case& c : {
+           Case{{"--annotation-prefix=Bad_Prefix"}, "--annotation-prefix must be a DNS subdomain"},
+           Case{{"--token-mount-path=relative/path"}, "--token-mount-path must be an absolute path"},
+           Case{{"--token-audience="}, "--token-audience"},
+           Case{{"--container-credentials-token-path=/abs"}, "relative path inside the volume"},
+           Case{{"--container-credentials-token-path=../up"}, "relative path inside the volume"},
+           Case{{"--container-credentials-token-volume-name=Not_A_Label"}, "DNS label"},
+           Case{{"--aws-default-region=us east"}, "region name"},
+           Case{{"--token-expiration=5000000000"}, "longer than Kubernetes allows"},
+       }) {
+    SCOPED_TRACE(c.message);
+    Config config = parse_ok(c.args);
+    auto status = validate_mutation_config(config);
+    ASSERT_FALSE(status.ok());
+    EXPECT_THAT(status.error(), HasSubstr(c.message));
+  }
+  EXPECT_TRUE(validate_mutation_config(parse_ok({"--aws-default-region=cn-north-1"})).ok());
+}
+
+TEST(ValidateConfig, ChecksFilesAndPorts) {
+  Config config = parse_ok({"--tls-cert=/nonexistent/tls.crt"});
+  auto status = validate_config(config);
+  ASSERT_FALSE(status.ok());
+  EXPECT_THAT(status.error(), HasSubstr("--tls-cert /nonexistent/tls.crt"));
+  config = parse_ok({"--port=70000"});
+  EXPECT_THAT(validate_config(config).error(), HasSubstr("--port must be between"));
+}
+
+TEST(Usage, ListsAwsFlags) {
+  std::string text = usage_text();
+  for (const char* flag : {"--port", "--token-audience", "--watch-container-credentials-config",
+                           "--service-account-lookup-grace-period", "--aws-default-region"}) {
+    EXPECT_THAT(text, HasSubstr(flag));
+  }
+}
+
+}  // namespace
+}  // namespace irsa::cli
