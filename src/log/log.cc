@@ -54,11 +54,11 @@ std::string timestamp() {
                 std::chrono::seconds(1);
   std::tm utc{};
   gmtime_r(&seconds, &utc);
-  char buffer[40];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &utc);
-  char full[48];
-  std::snprintf(full, sizeof full, "%s.%06ldZ", buffer, static_cast<long>(micros.count()));
-  return full;
+  char buffer[32];
+  std::size_t length = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &utc);
+  char fraction[16];
+  std::snprintf(fraction, sizeof fraction, ".%06dZ", static_cast<int>(micros.count()));
+  return std::string(buffer, length) + fraction;
 }
 
 const char* level_name(Level level) {
