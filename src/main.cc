@@ -13,6 +13,9 @@ int main(int argc, char** argv) {
   if (!args.empty() && args.front() == "mutate") {
     return irsa::cli::run_mutate({args.begin() + 1, args.end()});
   }
+  if (!args.empty() && args.front() == "audit") {
+    return irsa::cli::run_audit({args.begin() + 1, args.end()});
+  }
   if (!args.empty() && args.front() == "serve") args.erase(args.begin());
 
   auto config = irsa::cli::parse_flags(args);

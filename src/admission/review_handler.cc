@@ -8,9 +8,9 @@
 
 #include <simdjson.h>
 
+#include "admission/decision.h"
 #include "admission/review.h"
 #include "log/log.h"
-#include "mutation/plan.h"
 #include "mutation/pod_view.h"
 
 namespace irsa::admission {
@@ -49,10 +49,10 @@ void answer(HandleResult& result, const ReviewResponse& response) {
   result.body = encode_review_response(response);
 }
 
-void deny(HandleResult& result, const ReviewRequest& request, std::string message) {
+void deny(HandleResult& result, const ReviewRequest& request, std::string message, int code = 400) {
   result.outcome = Outcome::kDenied;
   result.reason = message;
-  answer(result, denial(request, 400, std::move(message)));
+  answer(result, denial(request, code, std::move(message)));
 }
 
 void bad_request(HandleResult& result, std::string message) {
@@ -98,8 +98,11 @@ std::string_view outcome_name(Outcome outcome) {
 }
 
 ReviewHandler::ReviewHandler(const identity::IdentityResolver& resolver, mutation::Options options,
-                             std::function<double()> jitter)
-    : resolver_(resolver), options_(std::move(options)), jitter_(std::move(jitter)) {}
+                             credentials::Policy static_credentials, std::function<double()> jitter)
+    : resolver_(resolver),
+      options_(std::move(options)),
+      static_credentials_(std::move(static_credentials)),
+      jitter_(std::move(jitter)) {}
 
 HandleResult ReviewHandler::handle(std::string_view body) const {
   HandleResult result;
@@ -173,27 +176,34 @@ void ReviewHandler::handle_into(std::string_view body, HandleResult& result,
   result.service_account = std::string(pod->service_account_name);
 
   auto lookup = resolver_.resolve(result.namespace_name, result.service_account);
-  if (!lookup.identity) {
-    result.outcome = Outcome::kUnchanged;
-    result.reason = lookup.service_account_known ? "ServiceAccount has no AWS identity"
-                                                 : "ServiceAccount unknown";
-    answer(result, response);
-    return;
-  }
-
-  double jitter = jitter_ ? jitter_() : 0.0;
+  double jitter = 0.0;
+  if (lookup.identity && jitter_) jitter = jitter_();
   if (!(jitter >= 0.0 && jitter < 1.0)) jitter = 0.0;
-  mutation::Plan plan = mutation::plan_mutation(*pod, *lookup.identity, options_, jitter);
-  for (const auto& note : plan.notes) {
+  Decision decision = decide(*pod, lookup.identity, options_, static_credentials_, jitter);
+  for (const auto& note : decision.notes) {
     if (!result.notes.empty()) result.notes += "; ";
     result.notes += note;
   }
-  if (plan.mutated()) {
+  for (const auto& finding : decision.findings) result.static_credentials.push_back(finding.key());
+  result.static_credentials_removed = decision.stripped;
+  if (!decision.allowed) {
+    // A policy refusal, not a malformed request: 403 Forbidden.
+    deny(result, *request, std::move(decision.denial), 403);
+    return;
+  }
+  response.warnings = std::move(decision.warnings);
+  response.audit_annotations = std::move(decision.audit_annotations);
+  if (!decision.patch.empty()) {
     result.outcome = Outcome::kMutated;
-    response.patch = std::move(plan.patch);
+    response.patch = std::move(decision.patch);
   } else {
     result.outcome = Outcome::kUnchanged;
-    result.reason = "nothing to change";
+    if (!lookup.identity) {
+      result.reason = lookup.service_account_known ? "ServiceAccount has no AWS identity"
+                                                   : "ServiceAccount unknown";
+    } else {
+      result.reason = "nothing to change";
+    }
   }
   answer(result, response);
 }

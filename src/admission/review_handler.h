@@ -5,7 +5,9 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "credentials/static_credentials.h"
 #include "identity/registry.h"
 #include "mutation/options.h"
 
@@ -34,6 +36,10 @@ struct HandleResult {
   std::string service_account;
   std::string reason;  // why unchanged or denied, one line
   std::string notes;   // the mutation plan's notes, "; "-separated
+  // Static credentials found (keys such as "app/env/AWS_SECRET_ACCESS_KEY",
+  // never values) and whether they were removed.
+  std::vector<std::string> static_credentials;
+  bool static_credentials_removed = false;
 };
 
 class ReviewHandler {
@@ -41,7 +47,7 @@ class ReviewHandler {
   // `jitter` returns a number in [0, 1) and must be safe to call from many
   // threads at once. `resolver` must outlive the handler.
   ReviewHandler(const identity::IdentityResolver& resolver, mutation::Options options,
-                std::function<double()> jitter);
+                credentials::Policy static_credentials, std::function<double()> jitter);
 
   // Answers one review. Thread-safe; never throws: any failure becomes an
   // HTTP 400 or an allowed: false response, never a 5xx. Logs one line per
@@ -55,6 +61,7 @@ class ReviewHandler {
 
   const identity::IdentityResolver& resolver_;
   mutation::Options options_;
+  credentials::Policy static_credentials_;
   std::function<double()> jitter_;
 };
 

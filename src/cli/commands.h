@@ -15,4 +15,8 @@ int run_serve(const Config& config);
 // `args` are the arguments after "mutate". Returns the exit code.
 int run_mutate(const std::vector<std::string>& args);
 
+// `irsa-webhook audit ...`: static AWS credentials in manifests and what the
+// webhook would do with them. Exit 0 clean, 1 findings, 2 unreadable input.
+int run_audit(const std::vector<std::string>& args);
+
 }  // namespace irsa::cli

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "credentials/static_credentials.h"
 #include "identity/identity.h"
 #include "mutation/options.h"
 
@@ -45,6 +46,7 @@ struct ServeConfig {
 struct Config {
   mutation::Options mutation;
   identity::Defaults identity;
+  credentials::Policy static_credentials;
   ServeConfig serve;
 
   int verbosity = 0;  // klog's -v

@@ -1,18 +1,18 @@
 // The flag table: AWS's webhook's flags (and klog's) with their defaults,
 // plus irsa-webhook's own. Parsing is pflag's syntax; validation says what to fix.
+#include <unistd.h>
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <optional>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <type_traits>
-#include <unistd.h>
 
 #include "cli/config.h"
 
@@ -38,13 +38,16 @@ struct Flag {
 
 Result<int64_t> parse_int(std::string_view name, std::string_view text) {
   auto value = identity::parse_go_int64(text);
-  if (!value) return Error{"--" + std::string(name) + " wants an integer, got \"" + std::string(text) + "\""};
+  if (!value)
+    return Error{"--" + std::string(name) + " wants an integer, got \"" + std::string(text) + "\""};
   return *value;
 }
 
 Result<bool> parse_bool(std::string_view name, std::string_view text) {
   auto value = identity::parse_go_bool(text);
-  if (!value) return Error{"--" + std::string(name) + " wants true or false, got \"" + std::string(text) + "\""};
+  if (!value)
+    return Error{"--" + std::string(name) + " wants true or false, got \"" + std::string(text) +
+                 "\""};
   return *value;
 }
 
@@ -64,7 +67,8 @@ std::optional<double> parse_go_duration(std::string_view text) {
   if (text.empty()) return std::nullopt;
   while (!text.empty()) {
     std::size_t digits = 0;
-    while (digits < text.size() && (std::isdigit(static_cast<unsigned char>(text[digits])) || text[digits] == '.')) {
+    while (digits < text.size() &&
+           (std::isdigit(static_cast<unsigned char>(text[digits])) || text[digits] == '.')) {
       ++digits;
     }
     if (digits == 0) return std::nullopt;
@@ -73,20 +77,28 @@ std::optional<double> parse_go_duration(std::string_view text) {
     double value = std::strtod(number.c_str(), nullptr);
     text.remove_prefix(digits);
     std::size_t unit_length = 0;
-    while (unit_length < text.size() && !std::isdigit(static_cast<unsigned char>(text[unit_length])) &&
+    while (unit_length < text.size() &&
+           !std::isdigit(static_cast<unsigned char>(text[unit_length])) &&
            text[unit_length] != '.') {
       ++unit_length;
     }
     std::string_view unit = text.substr(0, unit_length);
     text.remove_prefix(unit_length);
     double scale;
-    if (unit == "ns") scale = 1e-9;
-    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") scale = 1e-6;
-    else if (unit == "ms") scale = 1e-3;
-    else if (unit == "s") scale = 1;
-    else if (unit == "m") scale = 60;
-    else if (unit == "h") scale = 3600;
-    else return std::nullopt;
+    if (unit == "ns")
+      scale = 1e-9;
+    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs")
+      scale = 1e-6;
+    else if (unit == "ms")
+      scale = 1e-3;
+    else if (unit == "s")
+      scale = 1;
+    else if (unit == "m")
+      scale = 60;
+    else if (unit == "h")
+      scale = 3600;
+    else
+      return std::nullopt;
     total += value * scale;
   }
   if (!std::isfinite(total)) return std::nullopt;
@@ -158,7 +170,8 @@ std::function<Status(Config&, std::string_view)> pending(const char* name, const
   };
 }
 
-#define FIELD(expr) [](Config& c) -> auto& { return c.expr; }
+#define FIELD(expr) \
+  [](Config & c) -> auto& { return c.expr; }
 
 const std::vector<Flag>& flag_table() {
   static const std::vector<Flag> table = {
@@ -185,7 +198,8 @@ const std::vector<Flag>& flag_table() {
       {"in-cluster", Kind::kBool,
        "Accepted for compatibility; certificates always come from --tls-cert/--tls-key",
        boolean("in-cluster", FIELD(serve.in_cluster))},
-      {"namespace", Kind::kString, "The namespace this webhook and its ConfigMap live in (default eks)",
+      {"namespace", Kind::kString,
+       "The namespace this webhook and its ConfigMap live in (default eks)",
        text(FIELD(serve.namespace_name))},
       {"service-name", Kind::kString, "The Service fronting this webhook",
        text(FIELD(serve.service_name))},
@@ -241,6 +255,59 @@ const std::vector<Flag>& flag_table() {
       {"container-credentials-token-path", Kind::kString,
        "Token file name in container-credentials mode (default eks-pod-identity-token)",
        text(FIELD(mutation.container_credentials_token_path))},
+      // Static credentials.
+      {"static-credentials", Kind::kString,
+       "Static AWS keys in Pods that receive an identity: off, warn, strip or deny (default strip)",
+       [](Config& config, std::string_view value) -> Status {
+         using credentials::ManagedMode;
+         if (value == "off")
+           config.static_credentials.managed = ManagedMode::kOff;
+         else if (value == "warn")
+           config.static_credentials.managed = ManagedMode::kWarn;
+         else if (value == "strip")
+           config.static_credentials.managed = ManagedMode::kStrip;
+         else if (value == "deny")
+           config.static_credentials.managed = ManagedMode::kDeny;
+         else
+           return Error{"--static-credentials must be off, warn, strip or deny, got \"" +
+                        std::string(value) + "\""};
+         return Ok{};
+       }},
+      {"static-credentials-unmanaged", Kind::kString,
+       "Static AWS keys in Pods without an identity: allow, warn or deny (default allow)",
+       [](Config& config, std::string_view value) -> Status {
+         using credentials::UnmanagedMode;
+         if (value == "allow")
+           config.static_credentials.unmanaged = UnmanagedMode::kAllow;
+         else if (value == "warn")
+           config.static_credentials.unmanaged = UnmanagedMode::kWarn;
+         else if (value == "deny")
+           config.static_credentials.unmanaged = UnmanagedMode::kDeny;
+         else
+           return Error{"--static-credentials-unmanaged must be allow, warn or deny, got \"" +
+                        std::string(value) + "\""};
+         return Ok{};
+       }},
+      {"allow-static-credentials-opt-out", Kind::kBool,
+       "Honour the Pod annotation <prefix>/keep-static-credentials: \"true\"",
+       boolean("allow-static-credentials-opt-out", FIELD(static_credentials.allow_opt_out))},
+      {"static-credentials-secret-names", Kind::kString,
+       "Comma-separated Secret names or globs whose envFrom counts as static credentials",
+       [](Config& config, std::string_view value) -> Status {
+         auto& patterns = config.static_credentials.detect.secret_name_patterns;
+         patterns.clear();
+         std::size_t start = 0;
+         while (start <= value.size()) {
+           std::size_t end = value.find(',', start);
+           if (end == std::string_view::npos) end = value.size();
+           std::string_view item = value.substr(start, end - start);
+           while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+           while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+           if (!item.empty()) patterns.emplace_back(item);
+           start = end + 1;
+         }
+         return Ok{};
+       }},
       // Process.
       {"version", Kind::kBool, "Print the version and exit",
        boolean("version", FIELD(show_version))},
@@ -290,7 +357,8 @@ const Flag* find_flag(std::string_view name) {
 bool is_dns_label(std::string_view text) {
   if (text.empty() || text.size() > 63) return false;
   for (char c : text) {
-    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-')) {
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '-')) {
       return false;
     }
   }
@@ -310,9 +378,8 @@ bool is_dns_subdomain(std::string_view text) {
 }
 
 bool has_control_or_space(std::string_view text) {
-  return std::any_of(text.begin(), text.end(), [](char c) {
-    return static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
-  });
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == 0x7f; });
 }
 
 Status check_absolute_path(std::string_view flag, std::string_view path) {
@@ -411,24 +478,28 @@ Status validate_mutation_config(const Config& config) {
     return ok;
   }
   if (!is_dns_label(m.container_credentials_token_volume_name)) {
-    return Error{"--container-credentials-token-volume-name must be a DNS label (lowercase letters, "
-                 "digits, '-'), got \"" + m.container_credentials_token_volume_name + "\""};
+    return Error{
+        "--container-credentials-token-volume-name must be a DNS label (lowercase letters, "
+        "digits, '-'), got \"" +
+        m.container_credentials_token_volume_name + "\""};
   }
   const auto& token_path = m.container_credentials_token_path;
   if (token_path.empty() || token_path.front() == '/' || has_control_or_space(token_path) ||
       token_path == ".." || token_path.rfind("../", 0) == 0 ||
       token_path.find("/../") != std::string::npos) {
-    return Error{"--container-credentials-token-path must be a relative path inside the volume, got \"" +
-                 token_path + "\""};
+    return Error{
+        "--container-credentials-token-path must be a relative path inside the volume, got \"" +
+        token_path + "\""};
   }
-  if (m.container_credentials_full_uri.empty() || has_control_or_space(m.container_credentials_full_uri)) {
+  if (m.container_credentials_full_uri.empty() ||
+      has_control_or_space(m.container_credentials_full_uri)) {
     return Error{"--container-credentials-full-uri must be a URI without spaces"};
   }
-  if (has_control_or_space(m.region) ||
-      !std::all_of(m.region.begin(), m.region.end(), [](char c) {
+  if (has_control_or_space(m.region) || !std::all_of(m.region.begin(), m.region.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
       })) {
-    return Error{"--aws-default-region must be a region name such as us-east-1, got \"" + m.region + "\""};
+    return Error{"--aws-default-region must be a region name such as us-east-1, got \"" + m.region +
+                 "\""};
   }
   return Ok{};
 }
@@ -437,13 +508,16 @@ Status validate_config(const Config& config) {
   if (auto ok = validate_mutation_config(config); !ok) return ok;
   const auto& s = config.serve;
   if (s.port < 0 || s.port > 65535) {
-    return Error{"--port must be between 1 and 65535 (0 picks a free port), got " + std::to_string(s.port)};
+    return Error{"--port must be between 1 and 65535 (0 picks a free port), got " +
+                 std::to_string(s.port)};
   }
   if (s.metrics_port < 0 || s.metrics_port > 65535) {
-    return Error{"--metrics-port must be between 0 and 65535, got " + std::to_string(s.metrics_port)};
+    return Error{"--metrics-port must be between 0 and 65535, got " +
+                 std::to_string(s.metrics_port)};
   }
   if (s.max_request_bytes < 1024) {
-    return Error{"--max-request-bytes must be at least 1024, got " + std::to_string(s.max_request_bytes)};
+    return Error{"--max-request-bytes must be at least 1024, got " +
+                 std::to_string(s.max_request_bytes)};
   }
   if (s.service_account_lookup_grace_seconds < 0) {
     return Error{"--service-account-lookup-grace-period must not be negative"};
@@ -466,16 +540,27 @@ Status validate_config(const Config& config) {
 std::string usage_text() {
   std::string text =
       "Usage: irsa-webhook [flags]            serve the webhook over HTTPS\n"
-      "       irsa-webhook mutate [flags]     print the patch for a Pod file (see mutate --help)\n\n"
+      "       irsa-webhook mutate [flags]     print the patch for a Pod file (see mutate --help)\n"
+      "       irsa-webhook audit [flags]      list static AWS credentials in manifests (see audit "
+      "--help)\n\n"
       "Flags (AWS's amazon-eks-pod-identity-webhook names; --name value or --name=value):\n";
   for (const auto& flag : flag_table()) {
     std::string line = "  --" + std::string(flag.name);
     switch (flag.kind) {
-      case Kind::kString: line += " string"; break;
-      case Kind::kInt: line += " int"; break;
-      case Kind::kSize: line += " bytes"; break;
-      case Kind::kDuration: line += " duration"; break;
-      case Kind::kBool: break;
+      case Kind::kString:
+        line += " string";
+        break;
+      case Kind::kInt:
+        line += " int";
+        break;
+      case Kind::kSize:
+        line += " bytes";
+        break;
+      case Kind::kDuration:
+        line += " duration";
+        break;
+      case Kind::kBool:
+        break;
     }
     if (line.size() < 44) line.resize(44, ' ');
     text += line + " " + flag.help + "\n";

@@ -7,6 +7,7 @@
 
 #include <simdjson.h>
 
+#include "admission/decision.h"
 #include "cli/commands.h"
 #include "identity/container_credentials.h"
 #include "identity/registry.h"
@@ -14,7 +15,6 @@
 #include "log/log.h"
 #include "manifest/documents.h"
 #include "manifest/yaml_emit.h"
-#include "mutation/plan.h"
 #include "mutation/pod_view.h"
 
 namespace irsa::cli {
@@ -34,7 +34,10 @@ constexpr char kMutateUsage[] =
     "--namespace is the request's namespace (default: the Pod's, else \"default\").\n"
     "--jitter F in [0,1) pins the container-credentials token lifetime jitter (default random).\n"
     "Every serve flag that shapes the mutation applies (--aws-default-region,\n"
-    "--annotation-prefix, --token-expiration, ...). Exit status: 0 done, 2 bad input.\n";
+    "--annotation-prefix, --token-expiration, --static-credentials, ...).\n"
+    "Static credentials found are reported on stderr (and removed from the patch\n"
+    "with --static-credentials=strip, the default).\n"
+    "Exit status: 0 done, 1 the webhook would deny the Pod, 2 bad input.\n";
 
 struct MutateArgs {
   std::string pod_file;
@@ -172,27 +175,36 @@ int run_mutate(const std::vector<std::string>& args) {
   if (namespace_name.empty()) namespace_name = std::string(pod->namespace_name);
   if (namespace_name.empty()) namespace_name = "default";
 
-  mutation::Plan plan;
   auto lookup = resolver.resolve(namespace_name, pod->service_account_name);
   if (!lookup.service_account_known && !lookup.identity) {
     log::info("ServiceAccount not found in the given files; nothing to inject",
               {{"serviceaccount", namespace_name + "/" + std::string(pod->service_account_name)}});
   }
-  if (lookup.identity) {
+  double jitter = 0;
+  if (parsed->jitter) {
+    jitter = *parsed->jitter;
+  } else {
     std::random_device device;
-    double jitter = parsed->jitter ? *parsed->jitter
-                                   : std::uniform_real_distribution<double>(0, 1)(device);
-    plan = mutation::plan_mutation(*pod, *lookup.identity, config->mutation, jitter);
-    for (const auto& note : plan.notes) log::warning(note);
+    jitter = std::uniform_real_distribution<double>(0, 1)(device);
   }
+  admission::Decision decision = admission::decide(*pod, lookup.identity, config->mutation,
+                                                   config->static_credentials, jitter);
+  for (const auto& note : decision.notes) log::warning(note);
+  for (const auto& warning : decision.warnings) log::warning(warning);
+  if (!decision.allowed) {
+    std::fprintf(stderr, "irsa-webhook mutate: the webhook would deny this Pod: %s\n",
+                 decision.denial.c_str());
+    return 1;
+  }
+  const nlohmann::json& patch = decision.patch;
 
   if (parsed->output == "patch") {
-    std::printf("%s\n", plan.patch.dump(2).c_str());
+    std::printf("%s\n", patch.dump(2).c_str());
     return 0;
   }
   nlohmann::json mutated;
   try {
-    mutated = pod_json->patch(plan.patch);
+    mutated = pod_json->patch(patch);
   } catch (const nlohmann::json::exception& error) {
     return fail(std::string("internal error: the patch does not apply: ") + error.what());
   }

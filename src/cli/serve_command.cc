@@ -99,7 +99,8 @@ int run_serve(const Config& config) {
         std::make_shared<const identity::ContainerCredentialsConfig>(std::move(*credentials)));
   }
 
-  admission::ReviewHandler handler(resolver, config.mutation, random_jitter);
+  admission::ReviewHandler handler(resolver, config.mutation, config.static_credentials,
+                                   random_jitter);
 
   server::ServerOptions options;
   options.bind_address = serve.bind_address;

@@ -93,10 +93,34 @@ Result<ContainerView> read_container(element item, std::string_view where) {
       auto env_name = optional_string(env_var, "name", entry_where);
       if (!env_name) return Error{env_name.error()};
       if (!env_name->has_value()) return Error{entry_where + " has no name"};
+      auto env_value = optional_string(env_var, "value", entry_where);
+      if (!env_value) return Error{env_value.error()};
       element value_from;
       bool has_value_from =
           env_var.at_key("valueFrom").get(value_from) == simdjson::SUCCESS && !value_from.is_null();
-      view.env.push_back({**env_name, has_value_from});
+      view.env.push_back({**env_name, env_value->value_or(""), has_value_from});
+    }
+  }
+
+  auto env_from = optional_array(container, "envFrom", here);
+  if (!env_from) return Error{env_from.error()};
+  if (env_from->has_value()) {
+    std::size_t index = 0;
+    for (element entry : **env_from) {
+      std::string entry_where = here + ".envFrom[" + std::to_string(index++) + "]";
+      object source;
+      if (entry.get(source) != simdjson::SUCCESS) return Error{entry_where + " must be an object"};
+      EnvFromView from;
+      for (auto [key, target] : {std::pair{"secretRef", &from.secret_name},
+                                 std::pair{"configMapRef", &from.config_map_name}}) {
+        auto ref = optional_object(source, key, entry_where);
+        if (!ref) return Error{ref.error()};
+        if (!ref->has_value()) continue;
+        auto ref_name = optional_string(**ref, "name", entry_where + "." + key);
+        if (!ref_name) return Error{ref_name.error()};
+        *target = ref_name->value_or("");
+      }
+      view.env_from.push_back(from);
     }
   }
 
@@ -117,8 +141,8 @@ Result<ContainerView> read_container(element item, std::string_view where) {
       if (!mount_path) return Error{mount_path.error()};
       auto sub_path = optional_string(mount, "subPath", entry_where);
       if (!sub_path) return Error{sub_path.error()};
-      view.volume_mounts.push_back({mount_name->value_or(""), mount_path->value_or(""),
-                                    sub_path->value_or("")});
+      view.volume_mounts.push_back(
+          {mount_name->value_or(""), mount_path->value_or(""), sub_path->value_or("")});
     }
   }
   return view;
@@ -140,6 +164,41 @@ Status read_containers(object spec, std::string_view key, bool required,
     out.push_back(std::move(*container));
   }
   return Ok{};
+}
+
+// What a volume exposes, as far as static credentials are concerned.
+Result<VolumeView> read_volume_source(object volume, const std::string& where) {
+  VolumeView view;
+  auto secret = optional_object(volume, "secret", where);
+  if (!secret) return Error{secret.error()};
+  if (secret->has_value()) {
+    view.source = VolumeSource::kSecret;
+    auto secret_name = optional_string(**secret, "secretName", where + ".secret");
+    if (!secret_name) return Error{secret_name.error()};
+    view.secret_names.push_back(secret_name->value_or(""));
+    return view;
+  }
+  auto projected = optional_object(volume, "projected", where);
+  if (!projected) return Error{projected.error()};
+  if (!projected->has_value()) return view;
+  view.source = VolumeSource::kProjected;
+  auto sources = optional_array(**projected, "sources", where + ".projected");
+  if (!sources) return Error{sources.error()};
+  if (!sources->has_value()) return view;
+  for (element item : **sources) {
+    object source;
+    if (item.get(source) != simdjson::SUCCESS) {
+      return Error{where + ".projected.sources[] must be objects"};
+    }
+    auto projected_secret = optional_object(source, "secret", where + ".projected.sources[]");
+    if (!projected_secret) return Error{projected_secret.error()};
+    if (!projected_secret->has_value()) continue;
+    auto secret_name =
+        optional_string(**projected_secret, "name", where + ".projected.sources[].secret");
+    if (!secret_name) return Error{secret_name.error()};
+    view.secret_names.push_back(secret_name->value_or(""));
+  }
+  return view;
 }
 
 std::optional<std::string_view> string_in(object map, std::string_view key) {
@@ -177,11 +236,22 @@ std::optional<std::string_view> PodView::node_selector_value(std::string_view ke
   return string_in(node_selector, key);
 }
 
-bool PodView::has_volume_named(std::string_view volume_name) const {
-  for (const auto& volume : volumes) {
-    if (volume.name == volume_name) return true;
+const EnvVarView* ContainerView::env_named(std::string_view env_name) const {
+  for (const auto& entry : env) {
+    if (entry.name == env_name) return &entry;
   }
-  return false;
+  return nullptr;
+}
+
+bool PodView::has_volume_named(std::string_view volume_name) const {
+  return volume_named(volume_name) != nullptr;
+}
+
+const VolumeView* PodView::volume_named(std::string_view volume_name) const {
+  for (const auto& volume : volumes) {
+    if (volume.name == volume_name) return &volume;
+  }
+  return nullptr;
 }
 
 Result<PodView> read_pod(simdjson::dom::element pod) {
@@ -210,9 +280,9 @@ Result<PodView> read_pod(simdjson::dom::element pod) {
   if (metadata->has_value()) {
     object meta = **metadata;
     view.has_metadata = true;
-    for (auto [key, target] : {std::pair{"name", &view.name},
-                               std::pair{"generateName", &view.generate_name},
-                               std::pair{"namespace", &view.namespace_name}}) {
+    for (auto [key, target] :
+         {std::pair{"name", &view.name}, std::pair{"generateName", &view.generate_name},
+          std::pair{"namespace", &view.namespace_name}}) {
       auto value = optional_string(meta, key, "metadata");
       if (!value) return Error{value.error()};
       *target = value->value_or("");
@@ -277,7 +347,12 @@ Result<PodView> read_pod(simdjson::dom::element pod) {
       if (item.get(volume) != simdjson::SUCCESS) return Error{where + " must be an object"};
       auto name = optional_string(volume, "name", where);
       if (!name) return Error{name.error()};
-      view.volumes.push_back({name->value_or(""), item});
+      auto read = read_volume_source(volume, where);
+      if (!read) return Error{read.error()};
+      VolumeView entry = std::move(*read);
+      entry.name = name->value_or("");
+      entry.raw = item;
+      view.volumes.push_back(std::move(entry));
     }
   }
   return view;

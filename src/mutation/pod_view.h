@@ -16,7 +16,13 @@ namespace irsa::mutation {
 
 struct EnvVarView {
   std::string_view name;
+  std::string_view value;       // the literal value; empty with valueFrom. Never log it.
   bool has_value_from = false;  // valueFrom (secretKeyRef, fieldRef, ...) rather than value
+};
+
+struct EnvFromView {
+  std::string_view secret_name;      // secretRef.name; empty when not a secretRef
+  std::string_view config_map_name;  // configMapRef.name; empty when not a configMapRef
 };
 
 struct VolumeMountView {
@@ -32,15 +38,26 @@ struct ContainerView {
   bool has_env = false;
   bool has_volume_mounts = false;
   std::vector<EnvVarView> env;
+  std::vector<EnvFromView> env_from;
   std::vector<VolumeMountView> volume_mounts;
   simdjson::dom::element raw;  // the container object itself, for credential checks
 
   bool has_env_named(std::string_view name) const;
   bool has_mount_named(std::string_view name) const;
+  const EnvVarView* env_named(std::string_view name) const;  // the first; nullptr if none
+};
+
+enum class VolumeSource {
+  kSecret,     // secret: {secretName}
+  kProjected,  // projected: {sources: [...]}; secret_names lists its secret sources
+  kOther,
 };
 
 struct VolumeView {
   std::string_view name;
+  VolumeSource source = VolumeSource::kOther;
+  // The Secrets it exposes: secret.secretName, or projected sources' secret.name.
+  std::vector<std::string_view> secret_names;
   simdjson::dom::element raw;
 };
 
@@ -51,7 +68,7 @@ struct PodView {
   std::string_view namespace_name;  // metadata.namespace; may be empty
   bool has_labels = false;          // metadata.labels is an object
   simdjson::dom::object labels;
-  simdjson::dom::object annotations;  // empty object when absent
+  simdjson::dom::object annotations;      // empty object when absent
   std::string_view service_account_name;  // "default" when absent or empty
   simdjson::dom::object node_selector;    // empty when absent
   std::vector<ContainerView> containers;
@@ -63,6 +80,7 @@ struct PodView {
   std::optional<std::string_view> label(std::string_view key) const;
   std::optional<std::string_view> node_selector_value(std::string_view key) const;
   bool has_volume_named(std::string_view name) const;
+  const VolumeView* volume_named(std::string_view name) const;  // nullptr if none
 };
 
 // Reads `pod` (an object with kind Pod or no kind at all). Fails with a

@@ -125,7 +125,7 @@ class ReviewHandlerTest : public ::testing::Test {
 
   identity::ServiceAccountRegistry registry_;
   identity::IdentityResolver resolver_;
-  ReviewHandler handler_{resolver_, mutation::Options{}, [] { return 0.0; }};
+  ReviewHandler handler_{resolver_, mutation::Options{}, credentials::Policy{}, [] { return 0.0; }};
 };
 
 TEST_F(ReviewHandlerTest, MutatesAPodCreateInV1) {
@@ -261,7 +261,7 @@ TEST_F(ReviewHandlerTest, ReadsLargeReviewsToo) {
 }
 
 TEST_F(ReviewHandlerTest, TurnsAnExceptionIntoADenial) {
-  ReviewHandler throwing(resolver_, mutation::Options{},
+  ReviewHandler throwing(resolver_, mutation::Options{}, credentials::Policy{},
                          []() -> double { throw std::runtime_error("no randomness"); });
   HandleResult result = throwing.handle(review(pod()).dump());
   EXPECT_EQ(result.outcome, Outcome::kDenied);

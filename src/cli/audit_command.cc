@@ -1,0 +1,273 @@
+// `irsa-webhook audit`: the static AWS credentials in a set of manifests and
+// what the webhook would do with each, for planning a migration to IRSA.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <simdjson.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "credentials/static_credentials.h"
+#include "identity/registry.h"
+#include "identity/service_accounts_file.h"
+#include "manifest/documents.h"
+#include "manifest/workloads.h"
+#include "mutation/pod_view.h"
+
+namespace irsa::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kAuditUsage[] =
+    "Usage: irsa-webhook audit -f FILE|DIR [-f FILE|DIR ...] [--service-account FILE ...]\n"
+    "                          [--output text|json] [webhook flags]\n\n"
+    "Lists, per workload and container, the static AWS credentials in Kubernetes\n"
+    "manifests (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob;\n"
+    "YAML or JSON, several documents or a List; directories are read recursively\n"
+    "for *.yaml, *.yml and *.json) and what the webhook would do with them under\n"
+    "the given --static-credentials* flags. With --service-account files it knows\n"
+    "which ServiceAccounts have a role; without them it assumes each will get one.\n"
+    "Exit status: 0 no static credentials, 1 some found, 2 unreadable input.\n";
+
+struct AuditArgs {
+  std::vector<std::string> inputs;
+  std::vector<std::string> service_account_files;
+  std::string output = "text";
+  std::vector<std::string> webhook_flags;
+  bool help = false;
+};
+
+Result<AuditArgs> parse_audit_args(const std::vector<std::string>& args) {
+  AuditArgs parsed;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    std::optional<std::string> value;
+    if (arg.rfind("--", 0) == 0) {
+      if (auto equals = arg.find('='); equals != std::string::npos) {
+        value = arg.substr(equals + 1);
+        arg = arg.substr(0, equals);
+      }
+    }
+    auto take = [&]() -> Result<std::string> {
+      if (value) return *value;
+      if (i + 1 >= args.size()) return Error{"flag " + arg + " needs a value"};
+      return args[++i];
+    };
+    std::vector<std::string>* list = nullptr;
+    if (arg == "-f" || arg == "--filename") {
+      list = &parsed.inputs;
+    } else if (arg == "--service-account") {
+      list = &parsed.service_account_files;
+    } else if (arg == "--output" || arg == "-o") {
+      auto text = take();
+      if (!text) return Error{text.error()};
+      parsed.output = *text;
+      continue;
+    } else if (arg == "--help" || arg == "-h") {
+      parsed.help = true;
+      continue;
+    } else {
+      parsed.webhook_flags.push_back(args[i]);
+      continue;
+    }
+    auto text = take();
+    if (!text) return Error{text.error()};
+    list->push_back(*text);
+  }
+  if (parsed.help) return parsed;
+  if (parsed.inputs.empty()) return Error{"-f FILE|DIR is required"};
+  if (parsed.output != "text" && parsed.output != "json") {
+    return Error{"--output must be text or json, got \"" + parsed.output + "\""};
+  }
+  return parsed;
+}
+
+// The manifest files named by `input`: the file itself, or a directory's
+// YAML/JSON files, recursively, in a stable order.
+Result<std::vector<std::string>> expand_input(const std::string& input) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (!fs::is_directory(input, error)) return std::vector<std::string>{input};
+  std::vector<std::string> files;
+  fs::recursive_directory_iterator it(input, fs::directory_options::skip_permission_denied, error);
+  if (error) return Error{"cannot read directory " + input + ": " + error.message()};
+  for (; it != fs::recursive_directory_iterator(); it.increment(error)) {
+    if (error) return Error{"cannot read directory " + input + ": " + error.message()};
+    std::string extension = it->path().extension().string();
+    if (it->is_regular_file(error) &&
+        (extension == ".yaml" || extension == ".yml" || extension == ".json")) {
+      files.push_back(it->path().string());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::string_view kind_name(credentials::FindingKind kind) {
+  switch (kind) {
+    case credentials::FindingKind::kEnv:
+      return "env";
+    case credentials::FindingKind::kEnvFrom:
+      return "envFrom";
+    case credentials::FindingKind::kVolumeMount:
+      return "volumeMount";
+    case credentials::FindingKind::kVolume:
+      return "volume";
+  }
+  return "env";
+}
+
+// What the webhook would do, in a word, and why.
+std::pair<std::string, std::string> action_for(const credentials::Policy& policy,
+                                               const identity::IdentityResolver::Lookup& lookup,
+                                               bool service_accounts_given) {
+  using credentials::ManagedMode;
+  using credentials::UnmanagedMode;
+  if (lookup.identity || !service_accounts_given) {
+    std::string why = lookup.identity ? "its ServiceAccount has an AWS identity"
+                                      : "assuming its ServiceAccount gets an IAM role";
+    switch (policy.managed) {
+      case ManagedMode::kOff:
+        return {"ignore", why + "; --static-credentials=off"};
+      case ManagedMode::kWarn:
+        return {"warn", why};
+      case ManagedMode::kStrip:
+        return {"strip", why};
+      case ManagedMode::kDeny:
+        return {"deny", why};
+    }
+  }
+  std::string why = lookup.service_account_known ? "its ServiceAccount has no IAM role"
+                                                 : "its ServiceAccount is not in the given files";
+  switch (policy.unmanaged) {
+    case UnmanagedMode::kAllow:
+      return {"allow", why};
+    case UnmanagedMode::kWarn:
+      return {"warn", why};
+    case UnmanagedMode::kDeny:
+      return {"deny", why};
+  }
+  return {"allow", why};
+}
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "irsa-webhook audit: %s\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int run_audit(const std::vector<std::string>& args) {
+  auto parsed = parse_audit_args(args);
+  if (!parsed) return fail(parsed.error() + "\n\n" + kAuditUsage);
+  if (parsed->help) {
+    std::fputs(kAuditUsage, stdout);
+    return 0;
+  }
+  auto config = parse_flags(parsed->webhook_flags);
+  if (!config) return fail(config.error());
+  if (auto valid = validate_mutation_config(*config); !valid) return fail(valid.error());
+
+  identity::ServiceAccountRegistry registry;
+  for (const auto& file : parsed->service_account_files) {
+    auto records = identity::load_service_accounts(file, config->mutation.annotation_prefix);
+    if (!records) return fail(records.error());
+    for (auto& record : *records) {
+      registry.upsert(record.namespace_name, record.name, std::move(record.settings));
+    }
+  }
+  identity::IdentityResolver resolver(registry, config->identity);
+
+  bool unreadable = false;
+  std::size_t scanned = 0, with_findings = 0, total_findings = 0;
+  json report = json::array();
+  std::string text;
+  simdjson::dom::parser parser;
+  for (const auto& input : parsed->inputs) {
+    auto files = expand_input(input);
+    if (!files) {
+      std::fprintf(stderr, "irsa-webhook audit: %s\n", files.error().c_str());
+      unreadable = true;
+      continue;
+    }
+    for (const auto& file : *files) {
+      auto documents = manifest::read_documents(file);
+      if (!documents) {
+        std::fprintf(stderr, "irsa-webhook audit: %s\n", documents.error().c_str());
+        unreadable = true;
+        continue;
+      }
+      for (const auto& document : *documents) {
+        auto workload = manifest::workload_pod(document);
+        if (!workload) continue;
+        std::string pod_text = workload->pod.dump();
+        simdjson::dom::element element;
+        if (parser.parse(pod_text).get(element) != simdjson::SUCCESS) continue;
+        auto pod = mutation::read_pod(element);
+        std::string label = workload->kind + " " + workload->namespace_name + "/" + workload->name;
+        if (!pod) {
+          std::fprintf(stderr, "irsa-webhook audit: %s: %s: %s\n", file.c_str(), label.c_str(),
+                       pod.error().c_str());
+          unreadable = true;
+          continue;
+        }
+        ++scanned;
+        auto findings =
+            credentials::find_static_credentials(*pod, config->static_credentials.detect);
+        if (findings.empty()) continue;
+        ++with_findings;
+        total_findings += findings.size();
+        auto lookup = resolver.resolve(workload->namespace_name, pod->service_account_name);
+        auto [action, why] =
+            action_for(config->static_credentials, lookup, !parsed->service_account_files.empty());
+        std::string service_account =
+            workload->namespace_name + "/" + std::string(pod->service_account_name);
+
+        json entry = {{"file", file},
+                      {"kind", workload->kind},
+                      {"namespace", workload->namespace_name},
+                      {"name", workload->name},
+                      {"serviceAccount", service_account},
+                      {"action", action},
+                      {"why", why},
+                      {"findings", json::array()}};
+        text += label + " (" + file + ", ServiceAccount " + service_account + "): " + action +
+                ", " + why + "\n";
+        for (const auto& finding : findings) {
+          json item = {{"kind", kind_name(finding.kind)},
+                       {"name", finding.name},
+                       {"reason", finding.reason}};
+          if (!finding.container.empty()) {
+            item["container"] = finding.container;
+            item["initContainer"] = finding.init_container;
+          }
+          if (!finding.mount_path.empty()) item["mountPath"] = finding.mount_path;
+          entry["findings"].push_back(std::move(item));
+          text += "  " + finding.describe() + "\n";
+        }
+        report.push_back(std::move(entry));
+      }
+    }
+  }
+
+  if (parsed->output == "json") {
+    json out = {{"workloads", report},
+                {"summary",
+                 {{"scanned", scanned},
+                  {"withStaticCredentials", with_findings},
+                  {"findings", total_findings}}}};
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    std::fputs(text.c_str(), stdout);
+    std::printf("%zu workloads scanned, %zu with static AWS credentials (%zu findings)\n", scanned,
+                with_findings, total_findings);
+  }
+  if (unreadable) return 2;
+  return with_findings > 0 ? 1 : 0;
+}
+
+}  // namespace irsa::cli

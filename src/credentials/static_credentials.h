@@ -1,0 +1,70 @@
+// Static AWS credentials in a Pod (access-key env vars, mounted
+// ~/.aws/credentials secrets) and the plan to remove them. Pure: reads the
+// PodView, never a Secret; values are never copied into findings.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mutation/pod_view.h"
+
+namespace irsa::credentials {
+
+enum class FindingKind { kEnv, kEnvFrom, kVolumeMount, kVolume };
+
+// One place that carries static credentials.
+struct Finding {
+  FindingKind kind = FindingKind::kEnv;
+  bool init_container = false;
+  std::size_t container_index = 0;  // in containers or initContainers; unused for kVolume
+  std::string container;            // container name; empty for kVolume
+  std::size_t index = 0;            // in env, envFrom, volumeMounts or volumes
+  std::string name;                 // env var, mount/volume name, or the Secret's name for kEnvFrom
+  std::string mount_path;           // kVolumeMount only
+  std::string reason;               // why it counts, in plain words; never a value
+
+  // "container app: env AWS_SECRET_ACCESS_KEY (reason)": under 120 characters.
+  std::string describe() const;
+  // A short key for audit annotations: "app/env/AWS_SECRET_ACCESS_KEY".
+  std::string key() const;
+  bool operator==(const Finding&) const = default;
+};
+
+struct DetectOptions {
+  // envFrom secretRef names that hold static credentials: names or globs
+  // (`*`, `?`); from --static-credentials-secret-names.
+  std::vector<std::string> secret_name_patterns;
+};
+
+// What the webhook does with static credentials (--static-credentials*).
+enum class ManagedMode { kOff, kWarn, kStrip, kDeny };  // Pods that receive an identity
+enum class UnmanagedMode { kAllow, kWarn, kDeny };      // Pods that do not
+
+struct Policy {
+  ManagedMode managed = ManagedMode::kStrip;
+  UnmanagedMode unmanaged = UnmanagedMode::kAllow;
+  // Honour the Pod annotation <prefix>/keep-static-credentials: "true".
+  bool allow_opt_out = false;
+  DetectOptions detect;
+};
+
+// Every static credential in every container and init container, in Pod
+// order. Volumes appear as kVolume findings only when every mount of them
+// (in any container) is a credentials mount, so that removing them leaves
+// no dangling mount.
+std::vector<Finding> find_static_credentials(const mutation::PodView& pod,
+                                             const DetectOptions& options);
+
+// RFC 6902 `remove` operations for `findings` (from find_static_credentials
+// on the same Pod), ordered so that every index stays valid: within one
+// array, highest index first. They apply before any `add` to the same Pod.
+nlohmann::json plan_removal(const std::vector<Finding>& findings);
+
+// Glob match with `*` (any run) and `?` (one character), whole string.
+bool glob_match(std::string_view pattern, std::string_view text);
+
+}  // namespace irsa::credentials

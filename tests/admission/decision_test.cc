@@ -1,0 +1,172 @@
+// The combined decision: identity injection plus each static-credentials mode.
+#include "admission/decision.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace irsa::admission {
+namespace {
+
+using credentials::ManagedMode;
+using credentials::Policy;
+using credentials::UnmanagedMode;
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+identity::Identity role() {
+  identity::Identity id;
+  id.role_arn = "arn:aws:iam::111122223333:role/app";
+  id.audience = "sts.amazonaws.com";
+  return id;
+}
+
+json keyed_pod() {
+  return json::parse(R"({"metadata":{"name":"p","annotations":{}},"spec":{
+    "containers":[{"name":"app","env":[
+        {"name":"AWS_ACCESS_KEY_ID","valueFrom":{"secretKeyRef":{"name":"k","key":"id"}}},
+        {"name":"AWS_SECRET_ACCESS_KEY","valueFrom":{"secretKeyRef":{"name":"k","key":"secret"}}}],
+      "volumeMounts":[{"name":"aws","mountPath":"/root/.aws"}]}],
+    "volumes":[{"name":"aws","secret":{"secretName":"aws"}}]}})");
+}
+
+struct Run {
+  Decision decision;
+  json pod;  // the Pod after the decision's patch
+};
+
+Run run(const json& pod, const std::optional<identity::Identity>& id, Policy policy) {
+  std::string text = pod.dump();
+  simdjson::dom::parser parser;
+  auto view = mutation::read_pod(parser.parse(text).value());
+  EXPECT_TRUE(view.ok());
+  Run out;
+  out.decision = decide(*view, id, mutation::Options{}, policy, 0.0);
+  out.pod = pod.patch(out.decision.patch);
+  return out;
+}
+
+std::vector<std::string> env_names(const json& container) {
+  std::vector<std::string> names;
+  for (const auto& e : container.value("env", json::array())) names.push_back(e["name"]);
+  return names;
+}
+
+TEST(Decide, StripRemovesKeysAndInjectsInOnePatch) {
+  Policy policy;  // default: strip
+  auto out = run(keyed_pod(), role(), policy);
+  ASSERT_TRUE(out.decision.allowed);
+  EXPECT_TRUE(out.decision.stripped);
+  const json& app = out.pod["spec"]["containers"][0];
+  EXPECT_THAT(env_names(app),
+              ::testing::ElementsAre("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"));
+  ASSERT_EQ(app["volumeMounts"].size(), 1u);
+  EXPECT_EQ(app["volumeMounts"][0]["name"], "aws-iam-token");
+  ASSERT_EQ(out.pod["spec"]["volumes"].size(), 1u);
+  EXPECT_EQ(out.pod["spec"]["volumes"][0]["name"], "aws-iam-token");
+  EXPECT_EQ(
+      out.decision.audit_annotations.at(kAuditRemovedKey),
+      "app/env/AWS_ACCESS_KEY_ID,app/env/AWS_SECRET_ACCESS_KEY,app/volumeMount/aws,volume/aws");
+  EXPECT_EQ(out.decision.warnings.size(), 4u);
+  EXPECT_THAT(out.decision.warnings[0], HasSubstr("removed container app: env AWS_ACCESS_KEY_ID"));
+  // Idempotent: the result needs nothing more.
+  auto again = run(out.pod, role(), policy);
+  EXPECT_EQ(again.decision.patch, json::array());
+  EXPECT_THAT(again.decision.warnings, IsEmpty());
+}
+
+TEST(Decide, WarnChangesNothingButReports) {
+  Policy policy;
+  policy.managed = ManagedMode::kWarn;
+  auto out = run(keyed_pod(), role(), policy);
+  EXPECT_TRUE(out.decision.allowed);
+  EXPECT_FALSE(out.decision.stripped);
+  EXPECT_THAT(env_names(out.pod["spec"]["containers"][0]),
+              ::testing::ElementsAre("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ROLE_ARN",
+                                     "AWS_WEB_IDENTITY_TOKEN_FILE"));
+  EXPECT_EQ(out.decision.warnings.size(), 4u);
+  EXPECT_TRUE(out.decision.audit_annotations.count(kAuditFoundKey));
+  for (const auto& op : out.decision.patch) EXPECT_EQ(op["op"], "add");
+}
+
+TEST(Decide, DenyListsEachFindingAndHowToFix) {
+  Policy policy;
+  policy.managed = ManagedMode::kDeny;
+  auto out = run(keyed_pod(), role(), policy);
+  EXPECT_FALSE(out.decision.allowed);
+  EXPECT_THAT(out.decision.denial, HasSubstr("container app: env AWS_ACCESS_KEY_ID"));
+  EXPECT_THAT(out.decision.denial, HasSubstr("container app: env AWS_SECRET_ACCESS_KEY"));
+  EXPECT_THAT(out.decision.denial, HasSubstr("/root/.aws"));
+  EXPECT_THAT(out.decision.denial, HasSubstr("Remove them from the Pod spec"));
+}
+
+TEST(Decide, OffLooksAtNothing) {
+  Policy policy;
+  policy.managed = ManagedMode::kOff;
+  auto out = run(keyed_pod(), role(), policy);
+  EXPECT_THAT(out.decision.findings, IsEmpty());
+  EXPECT_THAT(out.decision.warnings, IsEmpty());
+  EXPECT_EQ(out.pod["spec"]["containers"][0]["env"].size(), 4u);
+}
+
+TEST(Decide, PodsWithoutIdentityAreNeverStripped) {
+  Policy policy;  // unmanaged: allow
+  auto allow = run(keyed_pod(), std::nullopt, policy);
+  EXPECT_TRUE(allow.decision.allowed);
+  EXPECT_EQ(allow.decision.patch, json::array());
+  EXPECT_THAT(allow.decision.warnings, IsEmpty());
+
+  policy.unmanaged = UnmanagedMode::kWarn;
+  auto warn = run(keyed_pod(), std::nullopt, policy);
+  EXPECT_EQ(warn.decision.patch, json::array());
+  EXPECT_EQ(warn.decision.warnings.size(), 4u);
+  EXPECT_TRUE(warn.decision.audit_annotations.count(kAuditFoundKey));
+
+  policy.unmanaged = UnmanagedMode::kDeny;
+  auto deny = run(keyed_pod(), std::nullopt, policy);
+  EXPECT_FALSE(deny.decision.allowed);
+  EXPECT_THAT(deny.decision.denial, HasSubstr("has no IAM role"));
+  EXPECT_THAT(deny.decision.denial, HasSubstr("eks.amazonaws.com/role-arn"));
+}
+
+TEST(Decide, OptOutHonouredOnlyWhenAllowed) {
+  json pod = keyed_pod();
+  pod["metadata"]["annotations"]["eks.amazonaws.com/keep-static-credentials"] = "true";
+  Policy policy;
+  policy.managed = ManagedMode::kDeny;
+  EXPECT_FALSE(run(pod, role(), policy).decision.allowed);
+  policy.allow_opt_out = true;
+  auto out = run(pod, role(), policy);
+  EXPECT_TRUE(out.decision.allowed);
+  EXPECT_TRUE(out.decision.opted_out);
+  EXPECT_EQ(out.pod["spec"]["containers"][0]["env"].size(), 4u);
+  EXPECT_EQ(out.decision.warnings.size(), 4u);
+}
+
+TEST(Decide, WarningsStayWithinKubernetesLimits) {
+  json pod = json::parse(R"({"spec":{"containers":[]}})");
+  for (int c = 0; c < 80; ++c) {
+    pod["spec"]["containers"].push_back(
+        {{"name", "container-with-a-rather-long-name-" + std::to_string(c)},
+         {"env", json::parse(R"([{"name":"AWS_ACCESS_KEY_ID","value":"x"},
+                                 {"name":"AWS_SECRET_ACCESS_KEY","value":"y"}])")}});
+  }
+  Policy policy;
+  auto out = run(pod, role(), policy);
+  std::size_t total = 0;
+  for (const auto& warning : out.decision.warnings) {
+    EXPECT_LT(warning.size(), 120u);
+    EXPECT_EQ(warning.rfind("Warning", 0), std::string::npos);
+    total += warning.size();
+  }
+  EXPECT_LT(total, 4096u);
+  EXPECT_THAT(out.decision.warnings.back(), HasSubstr("more static AWS credentials"));
+  // Every finding is still removed.
+  for (const auto& container : out.pod["spec"]["containers"]) {
+    EXPECT_THAT(env_names(container),
+                ::testing::ElementsAre("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"));
+  }
+}
+
+}  // namespace
+}  // namespace irsa::admission
