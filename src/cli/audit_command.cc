@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/subcommand.h"
 #include "credentials/static_credentials.h"
 #include "identity/registry.h"
-#include "identity/service_accounts_file.h"
 #include "manifest/documents.h"
 #include "manifest/workloads.h"
 #include "mutation/pod_view.h"
@@ -43,41 +43,13 @@ struct AuditArgs {
 
 Result<AuditArgs> parse_audit_args(const std::vector<std::string>& args) {
   AuditArgs parsed;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string arg = args[i];
-    std::optional<std::string> value;
-    if (arg.rfind("--", 0) == 0) {
-      if (auto equals = arg.find('='); equals != std::string::npos) {
-        value = arg.substr(equals + 1);
-        arg = arg.substr(0, equals);
-      }
-    }
-    auto take = [&]() -> Result<std::string> {
-      if (value) return *value;
-      if (i + 1 >= args.size()) return Error{"flag " + arg + " needs a value"};
-      return args[++i];
-    };
-    std::vector<std::string>* list = nullptr;
-    if (arg == "-f" || arg == "--filename") {
-      list = &parsed.inputs;
-    } else if (arg == "--service-account") {
-      list = &parsed.service_account_files;
-    } else if (arg == "--output" || arg == "-o") {
-      auto text = take();
-      if (!text) return Error{text.error()};
-      parsed.output = *text;
-      continue;
-    } else if (arg == "--help" || arg == "-h") {
-      parsed.help = true;
-      continue;
-    } else {
-      parsed.webhook_flags.push_back(args[i]);
-      continue;
-    }
-    auto text = take();
-    if (!text) return Error{text.error()};
-    list->push_back(*text);
-  }
+  auto rest =
+      parse_subcommand_flags(args, {{{"-f", "--filename"}, nullptr, &parsed.inputs},
+                                    {{"--service-account"}, nullptr, &parsed.service_account_files},
+                                    {{"--output", "-o"}, &parsed.output},
+                                    {{"--help", "-h"}, nullptr, nullptr, &parsed.help}});
+  if (!rest) return Error{rest.error()};
+  parsed.webhook_flags = std::move(*rest);
   if (parsed.help) return parsed;
   if (parsed.inputs.empty()) return Error{"-f FILE|DIR is required"};
   if (parsed.output != "text" && parsed.output != "json") {
@@ -173,12 +145,10 @@ int run_audit(const std::vector<std::string>& args) {
   if (auto valid = validate_mutation_config(*config); !valid) return fail(valid.error());
 
   identity::ServiceAccountRegistry registry;
-  for (const auto& file : parsed->service_account_files) {
-    auto records = identity::load_service_accounts(file, config->mutation.annotation_prefix);
-    if (!records) return fail(records.error());
-    for (auto& record : *records) {
-      registry.upsert(record.namespace_name, record.name, std::move(record.settings));
-    }
+  if (auto loaded = load_service_account_files(parsed->service_account_files,
+                                               config->mutation.annotation_prefix, registry);
+      !loaded) {
+    return fail(loaded.error());
   }
   identity::IdentityResolver resolver(registry, config->identity);
 

@@ -9,9 +9,9 @@
 
 #include "admission/decision.h"
 #include "cli/commands.h"
+#include "cli/subcommand.h"
 #include "identity/container_credentials.h"
 #include "identity/registry.h"
-#include "identity/service_accounts_file.h"
 #include "log/log.h"
 #include "manifest/documents.h"
 #include "manifest/yaml_emit.h"
@@ -52,56 +52,26 @@ struct MutateArgs {
 
 Result<MutateArgs> parse_mutate_args(const std::vector<std::string>& args) {
   MutateArgs parsed;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string arg = args[i];
-    std::optional<std::string> value;
-    if (arg.rfind("--", 0) == 0) {
-      if (auto equals = arg.find('='); equals != std::string::npos) {
-        value = arg.substr(equals + 1);
-        arg = arg.substr(0, equals);
-      }
-    }
-    auto take = [&]() -> Result<std::string> {
-      if (value) return *value;
-      if (i + 1 >= args.size()) return Error{"flag " + arg + " needs a value"};
-      return args[++i];
-    };
-    std::string* target = nullptr;
-    if (arg == "--pod") {
-      target = &parsed.pod_file;
-    } else if (arg == "--container-credentials-config") {
-      target = &parsed.container_credentials_file;
-    } else if (arg == "--namespace") {
-      target = &parsed.namespace_name;
-    } else if (arg == "--output" || arg == "-o") {
-      target = &parsed.output;
-    } else if (arg == "--service-account") {
-      auto file = take();
-      if (!file) return Error{file.error()};
-      parsed.service_account_files.push_back(*file);
-      continue;
-    } else if (arg == "--jitter") {
-      auto text = take();
-      if (!text) return Error{text.error()};
-      char* end = nullptr;
-      double number = std::strtod(text->c_str(), &end);
-      if (text->empty() || *end != '\0' || !(number >= 0 && number < 1)) {
-        return Error{"--jitter wants a number in [0, 1), got \"" + *text + "\""};
-      }
-      parsed.jitter = number;
-      continue;
-    } else if (arg == "--help" || arg == "-h") {
-      parsed.help = true;
-      continue;
-    } else {
-      parsed.webhook_flags.push_back(args[i]);
-      continue;
-    }
-    auto text = take();
-    if (!text) return Error{text.error()};
-    *target = *text;
-  }
+  std::string jitter;
+  auto rest = parse_subcommand_flags(
+      args, {{{"--pod"}, &parsed.pod_file},
+             {{"--service-account"}, nullptr, &parsed.service_account_files},
+             {{"--container-credentials-config"}, &parsed.container_credentials_file},
+             {{"--namespace"}, &parsed.namespace_name},
+             {{"--output", "-o"}, &parsed.output},
+             {{"--jitter"}, &jitter},
+             {{"--help", "-h"}, nullptr, nullptr, &parsed.help}});
+  if (!rest) return Error{rest.error()};
+  parsed.webhook_flags = std::move(*rest);
   if (parsed.help) return parsed;
+  if (!jitter.empty()) {
+    char* end = nullptr;
+    double number = std::strtod(jitter.c_str(), &end);
+    if (*end != '\0' || !(number >= 0 && number < 1)) {
+      return Error{"--jitter wants a number in [0, 1), got \"" + jitter + "\""};
+    }
+    parsed.jitter = number;
+  }
   if (parsed.pod_file.empty()) return Error{"--pod FILE is required"};
   if (parsed.output != "patch" && parsed.output != "pod" && parsed.output != "yaml") {
     return Error{"--output must be patch, pod or yaml, got \"" + parsed.output + "\""};
@@ -143,15 +113,10 @@ int run_mutate(const std::vector<std::string>& args) {
   if (!pod_json) return fail(pod_json.error());
 
   identity::ServiceAccountRegistry registry;
-  for (const auto& file : parsed->service_account_files) {
-    auto records = identity::load_service_accounts(file, config->mutation.annotation_prefix);
-    if (!records) return fail(records.error());
-    for (auto& record : *records) {
-      for (const auto& problem : record.settings.problems) {
-        log::warning(problem, {{"serviceaccount", record.namespace_name + "/" + record.name}});
-      }
-      registry.upsert(record.namespace_name, record.name, std::move(record.settings));
-    }
+  if (auto loaded = load_service_account_files(parsed->service_account_files,
+                                               config->mutation.annotation_prefix, registry);
+      !loaded) {
+    return fail(loaded.error());
   }
   identity::IdentityResolver resolver(registry, config->identity);
   if (!parsed->container_credentials_file.empty()) {
