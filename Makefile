@@ -13,7 +13,7 @@ BINARY := $(BUILD_DIR)/irsa-webhook
 # Build and test dependencies: Debian bookworm packages only.
 DEB_PACKAGES := build-essential cmake pkg-config git ca-certificates openssl curl \
   libcpp-httplib-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libsimdjson-dev \
-  libgtest-dev libgmock-dev python3 python3-jsonpatch clang-format
+  libgtest-dev libgmock-dev python3 python3-jsonpatch python3-jwcrypto clang-format
 
 .PHONY: all deps build test test-unit test-e2e test-conformance test-asan run certs format clean help
 

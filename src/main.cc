@@ -6,12 +6,22 @@
 
 #include "cli/commands.h"
 #include "cli/config.h"
+#include "cli/oidc_commands.h"
 #include "log/log.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args.front() == "mutate") {
     return irsa::cli::run_mutate({args.begin() + 1, args.end()});
+  }
+  if (!args.empty() && args.front() == "issuer") {
+    return irsa::cli::run_issuer({args.begin() + 1, args.end()});
+  }
+  if (!args.empty() && args.front() == "trust-policy") {
+    return irsa::cli::run_trust_policy({args.begin() + 1, args.end()});
+  }
+  if (!args.empty() && args.front() == "explain") {
+    return irsa::cli::run_explain({args.begin() + 1, args.end()});
   }
   if (!args.empty() && args.front() == "audit") {
     return irsa::cli::run_audit({args.begin() + 1, args.end()});

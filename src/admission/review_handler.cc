@@ -49,7 +49,8 @@ void answer(HandleResult& result, const ReviewResponse& response) {
   result.body = encode_review_response(response);
 }
 
-void deny(HandleResult& result, const ReviewRequest& request, std::string message, int code = 400) {
+void deny(HandleResult& result, const ReviewRequest& request, std::string message,
+          int code = 400) {
   result.outcome = Outcome::kDenied;
   result.reason = message;
   answer(result, denial(request, code, std::move(message)));
@@ -98,11 +99,13 @@ std::string_view outcome_name(Outcome outcome) {
 }
 
 ReviewHandler::ReviewHandler(const identity::IdentityResolver& resolver, mutation::Options options,
-                             credentials::Policy static_credentials, std::function<double()> jitter)
+                             credentials::Policy static_credentials, std::function<double()> jitter,
+                             UnknownServiceAccounts unknown_service_accounts)
     : resolver_(resolver),
       options_(std::move(options)),
       static_credentials_(std::move(static_credentials)),
-      jitter_(std::move(jitter)) {}
+      jitter_(std::move(jitter)),
+      unknown_service_accounts_(std::move(unknown_service_accounts)) {}
 
 HandleResult ReviewHandler::handle(std::string_view body) const {
   HandleResult result;
@@ -176,6 +179,23 @@ void ReviewHandler::handle_into(std::string_view body, HandleResult& result,
   result.service_account = std::string(pod->service_account_name);
 
   auto lookup = resolver_.resolve(result.namespace_name, result.service_account);
+  if (!lookup.service_account_known) {
+    // Not in the cache yet: wait for the watch or read it directly, bounded
+    // by the grace period, rather than admit the Pod without credentials.
+    if (unknown_service_accounts_.lookup) {
+      if (auto settings =
+              unknown_service_accounts_.lookup(result.namespace_name, result.service_account)) {
+        lookup = resolver_.resolve_with(result.namespace_name, result.service_account, settings);
+      }
+    }
+    if (!lookup.service_account_known && !lookup.identity && unknown_service_accounts_.deny) {
+      deny(result, *request,
+           "ServiceAccount " + result.namespace_name + "/" + result.service_account +
+               " was not found yet (the webhook's cache has not seen it); retry the request",
+           403);
+      return;
+    }
+  }
   double jitter = 0.0;
   if (lookup.identity && jitter_) jitter = jitter_();
   if (!(jitter >= 0.0 && jitter < 1.0)) jitter = 0.0;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,12 +43,31 @@ struct HandleResult {
   bool static_credentials_removed = false;
 };
 
+// What happens when a Pod's ServiceAccount is not in the registry. The API
+// server's ServiceAccount admission plugin has already checked that it
+// exists, so a miss is only the watch lagging behind.
+struct UnknownServiceAccounts {
+  // Waits (bounded by the lookup grace period) for the watch to bring the
+  // ServiceAccount, or reads it from the API server directly; returns its
+  // settings, or nullopt when it is still unknown. Unset: no wait. Must be
+  // safe to call from many threads at once.
+  std::function<std::optional<identity::ServiceAccountSettings>(std::string_view namespace_name,
+                                                                std::string_view name)>
+      lookup;
+  // --unknown-service-account=deny: answer allowed: false (403) with a
+  // message saying the ServiceAccount was not found yet, so that the
+  // controller retries instead of starting a Pod without credentials.
+  // Otherwise (admit, AWS's behaviour) the Pod is admitted unchanged.
+  bool deny = false;
+};
+
 class ReviewHandler {
  public:
   // `jitter` returns a number in [0, 1) and must be safe to call from many
   // threads at once. `resolver` must outlive the handler.
   ReviewHandler(const identity::IdentityResolver& resolver, mutation::Options options,
-                credentials::Policy static_credentials, std::function<double()> jitter);
+                credentials::Policy static_credentials, std::function<double()> jitter,
+                UnknownServiceAccounts unknown_service_accounts = {});
 
   // Answers one review. Thread-safe; never throws: any failure becomes an
   // HTTP 400 or an allowed: false response, never a 5xx. Logs one line per
@@ -63,6 +83,7 @@ class ReviewHandler {
   mutation::Options options_;
   credentials::Policy static_credentials_;
   std::function<double()> jitter_;
+  UnknownServiceAccounts unknown_service_accounts_;
 };
 
 }  // namespace irsa::admission

@@ -38,6 +38,9 @@ struct ServeConfig {
   std::string tls_secret = "pod-identity-webhook";
   bool watch_config_map = false;
   double service_account_lookup_grace_seconds = 0.1;
+  // --unknown-service-account: true for deny (allowed: false, so the
+  // controller retries), false for admit unchanged (AWS's behaviour).
+  bool unknown_service_account_deny = false;
   std::string watch_container_credentials_config;
 
   bool enable_debugging_handlers = false;

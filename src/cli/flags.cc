@@ -207,11 +207,25 @@ const std::vector<Flag>& flag_table() {
        text(FIELD(serve.tls_secret))},
       {"watch-config-map", Kind::kBool,
        "Also read the pod-identity-webhook ConfigMap mapping ServiceAccounts to roles",
-       pending("watch-config-map", "the ConfigMap source arrives with the Kubernetes API client")},
+       boolean("watch-config-map", FIELD(serve.watch_config_map))},
       {"service-account-lookup-grace-period", Kind::kDuration,
        "How long to wait for an unknown ServiceAccount to reach the cache (default 100ms)",
        duration("service-account-lookup-grace-period",
                 FIELD(serve.service_account_lookup_grace_seconds))},
+      {"unknown-service-account", Kind::kString,
+       "admit or deny a Pod whose ServiceAccount is still unknown after the grace period "
+       "(default admit, as AWS's webhook; deny makes the controller retry)",
+       [](Config& config, std::string_view value) -> Status {
+         if (value == "admit") {
+           config.serve.unknown_service_account_deny = false;
+         } else if (value == "deny") {
+           config.serve.unknown_service_account_deny = true;
+         } else {
+           return Error{"--unknown-service-account must be admit or deny, got \"" +
+                        std::string(value) + "\""};
+         }
+         return Ok{};
+       }},
       {"resync-period", Kind::kDuration,
        "Accepted for compatibility; the watch keeps the cache current without periodic resyncs",
        ignored()},
@@ -521,6 +535,10 @@ Status validate_config(const Config& config) {
   }
   if (s.service_account_lookup_grace_seconds < 0) {
     return Error{"--service-account-lookup-grace-period must not be negative"};
+  }
+  if (s.watch_config_map && !s.service_accounts_file.empty()) {
+    return Error{"--watch-config-map reads the ConfigMap from the API server; it cannot be used "
+                 "with --service-accounts-file"};
   }
   if (auto ok = check_readable("tls-cert", s.tls_cert); !ok) return ok;
   if (auto ok = check_readable("tls-key", s.tls_key); !ok) return ok;

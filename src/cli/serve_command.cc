@@ -13,9 +13,8 @@
 #include "admission/review_handler.h"
 #include "cli/commands.h"
 #include "cli/config.h"
-#include "identity/container_credentials.h"
+#include "cli/sources.h"
 #include "identity/registry.h"
-#include "identity/service_accounts_file.h"
 #include "log/log.h"
 #include "server/https_server.h"
 
@@ -66,41 +65,13 @@ int run_serve(const Config& config) {
   signal(SIGPIPE, SIG_IGN);
 
   const ServeConfig& serve = config.serve;
-  if (serve.service_accounts_file.empty()) {
-    if (serve.kubeconfig.empty()) {
-      return startup_error(
-          "no ServiceAccount source: pass --service-accounts-file (the Kubernetes API source "
-          "arrives with --kubeconfig in a later release)");
-    }
-    return startup_error(
-        "--kubeconfig: the Kubernetes API source is not implemented yet; pass "
-        "--service-accounts-file");
-  }
-
   identity::ServiceAccountRegistry registry;
-  auto records = identity::load_service_accounts(serve.service_accounts_file,
-                                                 config.mutation.annotation_prefix);
-  if (!records) return startup_error(records.error());
-  const std::size_t loaded = records->size();
-  registry.replace_all(std::move(*records));
-  log::info("service accounts loaded",
-            {{"file", serve.service_accounts_file}, {"count", std::to_string(loaded)}});
-
   identity::IdentityResolver resolver(registry, config.identity);
-  if (!serve.watch_container_credentials_config.empty()) {
-    // Read once at start; following changes to the file is a later release.
-    auto credentials =
-        identity::load_container_credentials_config(serve.watch_container_credentials_config);
-    if (!credentials) return startup_error(credentials.error());
-    log::info("container credentials config loaded",
-              {{"file", serve.watch_container_credentials_config},
-               {"identities", std::to_string(credentials->size())}});
-    resolver.set_container_credentials(
-        std::make_shared<const identity::ContainerCredentialsConfig>(std::move(*credentials)));
-  }
+  auto sources = start_sources(config, registry, resolver);
+  if (!sources) return startup_error(sources.error());
 
   admission::ReviewHandler handler(resolver, config.mutation, config.static_credentials,
-                                   random_jitter);
+                                   random_jitter, (*sources)->unknown_service_accounts());
 
   server::ServerOptions options;
   options.bind_address = serve.bind_address;
@@ -112,7 +83,7 @@ int run_serve(const Config& config) {
 
   server::Routes routes;
   routes.mutate = [&handler](std::string_view body) { return to_http_reply(handler.handle(body)); };
-  routes.ready = [] { return true; };
+  routes.ready = [&sources = **sources] { return sources.ready(); };
 
   server::HttpsServer https(std::move(options), std::move(routes));
   if (auto started = https.start(); !started) return startup_error(started.error());
@@ -125,6 +96,7 @@ int run_serve(const Config& config) {
   }
   log::info("shutting down", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
   https.stop();
+  (*sources)->stop();
   log::info("stopped");
   return 0;
 }

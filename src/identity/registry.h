@@ -3,7 +3,12 @@
 // Read-mostly and thread-safe; readers never wait on the API server.
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -15,6 +20,7 @@
 
 #include "identity/container_credentials.h"
 #include "identity/identity.h"
+#include "identity/role_mapping.h"
 
 namespace irsa::identity {
 
@@ -42,12 +48,51 @@ class ServiceAccountRegistry {
   // A copy of every entry, sorted by namespace then name (debug dumps, tests).
   std::vector<ServiceAccountRecord> snapshot() const;
 
+  // A full list delivered piece by piece (the API server's paginated list):
+  // begin_full_list(), upsert() each ServiceAccount as it arrives, then
+  // end_full_list() with the returned generation removes every entry that was
+  // not upserted since. Readers see each entry old or new, never missing
+  // while it exists. A list that fails half-way is simply not ended: nothing
+  // is removed and the next full list sweeps. One list at a time.
+  using Generation = std::uint32_t;
+  Generation begin_full_list();
+  // Returns how many entries were removed.
+  std::size_t end_full_list(Generation generation);
+
+  // Blocks until `done()` returns true or `deadline` passes, re-evaluating
+  // `done` after every change to the registry and every notify_waiters().
+  // Returns done()'s last value. `done` runs under an internal lock: it may
+  // call find(), must be quick and must not call notify_waiters().
+  bool wait_until(std::chrono::steady_clock::time_point deadline,
+                  const std::function<bool()>& done) const;
+  // wait_until() for one ServiceAccount to become known.
+  bool wait_until_known(std::string_view namespace_name, std::string_view name,
+                        std::chrono::steady_clock::time_point deadline) const;
+  // Wakes every waiter to re-evaluate its condition (for conditions that
+  // depend on more than the registry).
+  void notify_waiters() const;
+
  private:
   static std::string key(std::string_view namespace_name, std::string_view name);
+  void changed() const;
+
+  // Settings packed into one allocation (see registry.cc): 100,000 cached
+  // ServiceAccounts must fit in the memory budget even when all carry a role.
+  using PackedSettings = std::unique_ptr<const char[]>;
+  struct Entry {
+    // Entries without settings cost only their key (nullptr).
+    PackedSettings settings;
+    Generation generation = 0;
+  };
 
   mutable std::shared_mutex mutex_;
-  // Entries without settings cost only their key (nullptr).
-  std::unordered_map<std::string, std::shared_ptr<const ServiceAccountSettings>> entries_;
+  std::unordered_map<std::string, Entry> entries_;
+  Generation generation_ = 0;  // guarded by mutex_
+
+  // Waiters: taken after mutex_ is released by writers, never the other way.
+  mutable std::mutex wait_mutex_;
+  mutable std::condition_variable wait_cv_;
+  mutable std::atomic<int> waiters_{0};
 };
 
 // Resolves (namespace, ServiceAccount) to an Identity from the registry, the
@@ -61,17 +106,31 @@ class IdentityResolver {
     bool service_account_known = false;
   };
   Lookup resolve(std::string_view namespace_name, std::string_view service_account) const;
+  // The same with the ServiceAccount's settings supplied by the caller (read
+  // from the API server directly when the registry did not know it yet);
+  // nullopt settings means unknown.
+  Lookup resolve_with(std::string_view namespace_name, std::string_view service_account,
+                      const std::optional<ServiceAccountSettings>& settings) const;
 
   // Swaps the container-credentials config; nullptr means none.
   void set_container_credentials(std::shared_ptr<const ContainerCredentialsConfig> config);
   std::shared_ptr<const ContainerCredentialsConfig> container_credentials() const;
   const Defaults& defaults() const { return defaults_; }
 
+  // Swaps the ConfigMap role mapping (--watch-config-map); nullptr means
+  // none. A ServiceAccount's own role-arn annotation wins over the mapping;
+  // without one, the mapping's entry for namespace/name, else */name, applies.
+  void set_role_mapping(std::shared_ptr<const RoleMapping> mapping);
+  std::shared_ptr<const RoleMapping> role_mapping() const;
+
+  const ServiceAccountRegistry& registry() const { return registry_; }
+
  private:
   const ServiceAccountRegistry& registry_;
   Defaults defaults_;
   mutable std::mutex config_mutex_;
   std::shared_ptr<const ContainerCredentialsConfig> container_credentials_;
+  std::shared_ptr<const RoleMapping> role_mapping_;
 };
 
 }  // namespace irsa::identity

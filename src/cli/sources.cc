@@ -1,0 +1,148 @@
+// Flags -> ServiceAccount, ConfigMap and container-credentials sources.
+#include "cli/sources.h"
+
+#include <chrono>
+#include <optional>
+#include <utility>
+
+#include "identity/container_credentials.h"
+#include "identity/service_accounts_file.h"
+#include "kube/api_client.h"
+#include "kube/config_map_source.h"
+#include "kube/rest_config.h"
+#include "kube/service_account_lookup.h"
+#include "kube/service_account_source.h"
+#include "log/log.h"
+#include "watch/file_watcher.h"
+
+namespace irsa::cli {
+namespace {
+
+class StartedSources : public Sources {
+ public:
+  ~StartedSources() override { stop(); }
+
+  bool ready() const override {
+    if (service_accounts_ && !service_accounts_->has_synced()) return false;
+    if (config_map_ && !config_map_->has_synced()) return false;
+    return true;
+  }
+
+  admission::UnknownServiceAccounts unknown_service_accounts() override {
+    admission::UnknownServiceAccounts policy;
+    policy.deny = deny_unknown_;
+    if (lookup_ && grace_.count() > 0) {
+      policy.lookup = [lookup = lookup_.get(), grace = grace_](std::string_view namespace_name,
+                                                               std::string_view name) {
+        auto outcome =
+            lookup->await(namespace_name, name, std::chrono::steady_clock::now() + grace);
+        return outcome.settings;
+      };
+    }
+    return policy;
+  }
+
+  void stop() override {
+    if (container_credentials_) container_credentials_->stop();
+    if (config_map_) config_map_->stop();
+    if (lookup_) lookup_->stop();
+    if (service_accounts_) service_accounts_->stop();
+  }
+
+  bool deny_unknown_ = false;
+  std::chrono::steady_clock::duration grace_{};
+  std::shared_ptr<const kube::ApiClient> client_;
+  std::unique_ptr<kube::ServiceAccountSource> service_accounts_;
+  std::unique_ptr<kube::ServiceAccountLookup> lookup_;
+  std::unique_ptr<kube::ConfigMapSource> config_map_;
+  std::unique_ptr<watch::FileWatcher> container_credentials_;
+};
+
+// The API server's configuration, in client-go's order: --kubeconfig (with
+// --kube-api overriding its server), --kube-api alone, in-cluster.
+Result<kube::RestConfig> rest_config(const ServeConfig& serve) {
+  if (!serve.kubeconfig.empty()) return kube::load_kubeconfig(serve.kubeconfig, serve.kube_api);
+  if (!serve.kube_api.empty()) return kube::server_only_config(serve.kube_api);
+  if (kube::in_cluster_available()) return kube::in_cluster_config();
+  return Error{
+      "no ServiceAccount source: pass --kubeconfig or --kube-api, run in a cluster "
+      "(KUBERNETES_SERVICE_HOST), or pass --service-accounts-file"};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Sources>> start_sources(const Config& config,
+                                               identity::ServiceAccountRegistry& registry,
+                                               identity::IdentityResolver& resolver) {
+  const ServeConfig& serve = config.serve;
+  auto sources = std::make_unique<StartedSources>();
+  sources->deny_unknown_ = serve.unknown_service_account_deny;
+  sources->grace_ = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(serve.service_account_lookup_grace_seconds));
+
+  if (!serve.service_accounts_file.empty()) {
+    auto records = identity::load_service_accounts(serve.service_accounts_file,
+                                                   config.mutation.annotation_prefix);
+    if (!records) return Error{records.error()};
+    const std::size_t loaded = records->size();
+    registry.replace_all(std::move(*records));
+    log::info("service accounts loaded",
+              {{"file", serve.service_accounts_file}, {"count", std::to_string(loaded)}});
+  } else {
+    auto rest = rest_config(serve);
+    if (!rest) return Error{rest.error()};
+    auto client = kube::ApiClient::create(std::move(*rest));
+    if (!client) return Error{client.error()};
+    sources->client_ = *client;
+    log::info(
+        "reading ServiceAccounts from the API server",
+        {{"server", sources->client_->describe()}, {"config", sources->client_->config().origin}});
+
+    kube::ServiceAccountSourceOptions source_options;
+    source_options.annotation_prefix = config.mutation.annotation_prefix;
+    sources->service_accounts_ =
+        std::make_unique<kube::ServiceAccountSource>(sources->client_, registry, source_options);
+    sources->service_accounts_->start();
+
+    kube::ServiceAccountLookupOptions lookup_options;
+    lookup_options.annotation_prefix = config.mutation.annotation_prefix;
+    sources->lookup_ =
+        std::make_unique<kube::ServiceAccountLookup>(sources->client_, registry, lookup_options);
+    sources->lookup_->start();
+
+    if (serve.watch_config_map) {
+      kube::ConfigMapSourceOptions map_options;
+      map_options.namespace_name = serve.namespace_name;
+      sources->config_map_ = std::make_unique<kube::ConfigMapSource>(
+          sources->client_, map_options,
+          [&resolver](std::shared_ptr<const identity::RoleMapping> mapping) {
+            resolver.set_role_mapping(std::move(mapping));
+          });
+      sources->config_map_->start();
+    }
+  }
+
+  if (!serve.watch_container_credentials_config.empty()) {
+    watch::FileWatcherOptions options;
+    options.description = "container-credentials config";
+    sources->container_credentials_ = std::make_unique<watch::FileWatcher>(
+        serve.watch_container_credentials_config,
+        [&resolver,
+         path = serve.watch_container_credentials_config](const std::string& text) -> Status {
+          auto parsed = identity::parse_container_credentials_config(text);
+          if (!parsed) return Error{path + ": " + parsed.error()};
+          log::info("container credentials config loaded",
+                    {{"file", path}, {"identities", std::to_string(parsed->size())}});
+          resolver.set_container_credentials(
+              std::make_shared<const identity::ContainerCredentialsConfig>(std::move(*parsed)));
+          return Ok{};
+        },
+        options);
+    if (auto started = sources->container_credentials_->start(); !started) {
+      return Error{started.error()};
+    }
+  }
+  return std::unique_ptr<Sources>(std::move(sources));
+}
+
+}  // namespace irsa::cli

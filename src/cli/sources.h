@@ -1,0 +1,35 @@
+// Where the webhook's knowledge comes from, started from the flags: the
+// ServiceAccounts (a file, or the API server through a kubeconfig, --kube-api
+// or the in-cluster config), the pod-identity-webhook ConfigMap, and the
+// container-credentials file (followed as it changes).
+#pragma once
+
+#include <memory>
+
+#include "admission/review_handler.h"
+#include "cli/config.h"
+#include "common/result.h"
+#include "identity/registry.h"
+
+namespace irsa::cli {
+
+class Sources {
+ public:
+  virtual ~Sources() = default;
+  // Ready to answer reviews: the first full list of ServiceAccounts (and of
+  // the ConfigMap, when watched) is in. A file source is ready at once.
+  virtual bool ready() const = 0;
+  // The grace-period wait and direct read for ServiceAccounts not in the
+  // cache yet, and --unknown-service-account.
+  virtual admission::UnknownServiceAccounts unknown_service_accounts() = 0;
+  // Stops every thread the sources own. Idempotent.
+  virtual void stop() = 0;
+};
+
+// Builds and starts the sources. An error says what is wrong with the flags,
+// the file or the kubeconfig. `registry` and `resolver` must outlive them.
+Result<std::unique_ptr<Sources>> start_sources(const Config& config,
+                                               identity::ServiceAccountRegistry& registry,
+                                               identity::IdentityResolver& resolver);
+
+}  // namespace irsa::cli

@@ -1,0 +1,356 @@
+// The API client: one httplib client per Connection, TLS from the RestConfig,
+// the bearer token from a TokenSource, timeouts on every request.
+#include "kube/api_client.h"
+
+#include <httplib.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "manifest/documents.h"
+
+namespace irsa::kube {
+namespace {
+
+constexpr std::size_t kMaxErrorBody = 64 * 1024;
+
+std::string file_fingerprint(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return {};
+  return std::to_string(info.st_dev) + ":" + std::to_string(info.st_ino) + ":" +
+         std::to_string(info.st_size) + ":" + std::to_string(info.st_mtim.tv_sec) + "." +
+         std::to_string(info.st_mtim.tv_nsec);
+}
+
+std::string trim(std::string text) {
+  auto not_space = [](unsigned char c) { return !std::isspace(c); };
+  text.erase(text.begin(), std::find_if(text.begin(), text.end(), not_space));
+  text.erase(std::find_if(text.rbegin(), text.rend(), not_space).base(), text.end());
+  return text;
+}
+
+X509_STORE* store_from_pem(const std::string& pem) {
+  X509_STORE* store = X509_STORE_new();
+  if (!store) return nullptr;
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  for (int i = 0; bio && i < 10000; ++i) {
+    X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    if (!cert) break;
+    X509_STORE_add_cert(store, cert);
+    X509_free(cert);
+  }
+  if (bio) BIO_free(bio);
+  ERR_clear_error();
+  return store;
+}
+
+std::chrono::milliseconds at_least(std::chrono::milliseconds value, int minimum_ms) {
+  return std::max(value, std::chrono::milliseconds(minimum_ms));
+}
+
+template <typename Duration>
+void set_timeout(Duration duration, const std::function<void(time_t, time_t)>& setter) {
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(duration).count();
+  setter(static_cast<time_t>(micros / 1000000), static_cast<time_t>(micros % 1000000));
+}
+
+}  // namespace
+
+TokenSource::TokenSource(std::string fixed_token, std::string token_file)
+    : fixed_token_(std::move(fixed_token)), token_file_(std::move(token_file)) {}
+
+std::string TokenSource::token() {
+  if (token_file_.empty()) return fixed_token_;
+  std::lock_guard lock(mutex_);
+  std::string fingerprint = file_fingerprint(token_file_);
+  if (!fingerprint.empty() && fingerprint != fingerprint_) {
+    auto text = manifest::read_file(token_file_);
+    if (text) {
+      file_token_ = trim(std::move(*text));
+      fingerprint_ = std::move(fingerprint);
+    }
+  }
+  return file_token_.empty() ? fixed_token_ : file_token_;
+}
+
+struct Connection::Impl {
+  std::unique_ptr<httplib::ClientImpl> http;
+  std::shared_ptr<TokenSource> tokens;
+  ClientOptions options;
+  std::string base_path;
+  std::string host_header;
+};
+
+Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Connection::~Connection() = default;
+
+ApiClient::ApiClient(RestConfig config, ClientOptions options)
+    : config_(std::move(config)),
+      options_(std::move(options)),
+      tokens_(std::make_shared<TokenSource>(config_.bearer_token, config_.bearer_token_file)) {}
+
+Result<std::shared_ptr<ApiClient>> ApiClient::create(RestConfig config, ClientOptions options) {
+  if (auto checked = check_credentials(config); !checked) return Error{checked.error()};
+  if (config.server.scheme != "https" && config.server.scheme != "http") {
+    return Error{"unsupported scheme " + config.server.scheme};
+  }
+  return std::shared_ptr<ApiClient>(new ApiClient(std::move(config), std::move(options)));
+}
+
+std::unique_ptr<Connection> ApiClient::connect() const {
+  auto impl = std::make_unique<Connection::Impl>();
+  impl->tokens = tokens_;
+  impl->options = options_;
+  impl->base_path = config_.server.base_path;
+  const auto& server = config_.server;
+  if (server.scheme == "https") {
+    std::unique_ptr<httplib::SSLClient> ssl;
+    if (!config_.client_certificate_pem.empty()) {
+      BIO* cert_bio = BIO_new_mem_buf(config_.client_certificate_pem.data(),
+                                      static_cast<int>(config_.client_certificate_pem.size()));
+      BIO* key_bio = BIO_new_mem_buf(config_.client_key_pem.data(),
+                                     static_cast<int>(config_.client_key_pem.size()));
+      X509* cert = cert_bio ? PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr) : nullptr;
+      EVP_PKEY* key =
+          key_bio ? PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr) : nullptr;
+      // The SSL_CTX takes its own references.
+      ssl = std::make_unique<httplib::SSLClient>(server.host, server.port, cert, key);
+      if (SSL_CTX* ctx = ssl->ssl_context()) {
+        // The rest of the chain, if the file holds one.
+        for (int i = 0; cert_bio && i < 100; ++i) {
+          X509* extra = PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr);
+          if (!extra) break;
+          if (SSL_CTX_add_extra_chain_cert(ctx, extra) != 1) X509_free(extra);
+        }
+      }
+      X509_free(cert);
+      EVP_PKEY_free(key);
+      if (cert_bio) BIO_free(cert_bio);
+      if (key_bio) BIO_free(key_bio);
+      ERR_clear_error();
+    } else {
+      ssl = std::make_unique<httplib::SSLClient>(server.host, server.port);
+    }
+    if (SSL_CTX* ctx = ssl->ssl_context()) SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (!config_.certificate_authority_pem.empty()) {
+      ssl->set_ca_cert_store(store_from_pem(config_.certificate_authority_pem));
+    }
+    ssl->enable_server_certificate_verification(!config_.insecure_skip_tls_verify);
+    impl->http = std::move(ssl);
+  } else {
+    impl->http = std::make_unique<httplib::ClientImpl>(server.host, server.port);
+  }
+  auto& http = *impl->http;
+  http.set_keep_alive(true);
+  http.set_tcp_nodelay(true);
+  http.set_follow_location(false);
+  set_timeout(at_least(options_.connect_timeout, 1),
+              [&http](time_t s, time_t us) { http.set_connection_timeout(s, us); });
+  set_timeout(at_least(options_.request_timeout, 1),
+              [&http](time_t s, time_t us) { http.set_write_timeout(s, us); });
+  return std::unique_ptr<Connection>(new Connection(std::move(impl)));
+}
+
+namespace {
+
+httplib::Headers request_headers(TokenSource& tokens, const ClientOptions& options,
+                                 std::string_view accept) {
+  httplib::Headers headers;
+  headers.emplace("Accept", std::string(accept));
+  headers.emplace("User-Agent", options.user_agent);
+  std::string token = tokens.token();
+  if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+  return headers;
+}
+
+std::string describe_error(httplib::Error error, httplib::ClientImpl& http) {
+  switch (error) {
+    case httplib::Error::SSLServerVerification: {
+      std::string text = "TLS: the server's certificate failed verification";
+      if (auto* ssl = dynamic_cast<httplib::SSLClient*>(&http)) {
+        long result = ssl->get_openssl_verify_result();
+        if (result != X509_V_OK) text += ": " + std::string(X509_verify_cert_error_string(result));
+      }
+      return text + " (check certificate-authority)";
+    }
+    case httplib::Error::SSLConnection:
+      return "TLS handshake failed (wrong scheme, or a client certificate the server refuses?)";
+    case httplib::Error::Connection:
+      return "cannot connect";
+    case httplib::Error::ConnectionTimeout:
+      return "connection timed out";
+    case httplib::Error::Read:
+      return "connection closed or timed out while reading";
+    default:
+      return httplib::to_string(error);
+  }
+}
+
+}  // namespace
+
+Result<HttpResponse> Connection::get(const std::string& path_and_query, std::string_view accept,
+                                     std::chrono::milliseconds timeout) {
+  if (cancelled_.load()) return Error{"cancelled"};
+  auto& http = *impl_->http;
+  if (timeout.count() <= 0) timeout = impl_->options.request_timeout;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  set_timeout(at_least(timeout, 1), [&http](time_t s, time_t us) { http.set_read_timeout(s, us); });
+  set_timeout(at_least(std::min(timeout, impl_->options.connect_timeout), 1),
+              [&http](time_t s, time_t us) { http.set_connection_timeout(s, us); });
+
+  HttpResponse response;
+  bool too_large = false;
+  bool timed_out = false;
+  auto result = http.Get(
+      impl_->base_path + path_and_query, request_headers(*impl_->tokens, impl_->options, accept),
+      [&](const httplib::Response& head) {
+        response.status = head.status;
+        response.content_type = head.get_header_value("Content-Type");
+        return !cancelled_.load();
+      },
+      [&](const char* data, size_t size) {
+        if (cancelled_.load()) return false;
+        if (std::chrono::steady_clock::now() > deadline) {
+          timed_out = true;
+          return false;
+        }
+        if (response.body.size() + size > impl_->options.max_body_bytes) {
+          too_large = true;
+          return false;
+        }
+        response.body.append(data, size);
+        return true;
+      });
+  if (cancelled_.load()) return Error{"cancelled"};
+  if (timed_out) return Error{"timed out after " + std::to_string(timeout.count()) + " ms"};
+  if (too_large) {
+    return Error{"response body larger than " + std::to_string(impl_->options.max_body_bytes) +
+                 " bytes"};
+  }
+  if (!result) {
+    if (result.error() == httplib::Error::Read &&
+        std::chrono::steady_clock::now() >= deadline - std::chrono::milliseconds(5)) {
+      return Error{"timed out after " + std::to_string(timeout.count()) + " ms"};
+    }
+    return Error{describe_error(result.error(), http)};
+  }
+  response.status = result->status;
+  return response;
+}
+
+Connection::StreamResult Connection::stream(const std::string& path_and_query,
+                                            std::string_view accept,
+                                            std::chrono::milliseconds idle_timeout,
+                                            const std::function<bool(std::string_view)>& on_body) {
+  StreamResult out;
+  if (cancelled_.load()) {
+    out.failure = Failure::kCancelled;
+    out.error = "cancelled";
+    return out;
+  }
+  auto& http = *impl_->http;
+  set_timeout(at_least(idle_timeout, 1),
+              [&http](time_t s, time_t us) { http.set_read_timeout(s, us); });
+  set_timeout(at_least(impl_->options.connect_timeout, 1),
+              [&http](time_t s, time_t us) { http.set_connection_timeout(s, us); });
+
+  auto last_byte = std::chrono::steady_clock::now();
+  bool receiver_stopped = false;
+  bool headers_seen = false;
+  auto result = http.Get(
+      impl_->base_path + path_and_query, request_headers(*impl_->tokens, impl_->options, accept),
+      [&](const httplib::Response& head) {
+        headers_seen = true;
+        last_byte = std::chrono::steady_clock::now();
+        out.end.response.status = head.status;
+        out.end.response.content_type = head.get_header_value("Content-Type");
+        return !cancelled_.load();
+      },
+      [&](const char* data, size_t size) {
+        last_byte = std::chrono::steady_clock::now();
+        if (cancelled_.load()) return false;
+        int status = out.end.response.status;
+        if (status >= 200 && status < 300) {
+          if (!on_body(std::string_view(data, size))) {
+            receiver_stopped = true;
+            return false;
+          }
+          return true;
+        }
+        auto& body = out.end.response.body;
+        if (body.size() < kMaxErrorBody)
+          body.append(data, std::min(size, kMaxErrorBody - body.size()));
+        return true;
+      });
+  if (cancelled_.load()) {
+    out.failure = Failure::kCancelled;
+    out.error = "cancelled";
+  } else if (receiver_stopped) {
+    out.failure = Failure::kStoppedByReceiver;
+    out.error = "stopped";
+  } else if (result) {
+    out.end.response.status = result->status;
+    out.end.complete = true;
+  } else if (!headers_seen && (result.error() == httplib::Error::Connection ||
+                               result.error() == httplib::Error::ConnectionTimeout ||
+                               result.error() == httplib::Error::SSLConnection ||
+                               result.error() == httplib::Error::SSLServerVerification ||
+                               result.error() == httplib::Error::SSLLoadingCerts)) {
+    out.failure = Failure::kConnect;
+    out.error = describe_error(result.error(), http);
+  } else if (result.error() == httplib::Error::Read &&
+             std::chrono::steady_clock::now() - last_byte >= idle_timeout * 9 / 10) {
+    out.failure = Failure::kIdle;
+    out.error = "no data for " + std::to_string(idle_timeout.count()) + " ms";
+  } else {
+    out.failure = headers_seen ? Failure::kBroken : Failure::kConnect;
+    out.error = describe_error(result.error(), http);
+  }
+  return out;
+}
+
+void Connection::cancel() {
+  cancelled_.store(true);
+  impl_->http->stop();
+}
+
+std::string url_encode(std::string_view value) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    auto byte = static_cast<unsigned char>(c);
+    if (std::isalnum(byte) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    }
+  }
+  return out;
+}
+
+std::string status_message(std::string_view body) {
+  try {
+    auto status = nlohmann::json::parse(body);
+    if (status.is_object()) {
+      auto message = status.find("message");
+      if (message != status.end() && message->is_string()) return message->get<std::string>();
+    }
+  } catch (const nlohmann::json::exception&) {
+  }
+  std::string excerpt(body.substr(0, 200));
+  for (char& c : excerpt) {
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  }
+  return trim(std::move(excerpt));
+}
+
+}  // namespace irsa::kube

@@ -1,0 +1,387 @@
+// kubeconfig and in-cluster configuration, read as client-go reads them.
+#include "kube/rest_config.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "manifest/documents.h"
+
+namespace irsa::kube {
+namespace {
+
+using nlohmann::json;
+
+struct BioFree {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+struct X509Free {
+  void operator()(X509* cert) const { X509_free(cert); }
+};
+struct KeyFree {
+  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
+};
+
+std::unique_ptr<BIO, BioFree> memory_bio(const std::string& text) {
+  return std::unique_ptr<BIO, BioFree>(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+}
+
+// Counts the certificates in a PEM text; 0 when there is none or one is broken.
+int count_certificates(const std::string& pem) {
+  auto bio = memory_bio(pem);
+  if (!bio) return 0;
+  int count = 0;
+  for (int i = 0; i < 10000; ++i) {
+    std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!cert) break;
+    ++count;
+  }
+  ERR_clear_error();
+  return count;
+}
+
+std::string absolute_to(const std::filesystem::path& base_dir, const std::string& path) {
+  std::filesystem::path p(path);
+  if (p.is_absolute() || path.empty()) return path;
+  return (base_dir / p).lexically_normal().string();
+}
+
+const json* member(const json& object, const char* name) {
+  if (!object.is_object()) return nullptr;
+  auto it = object.find(name);
+  if (it == object.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+// A string field; "" when absent. `ok` turns false on a non-string.
+std::string string_field(const json& object, const char* name, bool& ok) {
+  const json* value = member(object, name);
+  if (!value) return {};
+  if (!value->is_string()) {
+    ok = false;
+    return {};
+  }
+  return value->get<std::string>();
+}
+
+// The entry called `name` in a kubeconfig list such as "clusters", and its
+// inner object (under `inner`, e.g. "cluster").
+Result<json> named_entry(const json& config, const char* list, const char* inner,
+                         const std::string& name) {
+  const json* entries = member(config, list);
+  if (entries && !entries->is_array()) return Error{std::string(list) + " must be a list"};
+  if (entries) {
+    for (const auto& entry : *entries) {
+      if (!entry.is_object()) continue;
+      auto entry_name = entry.find("name");
+      if (entry_name == entry.end() || !entry_name->is_string() || *entry_name != name) continue;
+      const json* body = member(entry, inner);
+      if (!body) return json::object();
+      if (!body->is_object())
+        return Error{std::string(list) + " \"" + name + "\": " + inner + " must be a map"};
+      return *body;
+    }
+  }
+  return Error{"no " + std::string(inner) + " named \"" + name + "\" in " + list};
+}
+
+// Reads a PEM either inline (base64 *-data) or from a file.
+Result<std::string> pem_from(const json& object, const char* data_field, const char* file_field,
+                             const std::filesystem::path& base_dir, std::string_view what) {
+  bool ok = true;
+  std::string data = string_field(object, data_field, ok);
+  std::string file = string_field(object, file_field, ok);
+  if (!ok)
+    return Error{std::string(what) + ": " + data_field + " and " + file_field + " must be strings"};
+  if (!data.empty()) {
+    auto decoded = decode_base64(data);
+    if (!decoded) return Error{std::string(what) + ": " + data_field + " is not valid base64"};
+    return std::move(*decoded);
+  }
+  if (!file.empty()) {
+    auto text = manifest::read_file(absolute_to(base_dir, file));
+    if (!text) return Error{std::string(what) + ": " + text.error()};
+    return std::move(*text);
+  }
+  return std::string();
+}
+
+}  // namespace
+
+std::string ServerUrl::origin() const {
+  std::string out = scheme;
+  out += "://";
+  const bool ipv6 = host.find(':') != std::string::npos;
+  if (ipv6) out += '[';
+  out += host;
+  if (ipv6) out += ']';
+  out += ':';
+  out += std::to_string(port);
+  return out;
+}
+
+Result<ServerUrl> parse_server_url(std::string_view text) {
+  auto fail = [&](std::string_view why) {
+    return Error{"server URL \"" + std::string(text) + "\": " + std::string(why)};
+  };
+  ServerUrl url;
+  std::string_view rest = text;
+  if (auto scheme_end = rest.find("://"); scheme_end != std::string_view::npos) {
+    url.scheme = std::string(rest.substr(0, scheme_end));
+    rest.remove_prefix(scheme_end + 3);
+  } else {
+    url.scheme = "https";
+  }
+  if (url.scheme != "https" && url.scheme != "http")
+    return fail("the scheme must be https or http");
+  url.port = url.scheme == "https" ? 443 : 80;
+  std::string_view authority = rest.substr(0, rest.find('/'));
+  std::string_view path = rest.substr(authority.size());
+  if (authority.find('@') != std::string_view::npos) return fail("user info is not supported");
+  std::string_view port_text;
+  if (!authority.empty() && authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) return fail("unclosed '[' in the host");
+    url.host = std::string(authority.substr(1, close - 1));
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return fail("unexpected text after the IPv6 address");
+      port_text = after.substr(1);
+    }
+  } else {
+    auto colon = authority.rfind(':');
+    if (colon != std::string_view::npos) {
+      url.host = std::string(authority.substr(0, colon));
+      port_text = authority.substr(colon + 1);
+    } else {
+      url.host = std::string(authority);
+    }
+  }
+  if (url.host.empty()) return fail("no host");
+  if (!port_text.empty() || authority.back() == ':') {
+    if (port_text.empty() || port_text.size() > 5) return fail("bad port");
+    int port = 0;
+    for (char c : port_text) {
+      if (c < '0' || c > '9') return fail("bad port");
+      port = port * 10 + (c - '0');
+    }
+    if (port < 1 || port > 65535) return fail("port out of range");
+    url.port = port;
+  }
+  if (path.find_first_of("?#") != std::string_view::npos)
+    return fail("no query or fragment allowed");
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  url.base_path = std::string(path);
+  return url;
+}
+
+Result<std::string> decode_base64(std::string_view text) {
+  auto value_of = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  unsigned buffer = 0;
+  int bits = 0;
+  int padding = 0;
+  int symbols = 0;
+  for (char c : text) {
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+    if (c == '=') {
+      ++padding;
+      ++symbols;
+      continue;
+    }
+    if (padding > 0) return Error{"base64: data after padding"};
+    int value = value_of(c);
+    if (value < 0) return Error{"base64: invalid character"};
+    ++symbols;
+    buffer = (buffer << 6) | static_cast<unsigned>(value);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buffer >> bits) & 0xff);
+    }
+  }
+  if (padding > 2 || (padding > 0 && symbols % 4 != 0) || symbols % 4 == 1) {
+    return Error{"base64: bad length or padding"};
+  }
+  return out;
+}
+
+Status check_credentials(const RestConfig& config) {
+  if (!config.certificate_authority_pem.empty() &&
+      count_certificates(config.certificate_authority_pem) == 0) {
+    return Error{config.origin + ": the certificate authority is not a PEM certificate"};
+  }
+  if (config.client_certificate_pem.empty() != config.client_key_pem.empty()) {
+    return Error{config.origin + ": a client certificate needs its key and a key its certificate"};
+  }
+  if (!config.client_certificate_pem.empty()) {
+    auto cert_bio = memory_bio(config.client_certificate_pem);
+    std::unique_ptr<X509, X509Free> cert(
+        cert_bio ? PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr) : nullptr);
+    auto key_bio = memory_bio(config.client_key_pem);
+    std::unique_ptr<EVP_PKEY, KeyFree> key(
+        key_bio ? PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr) : nullptr);
+    ERR_clear_error();
+    if (!cert) return Error{config.origin + ": the client certificate is not a PEM certificate"};
+    if (!key)
+      return Error{config.origin + ": the client key is not an unencrypted PEM private key"};
+    if (X509_check_private_key(cert.get(), key.get()) != 1) {
+      ERR_clear_error();
+      return Error{config.origin + ": the client key does not match the client certificate"};
+    }
+  }
+  return Ok{};
+}
+
+Result<RestConfig> load_kubeconfig(const std::string& path, std::string_view server_override) {
+  auto prefix = [&path](const std::string& message) {
+    return Error{"kubeconfig " + path + ": " + message};
+  };
+  auto docs = manifest::read_documents(path);
+  if (!docs) return Error{"kubeconfig: " + docs.error()};
+  if (docs->size() != 1 || !(*docs)[0].is_object()) return prefix("expected one YAML or JSON map");
+  const json& config = (*docs)[0];
+  const std::filesystem::path base_dir =
+      std::filesystem::absolute(std::filesystem::path(path)).parent_path();
+
+  bool ok = true;
+  std::string context_name = string_field(config, "current-context", ok);
+  if (!ok) return prefix("current-context must be a string");
+  if (context_name.empty())
+    return prefix("no current-context; set one with kubectl config use-context");
+  auto context = named_entry(config, "contexts", "context", context_name);
+  if (!context) return prefix(context.error());
+  std::string cluster_name = string_field(*context, "cluster", ok);
+  std::string user_name = string_field(*context, "user", ok);
+  if (!ok) return prefix("context \"" + context_name + "\": cluster and user must be strings");
+  if (cluster_name.empty()) return prefix("context \"" + context_name + "\" names no cluster");
+
+  RestConfig rest;
+  rest.origin = "kubeconfig " + path + " (context " + context_name + ")";
+
+  auto cluster = named_entry(config, "clusters", "cluster", cluster_name);
+  if (!cluster) return prefix(cluster.error());
+  std::string server = string_field(*cluster, "server", ok);
+  if (!ok) return prefix("cluster \"" + cluster_name + "\": server must be a string");
+  if (!server_override.empty()) server = std::string(server_override);
+  if (server.empty())
+    return prefix("cluster \"" + cluster_name + "\" has no server (or pass --kube-api)");
+  auto url = parse_server_url(server);
+  if (!url) return prefix(url.error());
+  rest.server = std::move(*url);
+  if (const json* insecure = member(*cluster, "insecure-skip-tls-verify")) {
+    if (!insecure->is_boolean()) return prefix("insecure-skip-tls-verify must be true or false");
+    rest.insecure_skip_tls_verify = insecure->get<bool>();
+  }
+  auto ca = pem_from(*cluster, "certificate-authority-data", "certificate-authority", base_dir,
+                     "cluster \"" + cluster_name + "\"");
+  if (!ca) return prefix(ca.error());
+  rest.certificate_authority_pem = std::move(*ca);
+
+  if (!user_name.empty()) {
+    auto user = named_entry(config, "users", "user", user_name);
+    if (!user) return prefix(user.error());
+    const std::string who = "user \"" + user_name + "\"";
+    if (const json* exec = member(*user, "exec")) {
+      std::string command = exec->is_object() ? string_field(*exec, "command", ok) : "";
+      return prefix(who + " authenticates with exec" +
+                    (command.empty() ? std::string() : " (command \"" + command + "\")") +
+                    ", which irsa-webhook does not run; use a kubeconfig with token, tokenFile or "
+                    "client-certificate/client-key (for example a ServiceAccount token)");
+    }
+    if (const json* provider = member(*user, "auth-provider")) {
+      std::string name = provider->is_object() ? string_field(*provider, "name", ok) : "";
+      return prefix(who + " authenticates with auth-provider" +
+                    (name.empty() ? std::string() : " \"" + name + "\"") +
+                    ", which irsa-webhook does not support; use token, tokenFile or "
+                    "client-certificate/client-key");
+    }
+    if (member(*user, "username") || member(*user, "password")) {
+      return prefix(who +
+                    " uses basic auth, which irsa-webhook does not support; use token, "
+                    "tokenFile or client-certificate/client-key");
+    }
+    rest.bearer_token = string_field(*user, "token", ok);
+    std::string token_file = string_field(*user, "tokenFile", ok);
+    if (!ok) return prefix(who + ": token and tokenFile must be strings");
+    if (!token_file.empty()) {
+      rest.bearer_token_file = absolute_to(base_dir, token_file);
+      auto token = manifest::read_file(rest.bearer_token_file);
+      if (!token) return prefix(who + ": tokenFile: " + token.error());
+    }
+    auto cert = pem_from(*user, "client-certificate-data", "client-certificate", base_dir, who);
+    if (!cert) return prefix(cert.error());
+    auto key = pem_from(*user, "client-key-data", "client-key", base_dir, who);
+    if (!key) return prefix(key.error());
+    rest.client_certificate_pem = std::move(*cert);
+    rest.client_key_pem = std::move(*key);
+  }
+  if (auto checked = check_credentials(rest); !checked) return Error{checked.error()};
+  return rest;
+}
+
+bool in_cluster_available(const InClusterSource& source) {
+  auto get = source.getenv ? source.getenv : [](const char* name) -> std::optional<std::string> {
+    const char* value = std::getenv(name);
+    if (!value) return std::nullopt;
+    return std::string(value);
+  };
+  auto host = get("KUBERNETES_SERVICE_HOST");
+  auto port = get("KUBERNETES_SERVICE_PORT");
+  return host && !host->empty() && port && !port->empty();
+}
+
+Result<RestConfig> in_cluster_config(const InClusterSource& source) {
+  auto get = source.getenv ? source.getenv : [](const char* name) -> std::optional<std::string> {
+    const char* value = std::getenv(name);
+    if (!value) return std::nullopt;
+    return std::string(value);
+  };
+  auto host = get("KUBERNETES_SERVICE_HOST");
+  auto port = get("KUBERNETES_SERVICE_PORT");
+  if (!host || host->empty() || !port || port->empty()) {
+    return Error{
+        "in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set "
+        "(outside a cluster, pass --kubeconfig)"};
+  }
+  std::string authority = host->find(':') != std::string::npos ? "[" + *host + "]" : *host;
+  auto url = parse_server_url("https://" + authority + ":" + *port);
+  if (!url) return Error{"in-cluster: " + url.error()};
+  RestConfig rest;
+  rest.origin = "in-cluster";
+  rest.server = std::move(*url);
+  rest.bearer_token_file = source.service_account_dir + "/token";
+  auto token = manifest::read_file(rest.bearer_token_file);
+  if (!token) return Error{"in-cluster: " + token.error()};
+  auto ca = manifest::read_file(source.service_account_dir + "/ca.crt");
+  if (!ca) return Error{"in-cluster: " + ca.error()};
+  rest.certificate_authority_pem = std::move(*ca);
+  if (auto checked = check_credentials(rest); !checked) return Error{checked.error()};
+  return rest;
+}
+
+Result<RestConfig> server_only_config(std::string_view server) {
+  auto url = parse_server_url(server);
+  if (!url) return Error{"--kube-api: " + url.error()};
+  RestConfig rest;
+  rest.origin = "--kube-api " + std::string(server);
+  rest.server = std::move(*url);
+  return rest;
+}
+
+}  // namespace irsa::kube

@@ -1,0 +1,495 @@
+"""Self-managed clusters: `issuer documents`, `trust-policy` and `explain`, driven
+as users run them, with keys made by the openssl command and an independent
+JWKS reader (python3-jwcrypto)."""
+
+import base64
+import hashlib
+import json
+import os
+import http.server
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+BINARY = os.environ.get("IRSA_BINARY", "build/irsa-webhook")
+TIMEOUT = 30
+ISSUER = "https://oidc.example.com/cluster-1"
+HOST_PATH = "oidc.example.com/cluster-1"
+ACCOUNT = "111122223333"
+ARN = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{HOST_PATH}"
+NOW = 1714564800  # 2024-05-01T12:00:00Z
+NOW_TEXT = "2024-05-01T12:00:00Z"
+
+
+def run(*args):
+    return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=TIMEOUT)
+
+
+def openssl(*args, data=None):
+    done = subprocess.run(["openssl", *args], input=data, capture_output=True, timeout=TIMEOUT)
+    if done.returncode != 0:
+        raise RuntimeError(f"openssl {args[0]} failed: {done.stderr.decode()}")
+    return done.stdout
+
+
+def read_bytes(path):
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_json(value):
+    return b64url(json.dumps(value, separators=(",", ":")).encode())
+
+
+def independent_kid(public_pem_path):
+    """kube-apiserver's kid computed without irsa-webhook: openssl DER, SHA-256, base64url."""
+    der = openssl("pkey", "-pubin", "-in", public_pem_path, "-outform", "DER")
+    return b64url(hashlib.sha256(der).digest())
+
+
+def der_integers(der):
+    """The two INTEGERs of a DER ECDSA-Sig-Value."""
+    def read_length(data, at):
+        first = data[at]
+        if first < 0x80:
+            return first, at + 1
+        count = first & 0x7F
+        return int.from_bytes(data[at + 1:at + 1 + count], "big"), at + 1 + count
+    assert der[0] == 0x30
+    _, at = read_length(der, 1)
+    values = []
+    for _ in range(2):
+        assert der[at] == 0x02
+        length, at = read_length(der, at + 1)
+        values.append(int.from_bytes(der[at:at + length], "big"))
+        at += length
+    return values
+
+
+class Key:
+    """A signing key pair made by `openssl genpkey`, and our test signer for it."""
+
+    def __init__(self, directory, name, alg, genpkey_args):
+        self.alg = alg
+        self.private = os.path.join(directory, name + ".key")
+        self.public = os.path.join(directory, name + ".pub")
+        openssl("genpkey", *genpkey_args, "-out", self.private)
+        openssl("pkey", "-in", self.private, "-pubout", "-out", self.public)
+        self.kid = independent_kid(self.public)
+
+    def sign(self, signing_input):
+        digest = "-sha384" if self.alg == "ES384" else "-sha256"
+        with tempfile.NamedTemporaryFile() as handle:
+            handle.write(signing_input.encode())
+            handle.flush()
+            signature = openssl("dgst", digest, "-sign", self.private, handle.name)
+        if self.alg == "RS256":
+            return signature
+        size = 48 if self.alg == "ES384" else 32
+        r, s = der_integers(signature)
+        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+    def mint(self, claims, header=None):
+        header = header if header is not None else {"alg": self.alg, "kid": self.kid}
+        signing_input = b64url_json(header) + "." + b64url_json(claims)
+        return signing_input + "." + b64url(self.sign(signing_input))
+
+
+def kubernetes_claims(namespace="shop", name="orders", issued=NOW - 600, lifetime=86400):
+    """The claims kube-apiserver puts in a projected service-account token."""
+    return {
+        "aud": ["sts.amazonaws.com"],
+        "exp": issued + lifetime,
+        "iat": issued,
+        "iss": ISSUER,
+        "kubernetes.io": {
+            "namespace": namespace,
+            "pod": {"name": name + "-6f7d8-x2k9p", "uid": "0d5b6a4e-1111-4000-8000-000000000001"},
+            "serviceaccount": {"name": name, "uid": "5e6f7a8b-2222-4000-8000-000000000002"},
+        },
+        "nbf": issued,
+        "sub": f"system:serviceaccount:{namespace}:{name}",
+    }
+
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters:
+- name: fake
+  cluster:
+    server: https://127.0.0.1:{port}
+    certificate-authority: {ca}
+users:
+- name: reader
+  user:
+    token: test-token
+contexts:
+- name: fake
+  context: {{cluster: fake, user: reader}}
+current-context: fake
+"""
+
+
+class FakeApiServer:
+    """Serves fixed JSON documents over TLS on 127.0.0.1, as kube-apiserver serves
+    /.well-known/openid-configuration and /openid/v1/jwks."""
+
+    def __init__(self, directory, documents):
+        self.documents = documents
+        self.requests = []
+        self.authorized = True
+        cert = os.path.join(directory, "apiserver.crt")
+        key = os.path.join(directory, "apiserver.key")
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1",
+                "-keyout", key, "-out", cert)
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # pylint: disable=invalid-name
+                outer.requests.append(self.path)
+                outer.authorized &= self.headers.get("Authorization") == "Bearer test-token"
+                body = outer.documents.get(self.path)
+                data = json.dumps(body if body is not None else {"kind": "Status", "message": "not found"}).encode()
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.kubeconfig = os.path.join(directory, "fake.kubeconfig")
+        with open(self.kubeconfig, "w", encoding="utf-8") as handle:
+            handle.write(KUBECONFIG.format(port=self.server.server_address[1], ca=cert))
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05})
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+        self.server.server_close()
+
+
+class OidcCommands(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        d = cls.tmp.name
+        cls.rsa = Key(d, "rsa", "RS256", ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
+        cls.p256 = Key(d, "p256", "ES256", ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"])
+        cls.p384 = Key(d, "p384", "ES384", ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"])
+        cls.keys = [cls.rsa, cls.p256, cls.p384]
+        cls.out = os.path.join(d, "site")
+        done = run("issuer", "documents", "--issuer", ISSUER, "--out", cls.out,
+                   *[arg for key in cls.keys for arg in ("--signing-key-pub", key.public)])
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr)
+        cls.jwks_path = os.path.join(cls.out, "keys.json")
+        cls.policy_path = cls.write_static("policy.json", cls.trust_policy("--namespace", "shop",
+                                                                            "--service-account", "orders"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    @classmethod
+    def write_static(cls, name, text):
+        path = os.path.join(cls.tmp.name, name)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return path
+
+    @classmethod
+    def trust_policy(cls, *args):
+        done = run("trust-policy", "--provider-arn", ARN, *args)
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr)
+        return done.stdout
+
+    def write(self, name, text):
+        return self.write_static(name, text)
+
+    def explain(self, token, policy=None, *extra):
+        token_path = self.write("token", token)
+        return run("explain", "--trust-policy", policy or self.policy_path, "--token", token_path,
+                   "--jwks", self.jwks_path, "--now", NOW_TEXT, *extra)
+
+    def assert_denied(self, done, reason):
+        self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
+        last = done.stdout.rstrip("\n").splitlines()[-1]
+        self.assertTrue(last.startswith("DENIED: "), done.stdout)
+        self.assertIn(reason, last)
+
+    def assert_bad_input(self, done, says):
+        self.assertEqual(done.returncode, 2, done.stdout + done.stderr)
+        self.assertEqual(done.stdout, "")
+        lines = done.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, done.stderr)
+        self.assertIn(says, lines[0])
+
+    # issuer documents
+
+    def test_discovery_document_is_what_kubernetes_serves(self):
+        with open(os.path.join(self.out, ".well-known", "openid-configuration"), encoding="utf-8") as f:
+            discovery = json.load(f)
+        self.assertEqual(discovery, {
+            "issuer": ISSUER,
+            "jwks_uri": ISSUER + "/keys.json",
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["ES256", "ES384", "RS256"],
+        })
+
+    def test_every_kid_matches_an_independent_computation(self):
+        with open(self.jwks_path, encoding="utf-8") as f:
+            jwks = json.load(f)
+        self.assertEqual([k["kid"] for k in jwks["keys"]], [key.kid for key in self.keys])
+        self.assertEqual([k["alg"] for k in jwks["keys"]], ["RS256", "ES256", "ES384"])
+        self.assertTrue(all(k["use"] == "sig" for k in jwks["keys"]))
+
+    def test_pkcs1_public_key_gets_the_same_kid(self):
+        pkcs1 = os.path.join(self.tmp.name, "rsa.pkcs1.pub")
+        openssl("rsa", "-pubin", "-in", self.rsa.public, "-RSAPublicKey_out", "-out", pkcs1)
+        with open(pkcs1, encoding="utf-8") as f:
+            self.assertIn("BEGIN RSA PUBLIC KEY", f.read())
+        out = os.path.join(self.tmp.name, "pkcs1-site")
+        done = run("issuer", "documents", "--issuer", ISSUER, "--signing-key-pub", pkcs1, "--out", out,
+                   "--jwks-path", "openid/v1/jwks", "--legacy-empty-kid")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        with open(os.path.join(out, "openid", "v1", "jwks"), encoding="utf-8") as f:
+            keys = json.load(f)["keys"]
+        self.assertEqual([k["kid"] for k in keys], [self.rsa.kid, ""])
+        with open(os.path.join(out, ".well-known", "openid-configuration"), encoding="utf-8") as f:
+            self.assertEqual(json.load(f)["jwks_uri"], ISSUER + "/openid/v1/jwks")
+
+    def test_jwcrypto_reads_the_jwks_and_verifies_our_tokens(self):
+        try:
+            from jwcrypto import jwk, jws  # pylint: disable=import-outside-toplevel
+        except ImportError as error:
+            print(f"\nSKIPPED the jwcrypto cross-check: cannot import jwcrypto ({error}); "
+                  "apt-get install -y python3-jwcrypto")
+            return
+        with open(self.jwks_path, encoding="utf-8") as f:
+            keyset = jwk.JWKSet.from_json(f.read())
+        for key in self.keys:
+            published = keyset.get_key(key.kid)
+            self.assertIsNotNone(published, key.kid)
+            self.assertEqual(published.thumbprint(), jwk.JWK.from_pem(read_bytes(key.public)).thumbprint())
+            token = key.mint(kubernetes_claims())
+            verifier = jws.JWS()
+            verifier.deserialize(token)
+            verifier.verify(published, alg=key.alg)
+            self.assertEqual(json.loads(verifier.payload)["sub"], "system:serviceaccount:shop:orders")
+
+    def test_bad_key_input_is_refused_in_one_line(self):
+        with open(self.rsa.private, encoding="utf-8") as f:
+            private_text = f.read()
+        done = run("issuer", "documents", "--issuer", ISSUER, "--signing-key-pub", self.rsa.private,
+                   "--out", os.path.join(self.tmp.name, "x"))
+        self.assert_bad_input(done, "holds a private key")
+        body = private_text.splitlines()[1]
+        self.assertNotIn(body, done.stderr)
+
+        malformed = self.write("malformed.pem", "-----BEGIN PUBLIC KEY-----\nnot base64 !\n-----END PUBLIC KEY-----\n")
+        self.assert_bad_input(run("issuer", "documents", "--issuer", ISSUER, "--signing-key-pub", malformed,
+                                  "--out", os.path.join(self.tmp.name, "x")), "not valid PEM")
+        self.assert_bad_input(run("issuer", "documents", "--issuer", "http://oidc.example.com",
+                                  "--signing-key-pub", self.rsa.public, "--out", os.path.join(self.tmp.name, "x")),
+                              "not an https URL")
+        self.assert_bad_input(run("issuer", "documents", "--issuer", ISSUER, "--signing-key-pub",
+                                  os.path.join(self.tmp.name, "missing.pub"), "--out", os.path.join(self.tmp.name, "x")),
+                              "missing.pub")
+
+    def test_from_cluster_republishes_the_api_servers_issuer_and_keys(self):
+        with open(self.jwks_path, encoding="utf-8") as f:
+            cluster_jwks = json.load(f)
+        cluster_jwks["keys"].append(dict(cluster_jwks["keys"][0], kid=""))  # a legacy copy survives
+        with FakeApiServer(self.tmp.name, {
+            "/.well-known/openid-configuration": {
+                "issuer": ISSUER, "jwks_uri": "https://10.0.0.1:6443/openid/v1/jwks",
+                "response_types_supported": ["id_token"], "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["ES256", "ES384", "RS256"]},
+            "/openid/v1/jwks": cluster_jwks,
+        }) as server:
+            out = os.path.join(self.tmp.name, "from-cluster")
+            done = run("issuer", "documents", "--from-cluster", "--kubeconfig", server.kubeconfig, "--out", out)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            with open(os.path.join(out, ".well-known", "openid-configuration"), encoding="utf-8") as f:
+                discovery = json.load(f)
+            self.assertEqual(discovery["issuer"], ISSUER)
+            self.assertEqual(discovery["jwks_uri"], ISSUER + "/keys.json")
+            with open(os.path.join(out, "keys.json"), encoding="utf-8") as f:
+                self.assertEqual([k["kid"] for k in json.load(f)["keys"]], [key.kid for key in self.keys] + [""])
+
+            mismatch = run("issuer", "documents", "--from-cluster", "--kubeconfig", server.kubeconfig,
+                           "--issuer", "https://elsewhere.example.com", "--out", out)
+            self.assert_bad_input(mismatch, "the API server's issuer is " + ISSUER)
+            self.assertTrue(all(path.startswith("/") for path in server.requests))
+            self.assertTrue(server.authorized)
+
+    def test_from_cluster_without_a_reachable_server_fails_in_one_line(self):
+        kubeconfig = self.write("unreachable.kubeconfig", KUBECONFIG.format(port=1, ca=self.rsa.public))
+        done = run("issuer", "documents", "--from-cluster", "--kubeconfig", kubeconfig,
+                   "--out", os.path.join(self.tmp.name, "fc"))
+        self.assertEqual(done.returncode, 2, done.stderr)
+
+    # trust-policy
+
+    def test_trust_policy_names_provider_action_sub_and_aud(self):
+        policy = json.loads(self.trust_policy("--namespace", "shop", "--service-account", "orders"))
+        statement = policy["Statement"][0]
+        self.assertEqual(policy["Version"], "2012-10-17")
+        self.assertEqual(statement["Principal"], {"Federated": ARN})
+        self.assertEqual(statement["Action"], "sts:AssumeRoleWithWebIdentity")
+        self.assertEqual(statement["Condition"], {"StringEquals": {
+            HOST_PATH + ":sub": "system:serviceaccount:shop:orders",
+            HOST_PATH + ":aud": "sts.amazonaws.com"}})
+        same = run("trust-policy", "--issuer", ISSUER, "--account", ACCOUNT, "--namespace", "shop",
+                   "--service-account", "orders")
+        self.assertEqual(json.loads(same.stdout), policy)
+
+    def test_trust_policy_lets_explain_allow_exactly_the_named_accounts(self):
+        text = self.trust_policy("--namespace", "shop", "--service-account", "orders",
+                                 "--service-account", "billing", "--namespace", "web",
+                                 "--service-account", "frontend-*")
+        policy = self.write("named.json", text)
+
+        def verdict(account):
+            return run("explain", "--trust-policy", policy, "--service-account", account).returncode
+
+        for allowed in ("shop/orders", "shop/billing", "web/frontend-eu", "web/frontend-us"):
+            self.assertEqual(verdict(allowed), 0, allowed)
+        for denied in ("shop/orders-api", "shop/admin", "web/orders", "kube-system/orders",
+                       "shop/frontend-eu", "web/backend"):
+            self.assertEqual(verdict(denied), 1, denied)
+
+        for key in self.keys:
+            self.assertEqual(self.explain(key.mint(kubernetes_claims("shop", "billing")), policy).returncode, 0)
+        self.assert_denied(self.explain(self.rsa.mint(kubernetes_claims("shop", "orders-api")), policy),
+                           "sub is system:serviceaccount:shop:orders-api but the policy allows")
+        self.assert_denied(self.explain(self.rsa.mint(kubernetes_claims("other", "orders")), policy),
+                           "sub is system:serviceaccount:other:orders")
+
+    def test_trust_policy_refuses_bad_names(self):
+        self.assert_bad_input(run("trust-policy", "--provider-arn", ARN, "--namespace", "Shop",
+                                  "--service-account", "orders"), "not a Kubernetes name")
+        self.assert_bad_input(run("trust-policy", "--provider-arn", "arn:aws:iam::1:role/x",
+                                  "--service-account", "shop/orders"), "provider ARN")
+
+    # explain
+
+    def test_explain_allows_the_happy_path_for_each_key_type(self):
+        for key in self.keys:
+            done = self.explain(key.mint(kubernetes_claims()))
+            self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+            self.assertTrue(done.stdout.endswith("ALLOWED\n"), done.stdout)
+            self.assertIn(f"the signature verifies with key {key.kid}", done.stdout)
+
+    def test_explain_denies_each_single_defect_with_its_own_reason(self):
+        rsa = self.rsa
+        claims = kubernetes_claims
+        token = rsa.mint(claims())
+        head, payload, signature = token.split(".")
+        tampered_claims = claims()
+        tampered_claims["sub"] = "system:serviceaccount:shop:admin"
+        sig_bytes = bytearray(base64.urlsafe_b64decode(signature + "=="))
+        sig_bytes[100] ^= 0x01
+        other_policy = self.write("other-provider.json", run(
+            "trust-policy", "--provider-arn", f"arn:aws:iam::{ACCOUNT}:oidc-provider/other.example.com",
+            "--namespace", "shop", "--service-account", "orders").stdout)
+        deny = json.loads(read_bytes(self.policy_path))
+        deny["Statement"].append({"Sid": "Freeze", "Effect": "Deny", "Principal": {"Federated": ARN},
+                                  "Action": "sts:AssumeRoleWithWebIdentity"})
+        deny_policy = self.write("deny.json", json.dumps(deny))
+        wrong_aud = claims()
+        wrong_aud["aud"] = ["vault"]
+        wrong_iss = claims()
+        wrong_iss["iss"] = "https://other.example.com"
+        hmac_input = b64url_json({"alg": "HS256", "kid": rsa.kid}) + "." + payload
+        import hmac  # pylint: disable=import-outside-toplevel
+        hmac_token = hmac_input + "." + b64url(hmac.new(read_bytes(rsa.public), hmac_input.encode(),
+                                                        hashlib.sha256).digest())
+        cases = [
+            ("wrong sub", rsa.mint(claims("shop", "orders-api")), None,
+             "sub is system:serviceaccount:shop:orders-api but the policy allows system:serviceaccount:shop:orders"),
+            ("wrong aud", rsa.mint(wrong_aud), None, "aud is [vault] but the provider's client id is sts.amazonaws.com"),
+            ("expired", rsa.mint(claims(issued=NOW - 7200, lifetime=3600)), None, "the token expired at"),
+            ("not yet valid", rsa.mint(claims(issued=NOW + 3600)), None, "the token is not valid before"),
+            ("unknown kid", rsa.mint(claims(), {"alg": "RS256", "kid": "unknown-kid"}), None,
+             "kid unknown-kid is not in the JWKS"),
+            ("tampered payload", head + "." + b64url_json(tampered_claims) + "." + signature, None,
+             "the signature does not verify"),
+            ("tampered signature", head + "." + payload + "." + b64url(bytes(sig_bytes)), None,
+             "the signature does not verify"),
+            ("wrong issuer", rsa.mint(wrong_iss), None,
+             f"iss is https://other.example.com but the provider's URL is {ISSUER}"),
+            ("policy for another provider", token, other_policy, "the policy trusts arn:aws:iam::111122223333:"
+             "oidc-provider/other.example.com, not " + ARN),
+            ("explicit deny", token, deny_policy, "(Sid Freeze) is an explicit Deny"),
+            ("alg none", b64url_json({"alg": "none"}) + "." + payload + ".", None, "alg is none"),
+            ("hmac with the public key", hmac_token, None, "alg HS256 (HMAC) is refused"),
+        ]
+        reasons = set()
+        for name, bad_token, policy, reason in cases:
+            with self.subTest(name):
+                extra = ("--provider-arn", ARN) if policy else ()
+                done = self.explain(bad_token, policy, *extra)
+                self.assert_denied(done, reason)
+                reasons.add(done.stdout.splitlines()[-1])
+        self.assertEqual(len(reasons), len(cases) - 1)  # both tamperings fail the signature
+
+    def test_explain_is_unknown_when_a_condition_is_not_implemented(self):
+        policy = json.loads(read_bytes(self.policy_path))
+        policy["Statement"][0]["Condition"]["IpAddress"] = {"aws:SourceIp": "10.0.0.0/8"}
+        done = self.explain(self.rsa.mint(kubernetes_claims()), self.write("ip.json", json.dumps(policy)))
+        self.assertEqual(done.returncode, 1, done.stdout)
+        self.assertIn("[UNSUPPORTED]", done.stdout)
+        self.assertTrue(done.stdout.splitlines()[-1].startswith("UNKNOWN: "), done.stdout)
+
+    def test_explain_checks_time_against_the_clock_without_now(self):
+        fresh = self.rsa.mint(kubernetes_claims(issued=int(time.time()) - 60))
+        token_path = self.write("fresh", fresh)
+        done = run("explain", "--trust-policy", self.policy_path, "--token", token_path, "--jwks", self.jwks_path)
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+
+    def test_explain_refuses_unusable_input_in_one_line(self):
+        token = self.rsa.mint(kubernetes_claims())
+        token_path = self.write("good-token", token)
+        empty_jwks = self.write("empty.json", '{"keys": []}')
+        bad_json = self.write("bad.json", '{"Version": ')
+        bad_token = self.write("bad-token", "this is not a jwt")
+
+        def explain(policy, token_file, jwks):
+            return run("explain", "--trust-policy", policy, "--token", token_file, "--jwks", jwks,
+                       "--now", NOW_TEXT)
+
+        self.assert_bad_input(explain(self.policy_path, token_path, empty_jwks), "has no keys")
+        self.assert_bad_input(explain(bad_json, token_path, self.jwks_path), "not valid JSON")
+        self.assert_bad_input(explain(self.policy_path, token_path, bad_json), "not valid JSON")
+        self.assert_bad_input(explain(self.policy_path, bad_token, self.jwks_path), "not a compact JWS")
+        self.assert_bad_input(explain(self.policy_path, token_path, self.rsa.public), "not valid JSON")
+        self.assert_bad_input(run("explain", "--trust-policy", self.policy_path, "--token", token_path,
+                                  "--jwks", self.jwks_path, "--now", "yesterday"), "RFC 3339")
+        self.assert_bad_input(run("explain", "--trust-policy", self.policy_path, "--token", token_path,
+                                  "--jwks", self.jwks_path, "--provider-arn", "arn:aws:iam::111122223333:"
+                                  "oidc-provider/http://x"), "provider ARN")
+
+
+if __name__ == "__main__":
+    unittest.main()
