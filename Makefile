@@ -13,9 +13,10 @@ BINARY := $(BUILD_DIR)/irsa-webhook
 # Build and test dependencies: Debian bookworm packages only.
 DEB_PACKAGES := build-essential cmake pkg-config git ca-certificates openssl curl \
   libcpp-httplib-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libsimdjson-dev \
-  libgtest-dev libgmock-dev python3 python3-jsonpatch python3-jwcrypto clang-format
+  libgtest-dev libgmock-dev python3 python3-jsonpatch python3-jwcrypto clang-format \
+  prometheus-cpp-dev
 
-.PHONY: all deps build test test-unit test-e2e test-conformance test-asan run certs format clean help
+.PHONY: all deps build test test-unit test-e2e test-conformance test-asan run certs format clean help bench
 
 all: build
 
@@ -24,6 +25,7 @@ help:
 	@echo "make test       install deps, build, run every test (unit, e2e, conformance)"
 	@echo "make test-asan  the suite under AddressSanitizer + UndefinedBehaviorSanitizer"
 	@echo "make deps | build | certs | format | clean"
+	@echo "make bench      run the benchmarks in bench/ (installs wrk if missing)"
 
 # Installs only what is missing: `apt-get update` once, then `apt-get install`.
 deps:
@@ -78,3 +80,22 @@ format:
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)
+
+# Benchmarks (bench/): the server under wrk beside the framework ceiling, then
+# the other bench executables. BENCH_ARGS passes options to server_bench.py.
+bench: build
+	@set -euo pipefail; \
+	if ! command -v wrk >/dev/null; then \
+	  echo "installing wrk"; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends wrk; \
+	fi; \
+	names=$$(sed -n 's/^add_executable(\([A-Za-z0-9_-]*\).*/\1/p' bench/CMakeLists.txt); \
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target $$names; \
+	echo "== bench/server_bench.py"; \
+	/usr/bin/python3 bench/server_bench.py --binary $(BINARY) \
+	  --ceiling $(BUILD_DIR)/bench/httplib_ceiling $(BENCH_ARGS); \
+	for name in $$names; do \
+	  if [ "$$name" = httplib_ceiling ]; then continue; fi; \
+	  echo "== bench/$$name"; $(BUILD_DIR)/bench/$$name; \
+	done

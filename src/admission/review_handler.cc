@@ -215,6 +215,7 @@ void ReviewHandler::handle_into(std::string_view body, HandleResult& result,
   response.audit_annotations = std::move(decision.audit_annotations);
   if (!decision.patch.empty()) {
     result.outcome = Outcome::kMutated;
+    if (lookup.identity) result.mode = lookup.identity->mode;
     response.patch = std::move(decision.patch);
   } else {
     result.outcome = Outcome::kUnchanged;

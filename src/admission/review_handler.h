@@ -41,6 +41,9 @@ struct HandleResult {
   // never values) and whether they were removed.
   std::vector<std::string> static_credentials;
   bool static_credentials_removed = false;
+  // The kind of identity injected, when the outcome is kMutated because of
+  // one (for metrics).
+  std::optional<identity::Mode> mode;
 };
 
 // What happens when a Pod's ServiceAccount is not in the registry. The API

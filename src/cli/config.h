@@ -27,6 +27,15 @@ struct ServeConfig {
   std::size_t max_request_bytes = 4 * 1024 * 1024;
   int worker_threads = 0;  // 0: derived from the machine
   double shutdown_grace_seconds = 10;
+  // After SIGTERM, how long new connections are still served (with
+  // Connection: close) while the Service stops routing here; within the grace.
+  double shutdown_delay_seconds = 2;
+  std::string tls_min_version = "1.2";
+  std::string tls_cipher_suites;  // comma-separated; empty: secure defaults
+  double read_timeout_seconds = 10;   // a whole request, from its first byte
+  double write_timeout_seconds = 10;  // a whole reply
+  double idle_timeout_seconds = 120;  // keep-alive; above the API server's 90 s
+  std::size_t max_connections = 0;    // 0: from the open-files limit
 
   // Where ServiceAccounts come from.
   std::string service_accounts_file;

@@ -13,8 +13,10 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include "cli/config.h"
+#include "server/tls_context.h"
 
 #ifndef IRSA_VERSION
 #define IRSA_VERSION "0.0.0"
@@ -134,9 +136,8 @@ std::function<Status(Config&, std::string_view)> integer(const char* name, Sette
     if (*parsed < 0 && std::is_unsigned_v<Target>) {
       return Error{"--" + std::string(name) + " must not be negative"};
     }
-    if (*parsed > static_cast<int64_t>(std::numeric_limits<Target>::max()) ||
-        (std::is_signed_v<Target> &&
-         *parsed < static_cast<int64_t>(std::numeric_limits<Target>::min()))) {
+    if (std::cmp_greater(*parsed, std::numeric_limits<Target>::max()) ||
+        std::cmp_less(*parsed, std::numeric_limits<Target>::min())) {
       return Error{"--" + std::string(name) + " " + std::string(value) + " is out of range"};
     }
     setter(config) = static_cast<Target>(*parsed);
@@ -187,6 +188,36 @@ const std::vector<Flag>& flag_table() {
        text(FIELD(serve.tls_key))},
       {"max-request-bytes", Kind::kSize, "Largest accepted request body (default 4194304)",
        integer("max-request-bytes", FIELD(serve.max_request_bytes))},
+      {"tls-min-version", Kind::kString, "Lowest TLS version accepted: 1.2 or 1.3 (default 1.2)",
+       text(FIELD(serve.tls_min_version))},
+      {"tls-cipher-suites", Kind::kString,
+       "Comma-separated TLS cipher suites, IANA names as Kubernetes takes them (default: ECDHE "
+       "with AES-GCM or ChaCha20 for TLS 1.2, OpenSSL's TLS 1.3 suites)",
+       text(FIELD(serve.tls_cipher_suites))},
+      {"read-timeout", Kind::kDuration,
+       "A request (line, headers, body) must arrive within this, and a TLS handshake finish "
+       "(default 10s)",
+       duration("read-timeout", FIELD(serve.read_timeout_seconds))},
+      {"write-timeout", Kind::kDuration, "A reply must be written within this (default 10s)",
+       duration("write-timeout", FIELD(serve.write_timeout_seconds))},
+      {"idle-timeout", Kind::kDuration,
+       "Close a keep-alive connection idle this long (default 2m, above the API server's 90s)",
+       duration("idle-timeout", FIELD(serve.idle_timeout_seconds))},
+      {"max-connections", Kind::kInt,
+       "Most connections open at once; at the limit the longest idle one is closed (default: "
+       "the open-files limit less a reserve)",
+       integer("max-connections", FIELD(serve.max_connections))},
+      {"worker-threads", Kind::kInt,
+       "Threads serving requests, at least (default max(8, 4 x cores); more are added while "
+       "requests wait on slow clients)",
+       integer("worker-threads", FIELD(serve.worker_threads))},
+      {"shutdown-grace", Kind::kDuration,
+       "On SIGTERM/SIGINT, finish the requests in progress and exit within this (default 10s)",
+       duration("shutdown-grace", FIELD(serve.shutdown_grace_seconds))},
+      {"shutdown-delay", Kind::kDuration,
+       "On SIGTERM/SIGINT, keep serving new connections this long (with /readyz at 503) while "
+       "the Service stops routing here (default 2s, within --shutdown-grace)",
+       duration("shutdown-delay", FIELD(serve.shutdown_delay_seconds))},
       // ServiceAccount sources.
       {"service-accounts-file", Kind::kString,
        "Read ServiceAccounts from this YAML/JSON file instead of the API server",
@@ -536,6 +567,23 @@ Status validate_config(const Config& config) {
   if (s.service_account_lookup_grace_seconds < 0) {
     return Error{"--service-account-lookup-grace-period must not be negative"};
   }
+  if (auto tls = server::check_tls_settings({s.tls_min_version, s.tls_cipher_suites}); !tls) {
+    return Error{"--tls-min-version/--tls-cipher-suites: " + tls.error()};
+  }
+  for (auto [flag, seconds] : {std::pair{"read-timeout", s.read_timeout_seconds},
+                               std::pair{"write-timeout", s.write_timeout_seconds},
+                               std::pair{"idle-timeout", s.idle_timeout_seconds}}) {
+    if (!(seconds >= 0.001)) {
+      return Error{std::string("--") + flag + " must be at least 1ms"};
+    }
+  }
+  if (s.shutdown_grace_seconds < 0 || s.shutdown_delay_seconds < 0) {
+    return Error{"--shutdown-grace and --shutdown-delay must not be negative"};
+  }
+  if (s.shutdown_delay_seconds > s.shutdown_grace_seconds) {
+    return Error{"--shutdown-delay must not be longer than --shutdown-grace"};
+  }
+  if (s.worker_threads < 0) return Error{"--worker-threads must not be negative"};
   if (s.watch_config_map && !s.service_accounts_file.empty()) {
     return Error{"--watch-config-map reads the ConfigMap from the API server; it cannot be used "
                  "with --service-accounts-file"};

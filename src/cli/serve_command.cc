@@ -3,8 +3,10 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -14,9 +16,20 @@
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/sources.h"
+#include "identity/container_credentials.h"
 #include "identity/registry.h"
 #include "log/log.h"
+#include "metrics/metrics.h"
+#include "server/debug_cache.h"
 #include "server/https_server.h"
+#include "server/metrics_server.h"
+
+#ifndef IRSA_VERSION
+#define IRSA_VERSION "0.0.0"
+#endif
+#ifndef IRSA_REVISION
+#define IRSA_REVISION "unknown"
+#endif
 
 namespace irsa::cli {
 namespace {
@@ -42,6 +55,28 @@ server::HttpReply to_http_reply(admission::HandleResult result) {
   return reply;
 }
 
+void record_review(metrics::Metrics& metrics, const admission::HandleResult& result,
+                   std::chrono::nanoseconds elapsed) {
+  using admission::Outcome;
+  metrics::ReviewOutcome outcome = metrics::ReviewOutcome::kError;
+  if (result.outcome == Outcome::kMutated) outcome = metrics::ReviewOutcome::kMutated;
+  if (result.outcome == Outcome::kUnchanged) outcome = metrics::ReviewOutcome::kUnchanged;
+  if (result.outcome == Outcome::kDenied) outcome = metrics::ReviewOutcome::kDenied;
+  metrics.record_review(outcome, elapsed);
+  if (result.outcome == Outcome::kMutated && result.mode) {
+    metrics.record_mutation(*result.mode == identity::Mode::kWebIdentity
+                                ? metrics::MutationMode::kWebIdentity
+                                : metrics::MutationMode::kContainerCredentials);
+  }
+  if (result.static_credentials_removed) {
+    metrics.record_static_credentials_removed(result.static_credentials.size());
+  }
+}
+
+std::chrono::milliseconds millis(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000 + 0.5));
+}
+
 }  // namespace
 
 int run_serve(const Config& config) {
@@ -63,6 +98,8 @@ int run_serve(const Config& config) {
   // A client that disconnects mid-reply must not kill the process (OpenSSL
   // writes with write(2)).
   signal(SIGPIPE, SIG_IGN);
+  // A thousand connections need a thousand descriptors.
+  log::debug(2, "open files limit", {{"soft", std::to_string(server::raise_open_file_limit())}});
 
   const ServeConfig& serve = config.serve;
   identity::ServiceAccountRegistry registry;
@@ -73,29 +110,78 @@ int run_serve(const Config& config) {
   admission::ReviewHandler handler(resolver, config.mutation, config.static_credentials,
                                    random_jitter, (*sources)->unknown_service_accounts());
 
+  metrics::Metrics metrics(IRSA_VERSION, IRSA_REVISION);
+  metrics.add_scrape_hook(
+      [&registry](metrics::Metrics& m) { m.set_service_accounts_cached(registry.size()); });
+  // Restarts are counted by the reflectors; each scrape adds what is new.
+  metrics.add_scrape_hook([&sources = **sources, seen = std::map<std::string, std::uint64_t>()](
+                              metrics::Metrics& m) mutable {
+    for (const auto& [resource, restarts] : sources.watch_restarts()) {
+      for (auto& counted = seen[resource]; counted < restarts; ++counted) {
+        m.record_watch_restart(resource);
+      }
+    }
+  });
+
   server::ServerOptions options;
   options.bind_address = serve.bind_address;
   options.port = serve.port;
   options.tls_cert_file = serve.tls_cert;
   options.tls_key_file = serve.tls_key;
+  options.tls = {serve.tls_min_version, serve.tls_cipher_suites};
   options.max_request_bytes = serve.max_request_bytes;
   options.worker_threads = serve.worker_threads;
+  options.max_connections = serve.max_connections;
+  options.read_timeout = millis(serve.read_timeout_seconds);
+  options.write_timeout = millis(serve.write_timeout_seconds);
+  options.idle_timeout = millis(serve.idle_timeout_seconds);
 
   server::Routes routes;
-  routes.mutate = [&handler](std::string_view body) { return to_http_reply(handler.handle(body)); };
+  routes.mutate = [&handler, &metrics](std::string_view body) {
+    const auto begin = std::chrono::steady_clock::now();
+    admission::HandleResult result = handler.handle(body);
+    record_review(metrics, result, std::chrono::steady_clock::now() - begin);
+    return to_http_reply(std::move(result));
+  };
   routes.ready = [&sources = **sources] { return sources.ready(); };
 
-  server::HttpsServer https(std::move(options), std::move(routes));
+  server::HttpsServer https(std::move(options), std::move(routes), &metrics);
   if (auto started = https.start(); !started) return startup_error(started.error());
   std::string address = serve.bind_address + ":" + std::to_string(https.port());
   log::info("listening", {{"address", address}});
+
+  // --metrics-port 0: no metrics listener.
+  std::unique_ptr<server::MetricsServer> metrics_server;
+  if (serve.metrics_port != 0) {
+    server::MetricsRoutes metrics_routes;
+    metrics_routes.metrics = [&metrics] { return metrics.scrape(); };
+    if (serve.enable_debugging_handlers) {
+      metrics_routes.debug_cache = [&resolver] {
+        return server::service_account_cache_json(resolver);
+      };
+    }
+    metrics_server = std::make_unique<server::MetricsServer>(
+        server::MetricsServerOptions{serve.bind_address, serve.metrics_port},
+        std::move(metrics_routes));
+    // Admission matters more than metrics: without the port, serve anyway.
+    if (auto started = metrics_server->start(); !started) {
+      log::error("metrics are not served", {{"error", started.error()}});
+      metrics_server.reset();
+    } else {
+      log::info("serving metrics",
+                {{"address", serve.bind_address + ":" + std::to_string(metrics_server->port())}});
+    }
+  }
 
   int signal_number = 0;
   if (int error = sigwait(&stop_signals, &signal_number); error != 0) {
     log::error("cannot wait for SIGTERM/SIGINT", {{"error", std::strerror(error)}});
   }
   log::info("shutting down", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
-  https.stop();
+  // /readyz turns 503 and replies say Connection: close at once; new
+  // connections are served for the delay; requests in progress finish.
+  https.shutdown(millis(serve.shutdown_delay_seconds), millis(serve.shutdown_grace_seconds));
+  if (metrics_server) metrics_server->stop();
   (*sources)->stop();
   log::info("stopped");
   return 0;

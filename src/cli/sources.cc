@@ -42,6 +42,16 @@ class StartedSources : public Sources {
     return policy;
   }
 
+  std::map<std::string, std::uint64_t> watch_restarts() const override {
+    std::map<std::string, std::uint64_t> restarts;
+    auto restarts_of = [](const kube::Reflector::Stats& stats) -> std::uint64_t {
+      return stats.lists > 1 ? stats.lists - 1 : 0;
+    };
+    if (service_accounts_) restarts["serviceaccounts"] = restarts_of(service_accounts_->stats());
+    if (config_map_) restarts["configmaps"] = restarts_of(config_map_->stats());
+    return restarts;
+  }
+
   void stop() override {
     if (container_credentials_) container_credentials_->stop();
     if (config_map_) config_map_->stop();

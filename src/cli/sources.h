@@ -4,7 +4,10 @@
 // container-credentials file (followed as it changes).
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 
 #include "admission/review_handler.h"
 #include "cli/config.h"
@@ -22,6 +25,10 @@ class Sources {
   // The grace-period wait and direct read for ServiceAccounts not in the
   // cache yet, and --unknown-service-account.
   virtual admission::UnknownServiceAccounts unknown_service_accounts() = 0;
+  // Restarts of each list+watch so far (a list after the first: expired,
+  // broken or failed watches), by resource ("serviceaccounts",
+  // "configmaps"); empty for a file source.
+  virtual std::map<std::string, std::uint64_t> watch_restarts() const = 0;
   // Stops every thread the sources own. Idempotent.
   virtual void stop() = 0;
 };

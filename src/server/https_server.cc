@@ -1,120 +1,51 @@
-// cpp-httplib's SSLServer, configured through its runtime setters (Debian's
-// build is a compiled library: the CPPHTTPLIB_* compile-time knobs do not
-// apply), with the checks that must happen before a request body is read.
+// cpp-httplib parses requests and routes them (its protected
+// process_request() on our own TLS stream), while connection_loop.cc owns
+// sockets, TLS and threads: httplib's own loop holds a thread per keep-alive
+// connection and polls each every 10 ms. Here are the routes and the checks
+// that must happen before a request body is read.
 #include "server/https_server.h"
 
-#include <poll.h>
+#include <netdb.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <thread>
 #include <utility>
 
 #include <httplib.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include "log/log.h"
+#include "metrics/metrics.h"
+#include "server/connection_loop.h"
 
 namespace irsa::server {
 namespace {
 
 constexpr char kTextPlain[] = "text/plain; charset=utf-8";
 
-// TLS 1.2 suites with forward secrecy and AEAD only; TLS 1.3 uses OpenSSL's
-// defaults, which are all of that kind.
-constexpr char kTls12Ciphers[] =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-
-// After refusing a body unread, how much of it is read and dropped so that
-// the client, still sending, gets to read the reply instead of a reset.
-constexpr std::size_t kDrainMaxBytes = 32 * 1024 * 1024;
-constexpr auto kDrainMaxTime = std::chrono::seconds(2);
-
-// httplib listens with a backlog of 5 (compiled in), which drops connection
-// attempts when many clients connect at once; a second listen() on the bound
-// socket raises it in place.
-class TlsListener : public httplib::SSLServer {
- public:
-  using httplib::SSLServer::SSLServer;
-  void raise_backlog() { ::listen(svr_sock_.load(), SOMAXCONN); }
-};
-
-// What the connection must do once the reply has been written (the logger
-// runs then, on the thread that served the request).
+// What the connection must do once the reply has been written, decided by
+// the handlers of the request being served on this thread.
 struct AfterReply {
-  enum class Action { kNone, kClose, kDrainThenClose };
-  Action action = Action::kNone;
+  RequestOutcome::After action = RequestOutcome::After::kKeepAlive;
   std::optional<uint64_t> unread_bytes;  // nullopt: unknown (chunked)
 };
 thread_local AfterReply t_after_reply;
 
-std::string openssl_error() {
-  std::string out;
-  while (unsigned long code = ERR_get_error()) {
-    char buffer[256];
-    ERR_error_string_n(code, buffer, sizeof buffer);
-    if (!out.empty()) out += "; ";
-    out += buffer;
+// Exposes httplib's request parser and router to our own connection loop.
+class RequestProcessor : public httplib::Server {
+ public:
+  bool serve(httplib::Stream& stream, bool close_connection, bool& connection_closed) {
+    return process_request(stream, close_connection, connection_closed, nullptr);
   }
-  return out.empty() ? "unknown OpenSSL error" : out;
-}
-
-std::optional<std::string> unreadable(const std::string& path) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (!file) return std::string(std::strerror(errno));
-  std::fclose(file);
-  return std::nullopt;
-}
-
-bool configure_tls(SSL_CTX& ctx, const ServerOptions& options, std::string& error) {
-  ERR_clear_error();
-  if (auto why = unreadable(options.tls_cert_file)) {
-    error = "cannot read the TLS certificate " + options.tls_cert_file + ": " + *why;
-    return false;
-  }
-  if (auto why = unreadable(options.tls_key_file)) {
-    error = "cannot read the TLS key " + options.tls_key_file + ": " + *why;
-    return false;
-  }
-  SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
-  SSL_CTX_set_options(
-      &ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-  if (SSL_CTX_set_cipher_list(&ctx, kTls12Ciphers) != 1) {
-    error = "cannot set the TLS 1.2 ciphers: " + openssl_error();
-    return false;
-  }
-  if (SSL_CTX_use_certificate_chain_file(&ctx, options.tls_cert_file.c_str()) != 1) {
-    error = "cannot load the TLS certificate " + options.tls_cert_file + ": " + openssl_error();
-    return false;
-  }
-  const bool key_loaded =
-      SSL_CTX_use_PrivateKey_file(&ctx, options.tls_key_file.c_str(), SSL_FILETYPE_PEM) == 1;
-  const bool mismatch = key_loaded
-                            ? SSL_CTX_check_private_key(&ctx) != 1
-                            : ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
-  if (!key_loaded && !mismatch) {
-    error = "cannot load the TLS key " + options.tls_key_file + ": " + openssl_error();
-    return false;
-  }
-  if (mismatch) {
-    error = "the TLS key " + options.tls_key_file + " does not match the certificate " +
-            options.tls_cert_file;
-    ERR_clear_error();
-    return false;
-  }
-  return true;
-}
+};
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -180,6 +111,14 @@ const char* reason_phrase(int status) {
   }
 }
 
+// The metrics label for a path: a fixed set, whatever clients send.
+std::string_view handler_name(const std::string& path) {
+  if (path == "/mutate") return "mutate";
+  if (path == "/healthz") return "healthz";
+  if (path == "/readyz") return "readyz";
+  return "other";
+}
+
 void reply_text(httplib::Response& res, int status, std::string_view reason) {
   res.status = status;
   std::string body(reason);
@@ -226,188 +165,301 @@ void apply(const Refusal& refusal, httplib::Response& res) {
   if (refusal.allow) res.set_header("Allow", refusal.allow);
 }
 
-// Reads and drops what the client still sends of a refused body, bounded in
-// bytes and time, then makes httplib end the connection: it reads EOF on its
-// next attempt and closes, with nothing unread left to turn the close into a
-// reset.
-void drain_then_close(SSL* ssl, const AfterReply& after) {
-  const int fd = SSL_get_fd(ssl);
-  if (after.action == AfterReply::Action::kDrainThenClose) {
-    struct timeval read_timeout {
-      1, 0
-    };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &read_timeout, sizeof read_timeout);
-    uint64_t budget =
-        std::min<uint64_t>(after.unread_bytes.value_or(kDrainMaxBytes), kDrainMaxBytes);
-    const auto deadline = std::chrono::steady_clock::now() + kDrainMaxTime;
-    char buffer[16 * 1024];
-    while (budget > 0) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) break;
-      if (SSL_pending(ssl) == 0) {
-        struct pollfd readable {
-          fd, POLLIN, 0
-        };
-        if (::poll(&readable, 1, static_cast<int>(left.count())) <= 0) break;
-      }
-      int n = SSL_read(ssl, buffer, static_cast<int>(std::min<uint64_t>(sizeof buffer, budget)));
-      if (n <= 0) break;
-      budget -= static_cast<uint64_t>(n);
-    }
-    ERR_clear_error();
+// A bound, listening socket for `address`:`port`; the error names both.
+Result<int> listen_on(const std::string& address, int port) {
+  const std::string where = address + ":" + std::to_string(port);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  if (int error = ::getaddrinfo(address.empty() ? nullptr : address.c_str(), service.c_str(),
+                                &hints, &found);
+      error != 0) {
+    return Error{"cannot listen on " + where + ": " + gai_strerror(error)};
   }
-  SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);
-  ::shutdown(fd, SHUT_RD);
+  std::string failure = "no address";
+  int fd = -1;
+  for (addrinfo* each = found; each && fd < 0; each = each->ai_next) {
+    fd = ::socket(each->ai_family, each->ai_socktype | SOCK_CLOEXEC, each->ai_protocol);
+    if (fd < 0) {
+      failure = std::strerror(errno);
+      continue;
+    }
+    // SO_REUSEADDR allows quick restarts; not SO_REUSEPORT, which would let a
+    // second webhook bind the same port silently.
+    int yes = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    if (::bind(fd, each->ai_addr, each->ai_addrlen) != 0 || ::listen(fd, SOMAXCONN) != 0) {
+      failure = std::strerror(errno);
+      ::close(fd);
+      fd = -1;
+    }
+  }
+  ::freeaddrinfo(found);
+  if (fd < 0) return Error{"cannot listen on " + where + ": " + failure};
+  return fd;
+}
+
+int bound_port(int fd) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return 0;
+  if (address.ss_family == AF_INET) {
+    return ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port);
+  }
+  if (address.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port);
+  }
+  return 0;
+}
+
+std::size_t open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 1 << 20;
+  return static_cast<std::size_t>(limit.rlim_cur);
 }
 
 }  // namespace
 
+std::size_t raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  return open_file_limit();
+}
+
 struct HttpsServer::Impl {
   ServerOptions options;
   Routes routes;
-  std::unique_ptr<TlsListener> server;
-  std::thread thread;
-  std::atomic<bool> finished{false};
+  metrics::Metrics* metrics = nullptr;
+  std::unique_ptr<CertificateStore> certificates;
+  SSL_CTX* ctx = nullptr;
+  std::unique_ptr<CertificateReloader> reloader;
+  std::unique_ptr<RequestProcessor> processor;
+  std::unique_ptr<ConnectionLoop> loop;
   int port = 0;
+  bool started = false;
+
+  ~Impl() {
+    if (ctx) SSL_CTX_free(ctx);
+  }
 
   void install_routes();
+  RequestOutcome handle(httplib::Stream& stream, bool must_close);
   void mutate(const httplib::Request& req, httplib::Response& res,
               const httplib::ContentReader& content_reader) const;
+  bool draining() const { return loop && loop->draining(); }
 };
 
-HttpsServer::HttpsServer(ServerOptions options, Routes routes) : impl_(std::make_unique<Impl>()) {
+HttpsServer::HttpsServer(ServerOptions options, Routes routes, metrics::Metrics* metrics)
+    : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   impl_->routes = std::move(routes);
+  impl_->metrics = metrics;
 }
 
 HttpsServer::~HttpsServer() { stop(); }
 
 int HttpsServer::port() const { return impl_->port; }
 
+std::size_t HttpsServer::open_connections() const {
+  return impl_->loop ? impl_->loop->open_connections() : 0;
+}
+
 Status HttpsServer::start() {
   Impl& impl = *impl_;
-  if (impl.server) return Error{"the server was already started"};
+  if (impl.started) return Error{"the server was already started"};
+  impl.started = true;
   const ServerOptions& options = impl.options;
+  // A client that disconnects mid-reply must not kill the process: OpenSSL
+  // writes with write(2).
+  ::signal(SIGPIPE, SIG_IGN);
 
-  std::string tls_error;
-  impl.server = std::make_unique<TlsListener>(
-      [&](SSL_CTX& ctx) { return configure_tls(ctx, options, tls_error); });
-  if (!impl.server->is_valid()) {
-    impl.server.reset();
-    return Error{tls_error.empty() ? "cannot set up TLS: " + openssl_error() : tls_error};
+  auto pair = CertifiedKey::load(options.tls_cert_file, options.tls_key_file);
+  if (!pair) return Error{pair.error()};
+  if ((*pair)->not_after() <= static_cast<int64_t>(std::time(nullptr))) {
+    log::warning("the TLS certificate has expired; serving it until it is replaced",
+                 {{"file", options.tls_cert_file}, {"serial", (*pair)->serial()}});
   }
+  if (impl.metrics) impl.metrics->set_certificate_expiry((*pair)->not_after());
+  impl.certificates = std::make_unique<CertificateStore>(*pair);
+  auto ctx = make_server_context(options.tls, *impl.certificates);
+  if (!ctx) return Error{ctx.error()};
+  impl.ctx = *ctx;
 
-  std::size_t threads = options.worker_threads > 0
-                            ? static_cast<std::size_t>(options.worker_threads)
-                            : std::max<std::size_t>(8, 4 * std::thread::hardware_concurrency());
-  impl.server->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  impl.server->set_tcp_nodelay(true);
-  // httplib's default sets SO_REUSEPORT, which would let a second webhook
-  // bind the same port silently; SO_REUSEADDR alone allows quick restarts.
-  impl.server->set_socket_options([](int socket) {
-    int yes = 1;
-    setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
-  impl.server->set_read_timeout(options.read_timeout);
-  impl.server->set_write_timeout(options.write_timeout);
-  impl.server->set_keep_alive_timeout(static_cast<time_t>(options.keep_alive_timeout.count()));
-  impl.server->set_keep_alive_max_count(options.keep_alive_max_count);
-  impl.server->set_payload_max_length(options.max_request_bytes);
+  auto listener = listen_on(options.bind_address, options.port);
+  if (!listener) return Error{listener.error()};
+  impl.port = bound_port(*listener);
+
+  impl.processor = std::make_unique<RequestProcessor>();
+  RequestProcessor& processor = *impl.processor;
+  // Advertised in Keep-Alive headers; the loop enforces them.
+  processor.set_keep_alive_timeout(std::max<time_t>(
+      1, std::chrono::duration_cast<std::chrono::seconds>(options.idle_timeout).count()));
+  processor.set_keep_alive_max_count(options.keep_alive_max_count > 0
+                                         ? options.keep_alive_max_count
+                                         : std::numeric_limits<std::size_t>::max());
+  processor.set_payload_max_length(options.max_request_bytes);
   impl.install_routes();
 
-  std::string where = options.bind_address + ":" + std::to_string(options.port);
-  errno = 0;
-  if (options.port == 0) {
-    impl.port = impl.server->bind_to_any_port(options.bind_address);
-    if (impl.port < 0) impl.port = 0;
-  } else if (impl.server->bind_to_port(options.bind_address, options.port)) {
-    impl.port = options.port;
+  ConnectionLoopOptions loop_options;
+  loop_options.read_timeout = options.read_timeout;
+  loop_options.write_timeout = options.write_timeout;
+  loop_options.idle_timeout = options.idle_timeout;
+  loop_options.max_requests_per_connection = options.keep_alive_max_count;
+  const std::size_t files = open_file_limit();
+  loop_options.max_connections =
+      options.max_connections > 0
+          ? options.max_connections
+          : (files > 512 ? files - 256 : std::max<std::size_t>(files / 2, 16));
+  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  loop_options.min_workers = options.worker_threads > 0
+                                 ? static_cast<std::size_t>(options.worker_threads)
+                                 : std::max<std::size_t>(8, 4 * cores);
+  loop_options.max_workers = options.max_worker_threads > 0
+                                 ? static_cast<std::size_t>(options.max_worker_threads)
+                                 : std::max<std::size_t>(256, loop_options.min_workers);
+  if (impl.metrics) {
+    loop_options.on_connections_changed = [metrics = impl.metrics](std::size_t open) {
+      metrics->set_open_connections(open);
+    };
   }
-  if (impl.port == 0) {
-    int bind_errno = errno;
-    impl.server.reset();
-    std::string message = "cannot listen on " + where;
-    if (bind_errno != 0) message += std::string(": ") + std::strerror(bind_errno);
-    return Error{std::move(message)};
+  impl.loop = std::make_unique<ConnectionLoop>(*listener, impl.ctx, loop_options,
+                                               [&impl](httplib::Stream& stream, bool must_close) {
+                                                 return impl.handle(stream, must_close);
+                                               });
+  if (auto started = impl.loop->start(); !started) {
+    impl.loop.reset();
+    return Error{"cannot serve on " + options.bind_address + ":" + std::to_string(impl.port) +
+                 ": " + started.error()};
   }
-  impl.server->raise_backlog();
 
-  impl.thread = std::thread([&impl] {
-    impl.server->listen_after_bind();
-    impl.finished.store(true);
-  });
+  CertificateReloaderOptions reload;
+  reload.cert_file = options.tls_cert_file;
+  reload.key_file = options.tls_key_file;
+  reload.poll_interval = options.certificate_poll_interval;
+  reload.on_reload = [metrics = impl.metrics](bool success, const CertifiedKey* in_service) {
+    if (!metrics) return;
+    metrics->record_certificate_reload(success);
+    if (in_service) metrics->set_certificate_expiry(in_service->not_after());
+  };
+  impl.reloader = std::make_unique<CertificateReloader>(*impl.certificates, std::move(reload));
+  impl.reloader->start();
+  log::debug(2, "serving limits",
+             {{"max_connections", std::to_string(loop_options.max_connections)},
+              {"worker_threads", std::to_string(loop_options.min_workers)},
+              {"max_worker_threads", std::to_string(loop_options.max_workers)}});
   return Ok{};
+}
+
+std::size_t HttpsServer::shutdown(std::chrono::milliseconds accept_for,
+                                  std::chrono::milliseconds grace) {
+  Impl& impl = *impl_;
+  if (!impl.loop) {
+    stop();
+    return 0;
+  }
+  const auto begin = std::chrono::steady_clock::now();
+  const auto deadline = begin + grace;
+  impl.loop->drain();
+  log::info("draining: /readyz answers 503, replies close their connections",
+            {{"open_connections", std::to_string(impl.loop->open_connections())}});
+  std::this_thread::sleep_until(begin + std::min(accept_for, grace));
+  impl.loop->stop_accepting();
+  std::size_t cut = 0;
+  if (!impl.loop->wait_closed(deadline)) {
+    cut = impl.loop->open_connections();
+    log::warning("shutdown grace period over; closing connections still open",
+                 {{"connections", std::to_string(cut)}});
+  }
+  stop();
+  return cut;
 }
 
 void HttpsServer::stop() {
   Impl& impl = *impl_;
-  if (!impl.thread.joinable()) return;
-  // httplib's stop() does nothing until the listener thread has started
-  // accepting, so it is repeated until that thread has ended.
-  while (!impl.finished.load()) {
-    impl.server->stop();
-    for (int i = 0; i < 20 && !impl.finished.load(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+  if (impl.reloader) impl.reloader->stop();
+  if (impl.loop) impl.loop->stop();
+}
+
+RequestOutcome HttpsServer::Impl::handle(httplib::Stream& stream, bool must_close) {
+  t_after_reply = AfterReply{};
+  bool closed = false;
+  const bool ok = processor->serve(stream, must_close, closed);
+  const AfterReply after = std::exchange(t_after_reply, AfterReply{});
+  RequestOutcome outcome;
+  if (after.action == RequestOutcome::After::kDrainThenClose) {
+    outcome.after = after.action;
+    outcome.unread_bytes = after.unread_bytes;
+  } else if (!ok || closed || after.action == RequestOutcome::After::kClose) {
+    outcome.after = RequestOutcome::After::kClose;
   }
-  impl.thread.join();
+  return outcome;
 }
 
 void HttpsServer::Impl::install_routes() {
   const std::size_t max_bytes = options.max_request_bytes;
+  RequestProcessor& server = *processor;
 
-  server->set_pre_routing_handler([max_bytes](const httplib::Request& req, httplib::Response& res) {
-    t_after_reply = AfterReply{};
+  server.set_pre_routing_handler([max_bytes](const httplib::Request& req, httplib::Response& res) {
     auto refusal = screen(req, max_bytes);
     if (!refusal) return httplib::Server::HandlerResponse::Unhandled;
     apply(*refusal, res);
     if (has_body(req)) {
       // The body stays unread: the connection cannot carry another request.
       res.set_header("Connection", "close");
-      t_after_reply.action = AfterReply::Action::kDrainThenClose;
+      t_after_reply.action = RequestOutcome::After::kDrainThenClose;
       if (auto length = content_length(req); length) t_after_reply.unread_bytes = *length;
     }
     return httplib::Server::HandlerResponse::Handled;
   });
 
   // A client that asks before sending the body is answered before it does.
-  server->set_expect_100_continue_handler(
+  server.set_expect_100_continue_handler(
       [max_bytes](const httplib::Request& req, httplib::Response& res) {
-        t_after_reply = AfterReply{};
         auto refusal = screen(req, max_bytes);
         if (!refusal) return 100;
         apply(*refusal, res);
         // httplib sends this reply without computing its Content-Length.
         res.set_header("Content-Length", std::to_string(res.body.size()));
         res.set_header("Connection", "close");
-        t_after_reply.action = AfterReply::Action::kClose;
+        t_after_reply.action = RequestOutcome::After::kClose;
         return refusal->status;
       });
 
-  server->Post("/mutate", [this](const httplib::Request& req, httplib::Response& res,
-                                 const httplib::ContentReader& content_reader) {
+  server.Post("/mutate", [this](const httplib::Request& req, httplib::Response& res,
+                                const httplib::ContentReader& content_reader) {
     mutate(req, res, content_reader);
   });
-  server->Get("/healthz",
-              [](const httplib::Request&, httplib::Response& res) { reply_text(res, 200, "ok"); });
-  server->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    if (!routes.ready || routes.ready()) {
+  server.Get("/healthz",
+             [](const httplib::Request&, httplib::Response& res) { reply_text(res, 200, "ok"); });
+  server.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    if (draining()) {
+      reply_text(res, 503, "shutting down");
+    } else if (!routes.ready || routes.ready()) {
       reply_text(res, 200, "ok");
     } else {
       reply_text(res, 503, "not ready");
     }
   });
 
-  // Replies httplib makes itself (unparsable request line, 404, ...) get a
-  // one-line reason too.
-  server->set_error_handler(
+  // Replies httplib makes itself (unparsable request line, ...) get a
+  // one-line reason too, and end the connection: what follows on the wire
+  // cannot be trusted to start a request.
+  server.set_error_handler(
       httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
         if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
         reply_text(res, res.status, reason_phrase(res.status));
+        if (t_after_reply.action == RequestOutcome::After::kKeepAlive) {
+          t_after_reply.action = RequestOutcome::After::kClose;
+        }
         return httplib::Server::HandlerResponse::Handled;
       }));
-  server->set_exception_handler(
+  server.set_exception_handler(
       [](const httplib::Request& req, httplib::Response& res, std::exception_ptr error) {
         std::string what = "unknown exception";
         try {
@@ -421,13 +473,8 @@ void HttpsServer::Impl::install_routes() {
       });
 
   // Runs once the reply is written.
-  server->set_logger([](const httplib::Request& req, const httplib::Response& res) {
-    AfterReply after = std::exchange(t_after_reply, AfterReply{});
-    if (after.action != AfterReply::Action::kNone && req.ssl) {
-      // httplib hands the connection's SSL as const for inspection; ending
-      // the connection needs it writable. This thread owns the connection.
-      drain_then_close(const_cast<SSL*>(req.ssl), after);
-    }
+  server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    if (metrics) metrics->record_http_response(handler_name(req.path), res.status);
     if (log::enabled(4)) {
       std::string status = std::to_string(res.status);
       log::info("http request", {{"method", req.method},
@@ -460,10 +507,10 @@ void HttpsServer::Impl::mutate(const httplib::Request& req, httplib::Response& r
     if (too_large || res.status == 413) {
       reply_text(res, 413,
                  "request body is over the limit of " + std::to_string(max_bytes) + " bytes");
-      t_after_reply.action = AfterReply::Action::kDrainThenClose;
+      t_after_reply.action = RequestOutcome::After::kDrainThenClose;
     } else {
       reply_text(res, 400, "cannot read the request body");
-      t_after_reply.action = AfterReply::Action::kClose;
+      t_after_reply.action = RequestOutcome::After::kClose;
     }
     return;
   }

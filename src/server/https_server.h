@@ -1,5 +1,6 @@
-// The HTTPS listener: TLS set-up, routes (/mutate, /healthz, /readyz),
-// request limits and a graceful stop. Holds no mutation logic: /mutate hands
+// The HTTPS listener: TLS (with certificate reload), routes (/mutate,
+// /healthz, /readyz), request limits, timeouts, many idle keep-alive
+// connections, and a graceful drain. Holds no mutation logic: /mutate hands
 // the body to a callable.
 #pragma once
 
@@ -11,6 +12,11 @@
 #include <string_view>
 
 #include "common/result.h"
+#include "server/tls_context.h"
+
+namespace irsa::metrics {
+class Metrics;
+}
 
 namespace irsa::server {
 
@@ -19,12 +25,28 @@ struct ServerOptions {
   int port = 443;             // 0: an ephemeral port, see HttpsServer::port()
   std::string tls_cert_file;  // PEM certificate chain, leaf first
   std::string tls_key_file;   // PEM private key of the leaf
+  TlsSettings tls;
+  // How often the certificate and key files are checked for a change.
+  std::chrono::milliseconds certificate_poll_interval{1000};
   std::size_t max_request_bytes = 4 * 1024 * 1024;
-  int worker_threads = 0;  // 0: max(8, 4 * cores)
-  std::chrono::seconds read_timeout{10};
-  std::chrono::seconds write_timeout{10};
-  std::chrono::seconds keep_alive_timeout{120};
-  std::size_t keep_alive_max_count = 10000;  // requests per connection
+  // Threads serving requests: this many at least (0: max(8, 4 * cores)),
+  // more while requests wait on slow clients, up to max_worker_threads
+  // (0: max(256, worker_threads)). Idle connections take no thread.
+  int worker_threads = 0;
+  int max_worker_threads = 0;
+  // 0: the open-files limit less a reserve for everything else.
+  std::size_t max_connections = 0;
+  // A request (line, headers, body) must arrive within read_timeout of its
+  // first byte, and a new connection must finish its TLS handshake within
+  // it; a reply must be written within write_timeout. An idle keep-alive
+  // connection is closed after idle_timeout (longer than the API server's
+  // 90 s, so that it is the client that closes).
+  std::chrono::milliseconds read_timeout{10000};
+  std::chrono::milliseconds write_timeout{10000};
+  std::chrono::milliseconds idle_timeout{120000};
+  // Requests per connection before a reply says Connection: close (0: no
+  // limit); lets clients spread over replicas as they come and go.
+  std::size_t keep_alive_max_count = 10000;
 };
 
 struct HttpReply {
@@ -38,7 +60,8 @@ struct Routes {
   // (application/json, at most max_request_bytes), from many threads at once.
   std::function<HttpReply(std::string_view body)> mutate;
   // GET /readyz answers 200 "ok" when this returns true, else 503. Unset:
-  // always ready. /healthz always answers 200 "ok" while serving.
+  // always ready. Once draining, always 503. /healthz always answers 200
+  // "ok" while serving.
   std::function<bool()> ready;
 };
 
@@ -50,21 +73,32 @@ struct Routes {
 // client reads the reply rather than a reset).
 class HttpsServer {
  public:
-  HttpsServer(ServerOptions options, Routes routes);
+  // `metrics` (optional) must outlive the server; it receives HTTP
+  // responses, open connections and certificate reloads.
+  HttpsServer(ServerOptions options, Routes routes, metrics::Metrics* metrics = nullptr);
   ~HttpsServer();  // stop()
   HttpsServer(const HttpsServer&) = delete;
   HttpsServer& operator=(const HttpsServer&) = delete;
 
-  // Loads the certificate and key (TLS 1.2 or later), binds the address and
-  // serves on a thread this object owns. The error names what failed: an
-  // unreadable or mismatched certificate/key, an address or port in use.
-  // Call at most once.
+  // Loads the certificate and key, binds the address and serves on threads
+  // this object owns; from then on the certificate files are followed. The
+  // error names what failed: an unreadable or mismatched certificate/key, a
+  // TLS setting, an address or port in use. Call at most once.
   Status start();
 
   // The bound port once started; the kernel's choice when options.port is 0.
   int port() const;
+  std::size_t open_connections() const;
 
-  // Stops accepting, lets requests in progress finish, joins every thread.
+  // Graceful stop, bounded by `grace`: /readyz answers 503 and every reply
+  // says Connection: close at once, idle keep-alive connections are closed;
+  // new connections are still served for `accept_for` (while the Service
+  // stops routing here), then the listener closes and the requests in
+  // progress finish. Whatever is still open at `grace` is closed. Returns
+  // the number of connections cut that way (0: a clean drain).
+  std::size_t shutdown(std::chrono::milliseconds accept_for, std::chrono::milliseconds grace);
+
+  // Stops at once: requests in progress fail. Joins every thread.
   // Idempotent; safe to call without start().
   void stop();
 
@@ -72,5 +106,9 @@ class HttpsServer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Raises the soft limit on open files to the hard limit (a thousand
+// connections need a thousand descriptors); returns the soft limit in force.
+std::size_t raise_open_file_limit();
 
 }  // namespace irsa::server

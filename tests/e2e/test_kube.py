@@ -283,7 +283,8 @@ class KubeSource(unittest.TestCase):
         fake = self.fake(port=port).start()
         fake.put_sa("team", "keeps", ROLE)
         fake.put_sa("team", "loses", ROLE)
-        self.start_webhook(self.kubeconfig(port))
+        metrics_port = free_port()
+        self.start_webhook(self.kubeconfig(port), "--metrics-port", str(metrics_port))
         self.assertEqual(self.role_of("loses"), ROLE)
         # 410: the watch is held back while the state changes and history is compacted.
         fake.admin("POST", "/stall-watches", {"on": True})
@@ -302,6 +303,17 @@ class KubeSource(unittest.TestCase):
         self.assertTrue(eventually(lambda: self.role_of("keeps") is None and
                                    self.role_of("loses") == ROLE), self.log())
         self.assertEqual(self.status("/readyz"), 200)
+        # Each relist counts as a watch restart in /metrics.
+        connection = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=REQUEST_TIMEOUT)
+        try:
+            connection.request("GET", "/metrics")
+            scrape = connection.getresponse().read().decode()
+        finally:
+            connection.close()
+        restarts = [float(line.rsplit(" ", 1)[1]) for line in scrape.splitlines()
+                    if line.startswith('irsa_webhook_watch_restarts_total{resource="serviceaccounts"}')]
+        self.assertEqual(len(restarts), 1, scrape)
+        self.assertGreaterEqual(restarts[0], 2)
 
     def test_api_server_down_at_start_then_ready_when_it_comes_up(self):
         port = free_port()

@@ -1,47 +1,29 @@
-// HttpsServer over real TLS on 127.0.0.1: start-up errors, routes, limits.
+// HttpsServer over real TLS on 127.0.0.1: start-up errors, routes, limits,
+// timeouts, idle connections, the connection limit, draining, TLS settings.
 #include "server/https_server.h"
+
+#include "server/test_support.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <stdlib.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace irsa::server {
 namespace {
 
+using testing::TestCertificates;
+using testing::TlsClient;
+using Certificates = TestCertificates;
 namespace fs = std::filesystem;
-
-// Two independent CA + serving certificate sets, made once by the project's
-// own script.
-class Certificates {
- public:
-  static const Certificates& get() {
-    static const Certificates instance;
-    return instance;
-  }
-  ~Certificates() {
-    std::error_code ignored;
-    fs::remove_all(dir, ignored);
-  }
-  fs::path dir;
-  fs::path other;
-
- private:
-  Certificates() {
-    char pattern[] = "/tmp/irsa-server-test-XXXXXX";
-    dir = mkdtemp(pattern);
-    other = dir / "other";
-    for (const fs::path& out : {dir, other}) {
-      std::string command =
-          std::string(IRSA_SOURCE_DIR) + "/certs/gen-dev-certs.sh " + out.string() + " >/dev/null";
-      EXPECT_EQ(std::system(command.c_str()), 0) << command;
-    }
-  }
-};
 
 ServerOptions test_options() {
   const auto& certs = Certificates::get();
@@ -212,6 +194,187 @@ TEST(HttpsServerStart, NamesAPortInUse) {
 TEST(HttpsServerStart, StopWithoutStartIsFine) {
   HttpsServer server(test_options(), Routes{});
   server.stop();
+}
+
+// A server with its own options, for the tests below.
+class ServerWith {
+ public:
+  explicit ServerWith(ServerOptions options) {
+    Routes routes;
+    routes.mutate = [](std::string_view) { return HttpReply{200, "application/json", "{}"}; };
+    server = std::make_unique<HttpsServer>(std::move(options), std::move(routes));
+    auto started = server->start();
+    EXPECT_TRUE(started.ok()) << started.error();
+  }
+  int port() const { return server->port(); }
+  std::unique_ptr<HttpsServer> server;
+};
+
+const std::string kGetHealth = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+const std::string kGetReady = "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n";
+
+TEST(HttpsServerConnections, ClosesAKeepAliveConnectionIdleLongerThanTheIdleTimeout) {
+  ServerOptions options = test_options();
+  options.idle_timeout = std::chrono::milliseconds(300);
+  ServerWith s(options);
+  TlsClient client(s.port());
+  ASSERT_TRUE(client.handshake());
+  ASSERT_TRUE(client.send(kGetHealth));
+  EXPECT_NE(client.response().find("200 OK"), std::string::npos);
+  // Closed by the 1 s scan after 300 ms idle: within 3 s, not at once.
+  EXPECT_FALSE(client.closed_by_server(std::chrono::milliseconds(100)));
+  EXPECT_TRUE(client.closed_by_server(std::chrono::milliseconds(3000)));
+}
+
+TEST(HttpsServerConnections, CutsAStalledRequestAndServesOthersMeanwhile) {
+  ServerOptions options = test_options();
+  options.read_timeout = std::chrono::milliseconds(500);
+  options.worker_threads = 1;
+  ServerWith s(options);
+  TlsClient stalled(s.port());
+  ASSERT_TRUE(stalled.handshake());
+  ASSERT_TRUE(
+      stalled.send("POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   "Content-Length: 100\r\n\r\n{"));
+  TlsClient silent(s.port());  // connects, never says hello
+  ASSERT_TRUE(silent.connected());
+  // The one worker is waiting on the stalled request; another is found.
+  TlsClient other(s.port());
+  ASSERT_TRUE(other.handshake());
+  ASSERT_TRUE(other.send(kGetHealth));
+  EXPECT_NE(other.response().find("200 OK"), std::string::npos);
+  EXPECT_TRUE(stalled.closed_by_server(std::chrono::milliseconds(3000)));
+  EXPECT_TRUE(silent.closed_by_server(std::chrono::milliseconds(3000)));
+}
+
+TEST(HttpsServerConnections, HoldsManyIdleConnectionsWithoutStarvingANewOne) {
+  ServerOptions options = test_options();
+  options.worker_threads = 2;
+  ServerWith s(options);
+  std::vector<std::unique_ptr<TlsClient>> idle;
+  for (int i = 0; i < 200; ++i) {
+    idle.push_back(std::make_unique<TlsClient>(s.port()));
+    ASSERT_TRUE(idle.back()->handshake()) << i;
+  }
+  EXPECT_EQ(s.server->open_connections(), 200u);
+  const auto begin = std::chrono::steady_clock::now();
+  TlsClient fresh(s.port());
+  ASSERT_TRUE(fresh.handshake());
+  ASSERT_TRUE(fresh.send(kGetHealth));
+  EXPECT_NE(fresh.response().find("200 OK"), std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(2));
+  ASSERT_TRUE(idle.front()->send(kGetHealth));
+  EXPECT_NE(idle.front()->response().find("200 OK"), std::string::npos);
+}
+
+TEST(HttpsServerConnections, AtTheLimitClosesTheLongestIdleConnection) {
+  ServerOptions options = test_options();
+  options.max_connections = 2;
+  ServerWith s(options);
+  TlsClient first(s.port());
+  ASSERT_TRUE(first.handshake());
+  ASSERT_TRUE(first.send(kGetHealth));
+  ASSERT_FALSE(first.response().empty());
+  TlsClient second(s.port());
+  ASSERT_TRUE(second.handshake());
+  ASSERT_TRUE(second.send(kGetHealth));
+  ASSERT_FALSE(second.response().empty());
+  TlsClient third(s.port());
+  ASSERT_TRUE(third.handshake());
+  ASSERT_TRUE(third.send(kGetHealth));
+  EXPECT_NE(third.response().find("200 OK"), std::string::npos);
+  EXPECT_TRUE(first.closed_by_server(std::chrono::milliseconds(2000)));
+  ASSERT_TRUE(second.send(kGetHealth));
+  EXPECT_NE(second.response().find("200 OK"), std::string::npos);
+}
+
+TEST(HttpsServerConnections, ShutdownDrainsThenStops) {
+  ServerWith s(test_options());
+  TlsClient busy(s.port());
+  ASSERT_TRUE(busy.handshake());
+  ASSERT_TRUE(busy.send(kGetReady));
+  std::string before = busy.response();
+  EXPECT_NE(before.find("200 OK"), std::string::npos);
+  EXPECT_EQ(before.find("Connection: close"), std::string::npos);
+
+  std::thread stopping([&] {
+    EXPECT_EQ(s.server->shutdown(std::chrono::milliseconds(1500), std::chrono::seconds(5)), 0u);
+  });
+  // Draining: /readyz says 503, and the reply closes its connection.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_TRUE(busy.send(kGetReady));
+  std::string during = busy.response();
+  EXPECT_NE(during.find("503"), std::string::npos) << during;
+  EXPECT_NE(during.find("shutting down"), std::string::npos);
+  EXPECT_NE(during.find("Connection: close"), std::string::npos);
+  EXPECT_TRUE(busy.closed_by_server(std::chrono::milliseconds(2000)));
+  // New connections are still served while the listener stays open.
+  TlsClient late(s.port());
+  ASSERT_TRUE(late.handshake());
+  ASSERT_TRUE(late.send(kGetHealth));
+  EXPECT_NE(late.response().find("Connection: close"), std::string::npos);
+  stopping.join();
+  TlsClient after(s.port());
+  EXPECT_FALSE(after.connected());
+}
+
+TEST(HttpsServerTls, MinimumVersionAndAlpn) {
+  ServerOptions options = test_options();
+  options.tls.min_version = "1.3";
+  ServerWith s(options);
+  TlsClient::Options old;
+  old.max_version = TLS1_2_VERSION;
+  TlsClient refused(s.port(), old);
+  EXPECT_FALSE(refused.handshake());
+  TlsClient::Options offers;
+  offers.alpn = std::string("\x02h2\x08http/1.1", 12);
+  TlsClient modern(s.port(), offers);
+  ASSERT_TRUE(modern.handshake());
+  EXPECT_EQ(modern.version(), TLS1_3_VERSION);
+  EXPECT_EQ(modern.alpn(), "http/1.1");
+}
+
+TEST(HttpsServerTls, UnknownCipherSuiteIsAStartUpError) {
+  ServerOptions options = test_options();
+  options.tls.cipher_suites = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, NOPE";
+  HttpsServer server(options, Routes{});
+  auto started = server.start();
+  ASSERT_FALSE(started.ok());
+  EXPECT_NE(started.error().find("\"NOPE\""), std::string::npos) << started.error();
+}
+
+TEST(HttpsServerTls, ServesARenewedCertificateToNewConnections) {
+  const auto& certs = Certificates::get();
+  fs::path dir = certs.dir / "reload-server";
+  fs::create_directories(dir);
+  fs::copy_file(certs.dir / "tls.crt", dir / "tls.crt", fs::copy_options::overwrite_existing);
+  fs::copy_file(certs.dir / "tls.key", dir / "tls.key", fs::copy_options::overwrite_existing);
+  ServerOptions options = test_options();
+  options.tls_cert_file = (dir / "tls.crt").string();
+  options.tls_key_file = (dir / "tls.key").string();
+  options.certificate_poll_interval = std::chrono::milliseconds(50);
+  ServerWith s(options);
+  TlsClient before(s.port());
+  ASSERT_TRUE(before.handshake());
+  const std::string old_print = before.peer_sha256();
+
+  // Replaced by rename, as cert-manager and kubelet do.
+  fs::copy_file(certs.renewed / "tls.crt", dir / "tls.crt.new");
+  fs::copy_file(certs.renewed / "tls.key", dir / "tls.key.new");
+  fs::rename(dir / "tls.key.new", dir / "tls.key");
+  fs::rename(dir / "tls.crt.new", dir / "tls.crt");
+  std::string new_print;
+  for (int i = 0; i < 100 && (new_print.empty() || new_print == old_print); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    TlsClient probe(s.port());
+    if (probe.handshake()) new_print = probe.peer_sha256();
+  }
+  EXPECT_NE(new_print, old_print);
+  EXPECT_FALSE(new_print.empty());
+  // The connection made before still works, with its certificate.
+  ASSERT_TRUE(before.send(kGetHealth));
+  EXPECT_NE(before.response().find("200 OK"), std::string::npos);
+  EXPECT_EQ(before.peer_sha256(), old_print);
 }
 
 }  // namespace

@@ -1,0 +1,213 @@
+// prometheus-cpp core (families, counters, a histogram) with every fixed
+// label combination created up front, so that recording never looks a label
+// set up on the request path.
+#include "metrics/metrics.h"
+
+#include <array>
+#include <map>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace irsa::metrics {
+namespace {
+
+// From 100 µs (a review's usual cost) to the 10 s the API server waits by
+// default (timeoutSeconds) at most.
+const prometheus::Histogram::BucketBoundaries& latency_buckets() {
+  static const prometheus::Histogram::BucketBoundaries buckets = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
+  return buckets;
+}
+
+}  // namespace
+
+struct Metrics::State {
+  prometheus::Registry registry;
+
+  prometheus::Family<prometheus::Counter>& reviews =
+      prometheus::BuildCounter()
+          .Name("irsa_webhook_reviews_total")
+          .Help("AdmissionReviews answered, by outcome: mutated, unchanged, denied, error")
+          .Register(registry);
+  std::array<prometheus::Counter*, 4> review_by_outcome{};
+
+  prometheus::Family<prometheus::Histogram>& latency =
+      prometheus::BuildHistogram()
+          .Name("irsa_webhook_review_duration_seconds")
+          .Help(
+              "Time to answer one AdmissionReview once its body is read (decode, resolve, plan, "
+              "encode; includes waiting for an unknown ServiceAccount)")
+          .Register(registry);
+  prometheus::Histogram* latency_histogram = nullptr;
+
+  prometheus::Family<prometheus::Counter>& mutations =
+      prometheus::BuildCounter()
+          .Name("irsa_webhook_mutations_total")
+          .Help(
+              "Pods mutated, by the identity injected: web_identity (IRSA) or "
+              "container_credentials (EKS Pod Identity)")
+          .Register(registry);
+  std::array<prometheus::Counter*, 2> mutation_by_mode{};
+
+  prometheus::Family<prometheus::Counter>& static_credentials =
+      prometheus::BuildCounter()
+          .Name("irsa_webhook_static_credentials_removed_total")
+          .Help("Static AWS credentials (env vars, envFrom, mounts) removed from Pods")
+          .Register(registry);
+  prometheus::Counter* static_credentials_removed = nullptr;
+
+  prometheus::Family<prometheus::Counter>& http =
+      prometheus::BuildCounter()
+          .Name("irsa_webhook_http_responses_total")
+          .Help("HTTP responses on the webhook port, by handler and status code")
+          .Register(registry);
+  std::mutex http_mutex;
+  std::map<std::pair<std::string, int>, prometheus::Counter*, std::less<>> http_by_key;
+
+  prometheus::Family<prometheus::Counter>& certificate_reloads =
+      prometheus::BuildCounter()
+          .Name("irsa_webhook_certificate_reloads_total")
+          .Help(
+              "Serving certificate reloads after the files changed, by result: success, "
+              "failure (the previous certificate stays in service)")
+          .Register(registry);
+  prometheus::Counter* certificate_reload_success = nullptr;
+  prometheus::Counter* certificate_reload_failure = nullptr;
+
+  prometheus::Family<prometheus::Gauge>& certificate_expiry =
+      prometheus::BuildGauge()
+          .Name("irsa_webhook_certificate_expiry_timestamp_seconds")
+          .Help("notAfter of the serving certificate in service, seconds since the epoch")
+          .Register(registry);
+  prometheus::Gauge* certificate_expiry_gauge = nullptr;
+
+  prometheus::Family<prometheus::Gauge>& connections =
+      prometheus::BuildGauge()
+          .Name("irsa_webhook_open_connections")
+          .Help("TLS connections open on the webhook port, idle or busy")
+          .Register(registry);
+  prometheus::Gauge* connections_gauge = nullptr;
+
+  prometheus::Family<prometheus::Gauge>& cached =
+      prometheus::BuildGauge()
+          .Name("irsa_webhook_service_accounts_cached")
+          .Help("ServiceAccounts in the webhook's cache")
+          .Register(registry);
+  prometheus::Gauge* cached_gauge = nullptr;
+
+  prometheus::Family<prometheus::Counter>& watch_restarts =
+      prometheus::BuildCounter()
+          .Name("irsa_webhook_watch_restarts_total")
+          .Help(
+              "List+watch restarts against the API server (expired or broken watches), by "
+              "resource")
+          .Register(registry);
+
+  prometheus::Family<prometheus::Gauge>& build_info =
+      prometheus::BuildGauge()
+          .Name("irsa_webhook_build_info")
+          .Help("Always 1; the labels say which build is running")
+          .Register(registry);
+
+  std::mutex hooks_mutex;
+  std::vector<std::function<void(Metrics&)>> hooks;
+};
+
+Metrics::Metrics(std::string_view version, std::string_view revision)
+    : state_(std::make_unique<State>()) {
+  State& s = *state_;
+  s.review_by_outcome = {
+      &s.reviews.Add({{"outcome", "mutated"}}), &s.reviews.Add({{"outcome", "unchanged"}}),
+      &s.reviews.Add({{"outcome", "denied"}}), &s.reviews.Add({{"outcome", "error"}})};
+  s.latency_histogram = &s.latency.Add({}, latency_buckets());
+  s.mutation_by_mode = {&s.mutations.Add({{"mode", "web_identity"}}),
+                        &s.mutations.Add({{"mode", "container_credentials"}})};
+  s.static_credentials_removed = &s.static_credentials.Add({});
+  s.certificate_reload_success = &s.certificate_reloads.Add({{"result", "success"}});
+  s.certificate_reload_failure = &s.certificate_reloads.Add({{"result", "failure"}});
+  s.certificate_expiry_gauge = &s.certificate_expiry.Add({});
+  s.connections_gauge = &s.connections.Add({});
+  s.cached_gauge = &s.cached.Add({});
+  s.watch_restarts.Add({{"resource", "serviceaccounts"}});
+  s.build_info.Add({{"version", std::string(version)}, {"revision", std::string(revision)}}).Set(1);
+  // Known handlers show up at 0 before their first request.
+  for (const char* handler : {"mutate", "healthz", "readyz"}) {
+    s.http_by_key[{handler, 200}] = &s.http.Add({{"handler", handler}, {"code", "200"}});
+  }
+}
+
+Metrics::~Metrics() = default;
+
+void Metrics::record_review(ReviewOutcome outcome, std::chrono::nanoseconds elapsed) {
+  state_->review_by_outcome[static_cast<std::size_t>(outcome)]->Increment();
+  state_->latency_histogram->Observe(std::chrono::duration<double>(elapsed).count());
+}
+
+void Metrics::record_mutation(MutationMode mode) {
+  state_->mutation_by_mode[static_cast<std::size_t>(mode)]->Increment();
+}
+
+void Metrics::record_static_credentials_removed(std::size_t count) {
+  if (count > 0) state_->static_credentials_removed->Increment(static_cast<double>(count));
+}
+
+void Metrics::record_http_response(std::string_view handler, int status) {
+  State& s = *state_;
+  prometheus::Counter* counter = nullptr;
+  {
+    std::lock_guard lock(s.http_mutex);
+    auto key = std::make_pair(std::string(handler), status);
+    auto found = s.http_by_key.find(key);
+    if (found != s.http_by_key.end()) {
+      counter = found->second;
+    } else {
+      counter = &s.http.Add({{"handler", key.first}, {"code", std::to_string(status)}});
+      s.http_by_key.emplace(std::move(key), counter);
+    }
+  }
+  counter->Increment();
+}
+
+void Metrics::record_certificate_reload(bool success) {
+  (success ? state_->certificate_reload_success : state_->certificate_reload_failure)->Increment();
+}
+
+void Metrics::set_certificate_expiry(int64_t not_after_seconds) {
+  state_->certificate_expiry_gauge->Set(static_cast<double>(not_after_seconds));
+}
+
+void Metrics::set_open_connections(std::size_t count) {
+  state_->connections_gauge->Set(static_cast<double>(count));
+}
+
+void Metrics::set_service_accounts_cached(std::size_t count) {
+  state_->cached_gauge->Set(static_cast<double>(count));
+}
+
+void Metrics::record_watch_restart(std::string_view resource) {
+  state_->watch_restarts.Add({{"resource", std::string(resource)}}).Increment();
+}
+
+void Metrics::add_scrape_hook(std::function<void(Metrics&)> hook) {
+  std::lock_guard lock(state_->hooks_mutex);
+  state_->hooks.push_back(std::move(hook));
+}
+
+std::string Metrics::scrape() {
+  {
+    std::lock_guard lock(state_->hooks_mutex);
+    for (const auto& hook : state_->hooks) hook(*this);
+  }
+  return prometheus::TextSerializer().Serialize(state_->registry.Collect());
+}
+
+}  // namespace irsa::metrics

@@ -1,0 +1,70 @@
+// The webhook's Prometheus metrics: what happened to reviews, mutations,
+// certificates and the ServiceAccount cache, rendered in the text format.
+// Names and labels are documented in docs/metrics.md; change both together.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace irsa::metrics {
+
+enum class ReviewOutcome {
+  kMutated,    // allowed with a patch
+  kUnchanged,  // allowed without a patch
+  kDenied,     // allowed: false
+  kError,      // not answerable as a review (HTTP 400)
+};
+
+enum class MutationMode { kWebIdentity, kContainerCredentials };
+
+// Thread-safe; recording is a few atomic operations (the latency histogram
+// takes a short lock), cheap enough for the request path.
+class Metrics {
+ public:
+  // `version` and `revision` label irsa_webhook_build_info.
+  Metrics(std::string_view version, std::string_view revision);
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // One review answered, and how long decode + resolve + plan + encode took.
+  void record_review(ReviewOutcome outcome, std::chrono::nanoseconds elapsed);
+  void record_mutation(MutationMode mode);
+  // Static credentials (env vars, mounts, envFrom) removed from one Pod.
+  void record_static_credentials_removed(std::size_t count);
+
+  // An HTTP reply on the webhook port. `handler` is "mutate", "healthz",
+  // "readyz" or "other" (never the raw path: it would be unbounded).
+  void record_http_response(std::string_view handler, int status);
+  void record_certificate_reload(bool success);
+  // The serving certificate's notAfter, seconds since the epoch.
+  void set_certificate_expiry(int64_t not_after_seconds);
+  void set_open_connections(std::size_t count);
+
+  // For the ServiceAccount source: the size of the cache, and one restart of
+  // a list+watch (a new list after an expired or broken watch) of `resource`.
+  void set_service_accounts_cached(std::size_t count);
+  void record_watch_restart(std::string_view resource);
+
+  // Runs before each scrape, on the scraping thread: to set gauges read from
+  // their owners (the cache size, ...). Add hooks before serving scrapes.
+  void add_scrape_hook(std::function<void(Metrics&)> hook);
+
+  // Every metric in the Prometheus text exposition format 0.0.4.
+  std::string scrape();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// The Content-Type of scrape()'s text.
+inline constexpr std::string_view kTextFormatContentType =
+    "text/plain; version=0.0.4; charset=utf-8";
+
+}  // namespace irsa::metrics

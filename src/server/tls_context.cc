@@ -1,0 +1,424 @@
+// OpenSSL 3 set-up: version and cipher names, PEM loading, the certificate
+// callback (SSL_CTX_set_cert_cb) that hands each handshake the snapshot in
+// service, and the stat()-polling reloader.
+#include "server/tls_context.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "log/log.h"
+
+namespace irsa::server {
+namespace {
+
+// TLS 1.2 suites with forward secrecy and AEAD only.
+constexpr char kDefaultTls12Ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+constexpr std::size_t kMaxPemBytes = 1024 * 1024;
+
+struct CipherName {
+  std::string_view iana;     // as Go and Kubernetes name it
+  std::string_view openssl;  // as OpenSSL names it
+  bool tls13;
+};
+
+// The suites Go's crypto/tls implements (what --tls-cipher-suites of
+// Kubernetes components accepts), minus 3DES and RC4.
+constexpr CipherName kCiphers[] = {
+    {"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256", false},
+    {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ECDHE-RSA-AES128-GCM-SHA256", false},
+    {"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "ECDHE-ECDSA-AES256-GCM-SHA384", false},
+    {"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "ECDHE-RSA-AES256-GCM-SHA384", false},
+    {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305", false},
+    {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305", "ECDHE-ECDSA-CHACHA20-POLY1305", false},
+    {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-RSA-CHACHA20-POLY1305", false},
+    {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305", "ECDHE-RSA-CHACHA20-POLY1305", false},
+    {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", "ECDHE-ECDSA-AES128-SHA", false},
+    {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "ECDHE-RSA-AES128-SHA", false},
+    {"TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", "ECDHE-ECDSA-AES256-SHA", false},
+    {"TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", "ECDHE-RSA-AES256-SHA", false},
+    {"TLS_RSA_WITH_AES_128_GCM_SHA256", "AES128-GCM-SHA256", false},
+    {"TLS_RSA_WITH_AES_256_GCM_SHA384", "AES256-GCM-SHA384", false},
+    {"TLS_RSA_WITH_AES_128_CBC_SHA", "AES128-SHA", false},
+    {"TLS_RSA_WITH_AES_256_CBC_SHA", "AES256-SHA", false},
+    {"TLS_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256", true},
+    {"TLS_AES_256_GCM_SHA384", "TLS_AES_256_GCM_SHA384", true},
+    {"TLS_CHACHA20_POLY1305_SHA256", "TLS_CHACHA20_POLY1305_SHA256", true},
+};
+
+const CipherName* find_cipher(std::string_view name) {
+  for (const auto& cipher : kCiphers) {
+    if (name == cipher.iana || name == cipher.openssl) return &cipher;
+  }
+  return nullptr;
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+std::vector<std::string_view> split_list(std::string_view text) {
+  std::vector<std::string_view> items;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = std::min(text.find(',', start), text.size());
+    if (auto item = trim(text.substr(start, end - start)); !item.empty()) items.push_back(item);
+    start = end + 1;
+  }
+  return items;
+}
+
+Result<int> parse_min_version(std::string_view text) {
+  if (text == "1.2" || text == "VersionTLS12") return TLS1_2_VERSION;
+  if (text == "1.3" || text == "VersionTLS13") return TLS1_3_VERSION;
+  if (text == "1.0" || text == "1.1" || text == "VersionTLS10" || text == "VersionTLS11") {
+    return Error{"TLS " + std::string(text) + " is not supported (insecure); use 1.2 or 1.3"};
+  }
+  return Error{"unknown TLS version \"" + std::string(text) + "\"; use 1.2 or 1.3"};
+}
+
+std::string openssl_error() {
+  std::string out;
+  while (unsigned long code = ERR_get_error()) {
+    char buffer[256];
+    ERR_error_string_n(code, buffer, sizeof buffer);
+    if (!out.empty()) out += "; ";
+    out += buffer;
+  }
+  return out.empty() ? "unknown OpenSSL error" : out;
+}
+
+Result<std::string> read_pem(const std::string& path, const char* what) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (!file) {
+    return Error{std::string("cannot read the TLS ") + what + " " + path + ": " +
+                 std::strerror(errno)};
+  }
+  std::string text;
+  char buffer[16 * 1024];
+  bool too_big = false;
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, file)) {
+    text.append(buffer, n);
+    if (text.size() > kMaxPemBytes) {
+      too_big = true;
+      break;
+    }
+  }
+  const bool failed = std::ferror(file) != 0;
+  std::fclose(file);
+  if (failed) return Error{std::string("cannot read the TLS ") + what + " " + path};
+  if (too_big) return Error{std::string("the TLS ") + what + " " + path + " is over 1 MiB"};
+  return text;
+}
+
+std::string hex(const unsigned char* data, std::size_t size) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (std::size_t i = 0; i < size; ++i) {
+    out += kDigits[data[i] >> 4];
+    out += kDigits[data[i] & 0xf];
+  }
+  return out;
+}
+
+int64_t to_epoch_seconds(const ASN1_TIME* time) {
+  struct tm parts {};
+  if (ASN1_TIME_to_tm(time, &parts) != 1) return 0;
+  return static_cast<int64_t>(timegm(&parts));
+}
+
+// Never asks for a passphrase (OpenSSL's default would read the terminal):
+// an encrypted key fails to load, with a message.
+int no_passphrase(char*, int, int, void*) { return 0; }
+
+// The ALPN choice: HTTP/1.1 when the client offers it; otherwise no ALPN
+// (the connection goes on, and HTTP/1.1 is all it gets).
+int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length,
+                const unsigned char* offered, unsigned int offered_length, void*) {
+  static const unsigned char kHttp11[] = "\x08http/1.1";
+  unsigned char* chosen = nullptr;
+  if (SSL_select_next_proto(&chosen, out_length, kHttp11, sizeof kHttp11 - 1, offered,
+                            offered_length) == OPENSSL_NPN_NEGOTIATED) {
+    *out = chosen;
+    return SSL_TLSEXT_ERR_OK;
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+// Runs in every handshake, before the cipher is chosen.
+int install_current_certificate(SSL* ssl, void* arg) {
+  auto snapshot = static_cast<CertificateStore*>(arg)->current();
+  return snapshot && snapshot->install(ssl) ? 1 : 0;
+}
+
+// What identifies the files' content without reading it. stat() follows
+// symlinks: a swapped `..data` link shows up as another inode.
+std::string file_identity(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return "missing:" + std::to_string(errno);
+  return std::to_string(info.st_dev) + ":" + std::to_string(info.st_ino) + ":" +
+         std::to_string(info.st_size) + ":" + std::to_string(info.st_mtim.tv_sec) + "." +
+         std::to_string(info.st_mtim.tv_nsec);
+}
+
+std::string utc(int64_t seconds) {
+  std::time_t time = static_cast<std::time_t>(seconds);
+  struct tm parts {};
+  gmtime_r(&time, &parts);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return buffer;
+}
+
+struct ParsedSettings {
+  int min_version = TLS1_2_VERSION;
+  std::string tls12;  // OpenSSL cipher list
+  std::string tls13;  // OpenSSL ciphersuites; empty: OpenSSL's defaults
+};
+
+Result<ParsedSettings> parse_settings(const TlsSettings& settings) {
+  ParsedSettings parsed;
+  auto min_version = parse_min_version(settings.min_version);
+  if (!min_version) return Error{min_version.error()};
+  parsed.min_version = *min_version;
+  for (std::string_view name : split_list(settings.cipher_suites)) {
+    const CipherName* cipher = find_cipher(name);
+    if (!cipher) {
+      std::string known;
+      for (const auto& each : kCiphers) {
+        if (!known.empty()) known += ", ";
+        known += each.iana;
+      }
+      return Error{"unknown TLS cipher suite \"" + std::string(name) + "\" (known: " + known + ")"};
+    }
+    std::string& list = cipher->tls13 ? parsed.tls13 : parsed.tls12;
+    if (!list.empty()) list += ':';
+    list += cipher->openssl;
+  }
+  if (split_list(settings.cipher_suites).empty()) parsed.tls12 = kDefaultTls12Ciphers;
+  if (parsed.min_version <= TLS1_2_VERSION && parsed.tls12.empty()) {
+    return Error{
+        "the cipher suites name no TLS 1.2 suite, so TLS 1.2 clients could not "
+        "connect; add one or set the minimum version to 1.3"};
+  }
+  return parsed;
+}
+
+}  // namespace
+
+Status check_tls_settings(const TlsSettings& settings) {
+  if (auto parsed = parse_settings(settings); !parsed) return Error{parsed.error()};
+  return Ok{};
+}
+
+Result<std::shared_ptr<const CertifiedKey>> CertifiedKey::load(const std::string& cert_file,
+                                                               const std::string& key_file) {
+  auto cert_pem = read_pem(cert_file, "certificate");
+  if (!cert_pem) return Error{cert_pem.error()};
+  auto key_pem = read_pem(key_file, "key");
+  if (!key_pem) return Error{key_pem.error()};
+
+  ERR_clear_error();
+  std::shared_ptr<CertifiedKey> pair(new CertifiedKey());
+  {
+    BIO* bio = BIO_new_mem_buf(cert_pem->data(), static_cast<int>(cert_pem->size()));
+    if (!bio) return Error{"cannot load the TLS certificate " + cert_file + ": " + openssl_error()};
+    pair->leaf_ = PEM_read_bio_X509(bio, nullptr, no_passphrase, nullptr);
+    if (pair->leaf_) {
+      pair->chain_ = sk_X509_new_null();
+      // A chain is a handful of certificates; the bound keeps a garbage file cheap.
+      for (int i = 0; i < 16 && pair->chain_; ++i) {
+        X509* next = PEM_read_bio_X509(bio, nullptr, no_passphrase, nullptr);
+        if (!next) break;
+        sk_X509_push(pair->chain_, next);
+      }
+    }
+    BIO_free(bio);
+    if (!pair->leaf_) {
+      return Error{"cannot load the TLS certificate " + cert_file + ": no PEM certificate in it (" +
+                   openssl_error() + ")"};
+    }
+    ERR_clear_error();  // the end of the chain reads as "no start line"
+  }
+  {
+    BIO* bio = BIO_new_mem_buf(key_pem->data(), static_cast<int>(key_pem->size()));
+    if (!bio) return Error{"cannot load the TLS key " + key_file + ": " + openssl_error()};
+    pair->key_ = PEM_read_bio_PrivateKey(bio, nullptr, no_passphrase, nullptr);
+    BIO_free(bio);
+    if (!pair->key_) {
+      return Error{"cannot load the TLS key " + key_file +
+                   ": no unencrypted PEM private key in it (" + openssl_error() + ")"};
+    }
+  }
+  if (X509_check_private_key(pair->leaf_, pair->key_) != 1) {
+    ERR_clear_error();
+    return Error{"the TLS key " + key_file + " does not match the certificate " + cert_file};
+  }
+
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_size = 0;
+  if (X509_digest(pair->leaf_, EVP_sha256(), digest, &digest_size) == 1) {
+    pair->sha256_ = hex(digest, digest_size);
+  }
+  if (BIGNUM* serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(pair->leaf_), nullptr)) {
+    if (char* text = BN_bn2hex(serial)) {
+      pair->serial_ = text;
+      OPENSSL_free(text);
+    }
+    BN_free(serial);
+  }
+  char subject[256] = {0};
+  X509_NAME_oneline(X509_get_subject_name(pair->leaf_), subject, sizeof subject);
+  pair->subject_ = subject;
+  pair->not_after_ = to_epoch_seconds(X509_get0_notAfter(pair->leaf_));
+  ERR_clear_error();
+  return std::shared_ptr<const CertifiedKey>(std::move(pair));
+}
+
+CertifiedKey::~CertifiedKey() {
+  if (chain_) sk_X509_pop_free(chain_, X509_free);
+  if (leaf_) X509_free(leaf_);
+  if (key_) EVP_PKEY_free(key_);
+}
+
+bool CertifiedKey::install(SSL* ssl) const {
+  // Copies references: the connection keeps them after this snapshot goes.
+  return SSL_use_cert_and_key(ssl, leaf_, key_, chain_, 1) == 1;
+}
+
+bool CertifiedKey::same_as(const CertifiedKey& other) const {
+  if (sha256_ != other.sha256_ || sk_X509_num(chain_) != sk_X509_num(other.chain_)) return false;
+  for (int i = 0; i < sk_X509_num(chain_); ++i) {
+    if (X509_cmp(sk_X509_value(chain_, i), sk_X509_value(other.chain_, i)) != 0) return false;
+  }
+  return EVP_PKEY_eq(key_, other.key_) == 1;
+}
+
+CertificateStore::CertificateStore(std::shared_ptr<const CertifiedKey> initial)
+    : current_(std::move(initial)) {}
+
+std::shared_ptr<const CertifiedKey> CertificateStore::current() const {
+  std::lock_guard lock(mutex_);
+  return current_;
+}
+
+void CertificateStore::replace(std::shared_ptr<const CertifiedKey> next) {
+  std::lock_guard lock(mutex_);
+  current_.swap(next);
+  // The old snapshot is released here or by the last handshake using it.
+}
+
+Result<SSL_CTX*> make_server_context(const TlsSettings& settings, CertificateStore& store) {
+  auto parsed = parse_settings(settings);
+  if (!parsed) return Error{parsed.error()};
+  const int min_version = parsed->min_version;
+  const std::string& tls12 = parsed->tls12;
+  const std::string& tls13 = parsed->tls13;
+
+  ERR_clear_error();
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (!ctx) return Error{"cannot create the TLS context: " + openssl_error()};
+  auto fail = [ctx](std::string message) -> Result<SSL_CTX*> {
+    SSL_CTX_free(ctx);
+    return Error{std::move(message)};
+  };
+  if (SSL_CTX_set_min_proto_version(ctx, min_version) != 1) {
+    return fail("cannot set the minimum TLS version: " + openssl_error());
+  }
+  SSL_CTX_set_options(
+      ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // Non-blocking sockets; buffers released while a connection is idle (a
+  // thousand idle connections would otherwise hold ~70 KB each).
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                            SSL_MODE_RELEASE_BUFFERS);
+  if (min_version <= TLS1_2_VERSION && SSL_CTX_set_cipher_list(ctx, tls12.c_str()) != 1) {
+    return fail("cannot use the TLS 1.2 cipher suites " + tls12 + ": " + openssl_error());
+  }
+  if (!tls13.empty() && SSL_CTX_set_ciphersuites(ctx, tls13.c_str()) != 1) {
+    return fail("cannot use the TLS 1.3 cipher suites " + tls13 + ": " + openssl_error());
+  }
+  static const unsigned char kSessionContext[] = "irsa-webhook";
+  SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
+  SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
+  SSL_CTX_set_cert_cb(ctx, install_current_certificate, &store);
+  return ctx;
+}
+
+CertificateReloader::CertificateReloader(CertificateStore& store,
+                                         CertificateReloaderOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+CertificateReloader::~CertificateReloader() { stop(); }
+
+void CertificateReloader::start() {
+  seen_ = file_identity(options_.cert_file) + "|" + file_identity(options_.key_file);
+  thread_ = std::thread([this] { run(); });
+}
+
+void CertificateReloader::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void CertificateReloader::run() {
+  std::unique_lock lock(mutex_);
+  while (!wake_.wait_for(lock, options_.poll_interval, [this] { return stopping_; })) {
+    lock.unlock();
+    check();
+    lock.lock();
+  }
+}
+
+void CertificateReloader::check() {
+  std::string identity = file_identity(options_.cert_file) + "|" + file_identity(options_.key_file);
+  if (identity == seen_) return;
+  seen_ = std::move(identity);
+
+  auto loaded = CertifiedKey::load(options_.cert_file, options_.key_file);
+  auto current = store_.current();
+  if (loaded && current && (*loaded)->same_as(*current)) return;  // touched, not changed
+  std::string problem;
+  if (!loaded) {
+    problem = loaded.error();
+  } else if ((*loaded)->not_after() <= static_cast<int64_t>(std::time(nullptr))) {
+    problem = "the new certificate expired at " + utc((*loaded)->not_after());
+  }
+  if (!problem.empty()) {
+    log::warning(
+        "TLS certificate reload failed; the previous certificate stays in service",
+        {{"error", problem}, {"serial", current ? std::string_view(current->serial()) : ""}});
+    if (options_.on_reload) options_.on_reload(false, current.get());
+    return;
+  }
+  store_.replace(*loaded);
+  const CertifiedKey& pair = **loaded;
+  log::info("TLS certificate reloaded", {{"subject", pair.subject()},
+                                         {"serial", pair.serial()},
+                                         {"sha256", pair.sha256()},
+                                         {"not_after", utc(pair.not_after())}});
+  if (options_.on_reload) options_.on_reload(true, &pair);
+}
+
+}  // namespace irsa::server
