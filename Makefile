@@ -13,7 +13,7 @@ BINARY := $(BUILD_DIR)/irsa-webhook
 # Build and test dependencies: Debian bookworm packages only.
 DEB_PACKAGES := build-essential cmake pkg-config git ca-certificates openssl curl \
   libcpp-httplib-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libsimdjson-dev \
-  libgtest-dev libgmock-dev python3 python3-jsonpatch python3-jwcrypto clang-format \
+  libgtest-dev libgmock-dev python3 python3-jsonpatch python3-yaml python3-jsonschema python3-jwcrypto clang-format \
   prometheus-cpp-dev
 
 .PHONY: all deps build test test-unit test-e2e test-conformance test-asan run certs format clean help bench
@@ -25,7 +25,12 @@ help:
 	@echo "make test       install deps, build, run every test (unit, e2e, conformance)"
 	@echo "make test-asan  the suite under AddressSanitizer + UndefinedBehaviorSanitizer"
 	@echo "make deps | build | certs | format | clean"
-	@echo "make bench      run the benchmarks in bench/ (installs wrk if missing)"
+	@echo "make demo       serve on a free port, post examples/admission-review.json, print the patch and the Pod"
+	@echo "make image      build the container image (docker, else buildah); IMAGE=name:tag"
+	@echo "make image-test build the image and test it (user, contents, flags, serving)"
+	@echo "make deploy     kubectl apply -k manifests/overlays/\$$(OVERLAY) (self-signed | cert-manager); undeploy"
+	@echo "make check-manifests   render every overlay and check it (schemas, flags, certificates)"
+	@echo "make bench      run the benchmarks in bench/"
 
 # Installs only what is missing: `apt-get update` once, then `apt-get install`.
 deps:
@@ -81,8 +86,90 @@ format:
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)
 
-# Benchmarks (bench/): the server under wrk beside the framework ceiling, then
-# the other bench executables. BENCH_ARGS passes options to server_bench.py.
+# --- Operations: demo, container image, cluster install ---------------------
+.PHONY: demo image image-test deploy undeploy bench check-manifests
+VERSION ?= $(shell sed -n 's/^project(irsa-webhook VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+IMAGE ?= irsa-webhook:$(VERSION)
+OVERLAY ?= self-signed
+KUBECTL ?= kubectl
+WEBHOOK_NAMESPACE ?= irsa-system
+
+# Serves on a free loopback port with dev certificates and examples/, posts
+# examples/admission-review.json, prints the decoded patch and the mutated Pod,
+# and stops the server. Every wait is bounded.
+demo: build certs
+	@set -euo pipefail; \
+	port=$$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	work=$$(mktemp -d); \
+	$(BINARY) --bind-address 127.0.0.1 --port $$port \
+	  --tls-cert $(DEV_CERTS)/tls.crt --tls-key $(DEV_CERTS)/tls.key \
+	  --service-accounts-file examples/service-accounts.yaml --aws-default-region us-east-1 -v 3 \
+	  2>$$work/server.log & pid=$$!; \
+	trap 'kill -TERM $$pid 2>/dev/null || true; wait $$pid 2>/dev/null || true; rm -rf $$work' EXIT; \
+	for i in $$(seq 100); do \
+	  curl -sf -m 2 --cacert $(DEV_CERTS)/ca.crt https://127.0.0.1:$$port/readyz >/dev/null && break; \
+	  kill -0 $$pid 2>/dev/null || { cat $$work/server.log; exit 1; }; sleep 0.1; \
+	done; \
+	echo "== irsa-webhook serving on https://127.0.0.1:$$port (pid $$pid)"; \
+	echo "== POST examples/admission-review.json to /mutate"; \
+	curl -sS -f -m 10 --cacert $(DEV_CERTS)/ca.crt -H 'Content-Type: application/json' \
+	  --data @examples/admission-review.json https://127.0.0.1:$$port/mutate >$$work/answer.json; \
+	/usr/bin/python3 -c 'import base64, json, sys, jsonpatch; \
+	review = json.load(open("examples/admission-review.json")); answer = json.load(open(sys.argv[1])); \
+	response = answer["response"]; \
+	print("allowed:", response["allowed"], " uid:", response["uid"]); \
+	patch = json.loads(base64.b64decode(response.get("patch", "") or "W10=")); \
+	print("== the patch (JSONPatch, one operation a line)"); \
+	[print(json.dumps(op)) for op in patch]; \
+	print("== the mutated Pod"); \
+	print(json.dumps(jsonpatch.apply_patch(review["request"]["object"], patch), indent=2))' $$work/answer.json; \
+	kill -TERM $$pid; wait $$pid; status=$$?; \
+	echo "== server log"; cat $$work/server.log; \
+	echo "== stopped (exit $$status)"
+
+# The container image from the Dockerfile: `docker build` where a Docker
+# daemon answers, else buildah (installed here if missing, not by `make deps`).
+image:
+	bash tests/image/build_image.sh $(IMAGE)
+
+# Builds the image and checks it: run by .ci/run after `make test`.
+image-test:
+	IMAGE=$(IMAGE) bash tests/image/image_test.sh
+
+# Installs cluster-wide into the current kubectl context. The self-signed
+# overlay's certificates are made first (kept while valid). IMAGE sets the
+# image (default irsa-webhook:$(VERSION); push it where your nodes pull from).
+deploy:
+	@set -euo pipefail; \
+	if [ "$(OVERLAY)" = self-signed ]; then manifests/overlays/self-signed/generate.sh; fi; \
+	work=$$(mktemp -d); trap 'rm -rf $$work' EXIT; \
+	image='$(IMAGE)'; name=$${image%:*}; tag=$${image##*:}; \
+	if [ "$$name" = "$$image" ] || [[ "$$tag" == */* ]]; then name=$$image; tag=latest; fi; \
+	printf 'resources: [%s]\nimages: [{name: irsa-webhook, newName: "%s", newTag: "%s"}]\n' \
+	  "$$(realpath --relative-to=$$work manifests/overlays/$(OVERLAY))" "$$name" "$$tag" >$$work/kustomization.yaml; \
+	echo "$(KUBECTL) apply -k manifests/overlays/$(OVERLAY) (image $$name:$$tag)"; \
+	$(KUBECTL) apply -k $$work; \
+	$(KUBECTL) -n $(WEBHOOK_NAMESPACE) rollout status deployment/irsa-webhook --timeout=180s
+
+undeploy:
+	@set -euo pipefail; \
+	if [ "$(OVERLAY)" = self-signed ] && [ ! -f manifests/overlays/self-signed/generated/ca-bundle-patch.yaml ]; then \
+	  manifests/overlays/self-signed/generate.sh >/dev/null; fi; \
+	$(KUBECTL) delete mutatingwebhookconfiguration irsa-webhook --ignore-not-found; \
+	$(KUBECTL) delete -k manifests/overlays/$(OVERLAY) --ignore-not-found
+
+# Renders every overlay (kubectl kustomize where kubectl exists) and checks it:
+# schemas, the Deployment's flags against the binary, certificates served.
+check-manifests: build
+	IRSA_BINARY=$(abspath $(BINARY)) IRSA_SOURCE_DIR=$(CURDIR) IRSA_SHARED_DIR=$(SHARED_DIR) \
+	  /usr/bin/python3 tests/manifests/test_manifests.py -v
+
+# Benchmarks (bench/, not run by `make test`): the server load benchmark
+# (bench/server_bench.py: wrk over TLS against the real binary and the
+# framework ceiling, same run; installs wrk when missing; BENCH_ARGS passes
+# options such as --duration 10), then every program bench/CMakeLists.txt
+# names, but the ceiling, which is a server the load benchmark drives.
+BENCH_ARGS ?=
 bench: build
 	@set -euo pipefail; \
 	if ! command -v wrk >/dev/null; then \
@@ -99,3 +186,4 @@ bench: build
 	  if [ "$$name" = httplib_ceiling ]; then continue; fi; \
 	  echo "== bench/$$name"; $(BUILD_DIR)/bench/$$name; \
 	done
+

@@ -46,5 +46,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "irsa-webhook: %s\n", valid.error().c_str());
     return 2;
   }
+  if (config->check_config) {
+    std::printf("configuration OK\n");
+    return 0;
+  }
   return irsa::cli::run_serve(*config);
 }

@@ -65,6 +65,8 @@ struct Config {
   LogFormat log_format = LogFormat::kText;
   bool show_version = false;
   bool show_help = false;
+  // --check-config: validate flags and files, print "configuration OK", exit.
+  bool check_config = false;
   // Flags that AWS's webhook has and that are accepted but have no effect
   // yet, as "--name (reason)": printed as a warning at start.
   std::vector<std::string> not_implemented;

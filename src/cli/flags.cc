@@ -357,6 +357,9 @@ const std::vector<Flag>& flag_table() {
       {"version", Kind::kBool, "Print the version and exit",
        boolean("version", FIELD(show_version))},
       {"help", Kind::kBool, "Print this help and exit", boolean("help", FIELD(show_help))},
+      {"check-config", Kind::kBool,
+       "Check the flags and the files they name, print \"configuration OK\" and exit (0 valid, 2 not)",
+       boolean("check-config", FIELD(check_config))},
       {"log-format", Kind::kString, "text or json (default text)",
        [](Config& config, std::string_view value) -> Status {
          if (value == "text") {
