@@ -31,6 +31,8 @@ help:
 	@echo "make deploy     kubectl apply -k manifests/overlays/\$$(OVERLAY) (self-signed | cert-manager); undeploy"
 	@echo "make check-manifests   render every overlay and check it (schemas, flags, certificates)"
 	@echo "make bench      run the benchmarks in bench/"
+	@echo "make fuzz       every libFuzzer target for FUZZ_SECONDS (300) each, then a table (clang-14)"
+	@echo "make fuzz-smoke replay every seed and fuzz/regressions/ file through every target (in make test)"
 
 # Installs only what is missing: `apt-get update` once, then `apt-get install`.
 deps:
@@ -187,3 +189,36 @@ bench: build
 	  echo "== bench/$$name"; $(BUILD_DIR)/bench/$$name; \
 	done
 
+# --- Fuzzing (fuzz/) -----------------------------------------------------------
+.PHONY: fuzz fuzz-smoke
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 300
+FUZZ_CLANG ?= clang++-14
+FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+  -fno-omit-frame-pointer -gline-tables-only
+
+# Every libFuzzer target for FUZZ_SECONDS each (FUZZ_TARGETS=a,b for some,
+# FUZZ_JOBS=2 to run two at once), then a table: target, executions,
+# coverage, corpus, crashes. Built with clang-14 in $(FUZZ_BUILD_DIR), which
+# this installs (clang-14, libclang-rt-14-dev) when missing.
+fuzz: deps
+	@missing=$$(for p in clang-14 libclang-rt-14-dev; do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	cmake -S . -B $(FUZZ_BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIRSA_FUZZ=ON \
+	  -DCMAKE_CXX_COMPILER=$(FUZZ_CLANG) -DCMAKE_CXX_FLAGS="$(FUZZ_FLAGS)" -DIRSA_SHARED_DIR=$(SHARED_DIR)
+	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target fuzzers
+	python3 fuzz/make_seeds.py --source . --shared $(SHARED_DIR) --out $(FUZZ_BUILD_DIR)/fuzz/seeds
+	python3 fuzz/run_fuzz.py --bin $(FUZZ_BUILD_DIR)/fuzz --seeds $(FUZZ_BUILD_DIR)/fuzz/seeds \
+	  --work $(FUZZ_BUILD_DIR)/fuzz/work --seconds $(FUZZ_SECONDS)
+
+# Replays every seed corpus and every fuzz/regressions/ file through every
+# target, built by the normal compiler: the `fuzz` label of `make test`.
+fuzz-smoke: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L fuzz

@@ -1,6 +1,9 @@
 // Injection and static-credential handling combined into one answer.
 #include "admission/decision.h"
 
+#include <algorithm>
+#include <cstddef>
+
 #include "mutation/plan.h"
 
 namespace irsa::admission {
@@ -42,6 +45,35 @@ std::string listing(const std::vector<Finding>& findings) {
     text += finding.describe();
   }
   return text;
+}
+
+// The Pod as `findings`' removals leave it, for planning the injection after
+// a strip: a removed volume or mount that carries the injected volume's name
+// must be injected again, not taken as already there.
+mutation::PodView without(const mutation::PodView& pod, std::vector<Finding> findings) {
+  mutation::PodView view = pod;
+  std::sort(findings.begin(), findings.end(),
+            [](const Finding& a, const Finding& b) { return a.index > b.index; });
+  for (const auto& finding : findings) {
+    if (finding.kind == credentials::FindingKind::kVolume) {
+      if (finding.index < view.volumes.size()) {
+        view.volumes.erase(view.volumes.begin() + static_cast<std::ptrdiff_t>(finding.index));
+      }
+      continue;
+    }
+    auto& list = finding.init_container ? view.init_containers : view.containers;
+    if (finding.container_index >= list.size()) continue;
+    auto& container = list[finding.container_index];
+    auto erase = [&finding](auto& items) {
+      if (finding.index < items.size()) {
+        items.erase(items.begin() + static_cast<std::ptrdiff_t>(finding.index));
+      }
+    };
+    if (finding.kind == credentials::FindingKind::kEnv) erase(container.env);
+    if (finding.kind == credentials::FindingKind::kEnvFrom) erase(container.env_from);
+    if (finding.kind == credentials::FindingKind::kVolumeMount) erase(container.volume_mounts);
+  }
+  return view;
 }
 
 }  // namespace
@@ -89,9 +121,13 @@ Decision decide(const mutation::PodView& pod, const std::optional<identity::Iden
     return decision;
   }
 
-  mutation::Plan plan = mutation::plan_mutation(pod, *identity, options, jitter);
+  const bool strip = !findings.empty() && mode == ManagedMode::kStrip;
+  std::optional<mutation::PodView> stripped_pod;
+  if (strip) stripped_pod = without(pod, findings);
+  const mutation::PodView& planned = stripped_pod ? *stripped_pod : pod;
+  mutation::Plan plan = mutation::plan_mutation(planned, *identity, options, jitter);
   decision.notes = std::move(plan.notes);
-  if (!findings.empty() && mode == ManagedMode::kStrip) {
+  if (strip) {
     decision.patch = credentials::plan_removal(findings);
     decision.stripped = true;
     add_warnings(decision, "removed", findings);

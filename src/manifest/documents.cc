@@ -12,10 +12,12 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <sstream>
 #include <system_error>
 #include <utility>
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 namespace irsa::manifest {
@@ -431,14 +433,59 @@ std::string yaml_error(std::string_view origin, const YAML::Mark& mark, std::str
             static_cast<std::size_t>(mark.column) + 1, message);
 }
 
+// Receives a parse's events and keeps none: for check_progress.
+class IgnoreEvents : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// yaml-cpp 0.7 never returns from LoadAll on some malformed streams (a
+// document that starts with ',' outside a flow collection yields empty
+// documents forever without consuming it; found by fuzz/). A document takes
+// at least one byte, so a parse that builds nothing and counts more
+// documents than bytes is stopped. Throws what the parser throws.
+bool check_progress(const std::string& text) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  IgnoreEvents ignore;
+  std::size_t documents = 0;
+  while (parser.HandleNextDocument(ignore)) {
+    if (++documents > text.size() + 1) return false;
+  }
+  return true;
+}
+
 Result<std::vector<json>> parse_yaml(std::string_view text, std::string_view origin) {
   if (auto offset = find_invalid_utf8(text)) {
     auto [line, column] = position_of(text, *offset);
     return Error{at(origin, line, column, "invalid UTF-8")};
   }
+  // YAML text cannot hold a NUL byte; yaml-cpp would take one near the start
+  // as UTF-16/32 and produce strings that are not UTF-8 (found by fuzz/).
+  if (auto offset = text.find('\0'); offset != std::string_view::npos) {
+    auto [line, column] = position_of(text, offset);
+    return Error{at(origin, line, column, "a NUL byte, which YAML text cannot contain")};
+  }
   std::vector<YAML::Node> nodes;
   try {
-    nodes = YAML::LoadAll(std::string(text));
+    std::string owned(text);
+    if (!check_progress(owned)) {
+      return Error{one_line(std::string(origin) +
+                            ": not valid YAML: the parser makes no progress (a ',' outside [ ] "
+                            "or { }?)")};
+    }
+    nodes = YAML::LoadAll(owned);
   } catch (const YAML::DeepRecursion& e) {
     // yaml-cpp stops far deeper than our limit, and says only "bad file".
     return Error{yaml_error(origin, e.mark, too_deep())};
@@ -497,12 +544,18 @@ Result<std::string> read_file(const std::string& path) {
     return Error{"cannot read " + path + ": larger than " + std::to_string(kMaxFileSize >> 20) +
                  " MiB"};
   };
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Opened non-blocking so that a FIFO without a writer does not block the
+  // open forever (it then reads as empty); reads block again, for pipes.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return failure(errno);
   struct FdCloser {
     int fd;
     ~FdCloser() { ::close(fd); }
   } closer{fd};
+  if (int flags = ::fcntl(fd, F_GETFL);
+      flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+    return failure(errno);
+  }
 
   struct stat info {};
   if (::fstat(fd, &info) != 0) return failure(errno);

@@ -6,16 +6,24 @@
 namespace irsa::manifest {
 namespace {
 
+constexpr std::size_t kMaxImplicitKeyBytes = 200;
+
 // Would a plain (unquoted) scalar with this text read back as something other
-// than this string under YAML 1.1 or 1.2? Then it must be quoted.
+// than this string under YAML 1.1 or 1.2? Then it must be quoted. A plain
+// "<<" key is a merge (found by fuzz/).
 bool needs_quotes(const std::string& text) {
   if (text.empty()) return true;
-  static const char* const kSpecial[] = {"null", "Null", "NULL", "~", "true", "True", "TRUE",
-                                         "false", "False", "FALSE", "yes", "Yes", "YES", "no",
-                                         "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
-                                         "y", "Y", "n", "N", ".inf", ".nan", "-.inf", "+.inf"};
+  static const char* const kSpecial[] = {
+      "null", "Null", "NULL", "~",  "true", "True", "TRUE",  "false", "False", "FALSE", "yes",
+      "Yes",  "YES",  "no",   "No", "NO",   "on",   "On",    "ON",    "off",   "Off",   "OFF",
+      "y",    "Y",    "n",    "N",  ".inf", ".nan", "-.inf", "+.inf", "<<"};
   for (const char* special : kSpecial) {
     if (text == special) return true;
+  }
+  // Control characters (a trailing '\r' was read back as a line break; found
+  // by fuzz/): double quotes escape them.
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) return true;
   }
   char first = text.front();
   if ((first >= '0' && first <= '9') || first == '-' || first == '+' || first == '.') return true;
@@ -28,6 +36,11 @@ void emit(YAML::Emitter& out, const nlohmann::json& value) {
       out << YAML::BeginMap;
       for (const auto& [key, item] : value.items()) {
         out << YAML::Key;
+        // YAML reads an implicit key of at most 1024 characters; escapes can
+        // make a key up to 4 times longer written, so a long one is written
+        // as an explicit "? key" (found by fuzz/). The setting sticks, so
+        // every key sets it.
+        out << (key.size() > kMaxImplicitKeyBytes ? YAML::LongKey : YAML::Auto);
         if (needs_quotes(key)) out << YAML::DoubleQuoted;
         out << key << YAML::Value;
         emit(out, item);

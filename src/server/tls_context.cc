@@ -3,7 +3,9 @@
 // service, and the stat()-polling reloader.
 #include "server/tls_context.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -106,8 +108,21 @@ std::string openssl_error() {
 }
 
 Result<std::string> read_pem(const std::string& path, const char* what) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
+  // O_NONBLOCK and regular files only: opening a FIFO would wait for a writer
+  // forever, at start or in the reloader, which then cannot be stopped.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    return Error{std::string("cannot read the TLS ") + what + " " + path + ": " +
+                 std::strerror(errno)};
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return Error{std::string("cannot read the TLS ") + what + " " + path + ": not a regular file"};
+  }
+  std::FILE* file = ::fdopen(fd, "rb");
   if (!file) {
+    ::close(fd);
     return Error{std::string("cannot read the TLS ") + what + " " + path + ": " +
                  std::strerror(errno)};
   }

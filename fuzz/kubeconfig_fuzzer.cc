@@ -1,0 +1,112 @@
+// kubeconfig files (--kubeconfig) as kube::load_kubeconfig reads them, with
+// the server URL and base64 parsers it uses.
+//
+// load_kubeconfig takes a path, so the input is written to a private
+// temporary folder (which also holds a token file and an empty file that
+// relative references can name). Run the fuzzer with stdin at /dev/null: a
+// kubeconfig may name any file, /dev/stdin included, as kubectl allows.
+//
+// Properties: an error names the kubeconfig; a loaded config has a usable server
+// (https/http, a host, a port in range) and a client certificate exactly when
+// it has a key; parse_server_url is stable (its origin parses back to the
+// same server); decode_base64 inverts standard base64.
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+
+#include "admission/review.h"
+#include "fuzz_support.h"
+#include "kube/rest_config.h"
+
+namespace {
+
+using irsa::fuzz::excerpt;
+
+struct Sandbox {
+  std::filesystem::path dir;
+  std::string kubeconfig;
+};
+
+void remove_sandbox();
+
+const Sandbox& sandbox() {
+  static Sandbox* instance = [] {
+    auto* s = new Sandbox;
+    std::string pattern = (std::filesystem::temp_directory_path() / "kubeconfig-fuzz-XXXXXX");
+    FUZZ_CHECK(::mkdtemp(pattern.data()) != nullptr, "mkdtemp");
+    s->dir = pattern;
+    s->kubeconfig = (s->dir / "config").string();
+    std::ofstream(s->dir / "token") << "token-from-file\n";
+    std::ofstream(s->dir / "empty") << "";
+    std::atexit(remove_sandbox);
+    return s;
+  }();
+  return *instance;
+}
+
+void remove_sandbox() {
+  std::error_code ignored;
+  std::filesystem::remove_all(sandbox().dir, ignored);
+}
+
+void check_server_url(std::string_view text) {
+  auto url = irsa::kube::parse_server_url(text);
+  if (!url) return;
+  FUZZ_CHECK(url->scheme == "https" || url->scheme == "http", url->scheme);
+  FUZZ_CHECK(!url->host.empty(), excerpt(text));
+  FUZZ_CHECK(url->port >= 1 && url->port <= 65535, std::to_string(url->port));
+  FUZZ_CHECK(
+      url->base_path.empty() || (url->base_path.front() == '/' && url->base_path.back() != '/'),
+      url->base_path);
+  // Hosts with '/' '?' '#' '@' or brackets would make origin() ambiguous.
+  if (url->host.find_first_of("/?#@[]") != std::string::npos) return;
+  auto again = irsa::kube::parse_server_url(url->origin() + url->base_path);
+  FUZZ_CHECK(again.ok(), url->origin() + ": " + again.error());
+  FUZZ_CHECK(again->scheme == url->scheme && again->host == url->host && again->port == url->port &&
+                 again->base_path == url->base_path,
+             "origin() does not parse back: " + url->origin());
+}
+
+void check_base64(std::string_view text) {
+  auto decoded = irsa::kube::decode_base64(text);
+  if (!decoded) return;
+  std::string encoded = irsa::admission::base64_encode(*decoded);
+  auto again = irsa::kube::decode_base64(encoded);
+  FUZZ_CHECK(again.ok() && *again == *decoded, "base64 round trip: " + excerpt(encoded));
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text = irsa::fuzz::as_text(data, size);
+  const Sandbox& box = sandbox();
+  {
+    std::ofstream out(box.kubeconfig, std::ios::binary | std::ios::trunc);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    FUZZ_CHECK(out.good(), "cannot write " + box.kubeconfig);
+  }
+  auto config = irsa::kube::load_kubeconfig(box.kubeconfig);
+  if (!config) {
+    // Not one line: names from the file are quoted as they are (an
+    // operator's file, reported at start); see fuzz/README.md.
+    FUZZ_CHECK(config.error().rfind("kubeconfig", 0) == 0, config.error());
+  } else {
+    FUZZ_CHECK(!config->server.host.empty(), config->origin);
+    FUZZ_CHECK(config->server.port >= 1 && config->server.port <= 65535, config->origin);
+    FUZZ_CHECK(config->client_certificate_pem.empty() == config->client_key_pem.empty(),
+               config->origin);
+  }
+  // The same bytes as a server URL (--kube-api) and as a *-data field.
+  if (size <= 4096) {
+    check_server_url(text);
+    check_base64(text);
+  }
+  return 0;
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Runs every libFuzzer target for a while and prints what it did.
+
+    run_fuzz.py --bin BUILD/fuzz --seeds SEEDS --work WORK [--seconds 300]
+                [--targets a,b] [--jobs 1] [--dict fuzz/json_yaml.dict]
+
+For each target: WORK/corpus/<target> (kept between runs, new inputs go
+there), SEEDS/<target> and fuzz/seeds/<target> as seed corpora, artifacts
+(crash-*, leak-*, timeout-*, oom-*) in WORK/artifacts/<target>/, the
+fuzzer's output in WORK/logs/<target>.log. stdin is /dev/null (a kubeconfig
+may name /dev/stdin). Prints a table: target, executions, coverage (edges
+cov, features ft), corpus (inputs in the fuzzer's corpus / files on disk),
+crashes; exit status 1 when any target crashed, leaked, hung or ran out of
+memory.
+"""
+
+import argparse
+import concurrent.futures
+import os
+import re
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TARGETS = ["admission_review", "manifest", "kubeconfig", "watch_stream", "list_page",
+           "identity_config", "pem_keys", "jwks", "jwt", "trust_policy", "flags"]
+ARTIFACTS = ("crash-", "leak-", "timeout-", "oom-")
+
+
+def run_target(target, args):
+    binary = os.path.join(args.bin, f"{target}_fuzzer")
+    corpus = os.path.join(args.work, "corpus", target)
+    artifacts = os.path.join(args.work, "artifacts", target) + os.sep
+    log_path = os.path.join(args.work, "logs", f"{target}.log")
+    for folder in (corpus, artifacts, os.path.dirname(log_path)):
+        os.makedirs(folder, exist_ok=True)
+    before = {p for p in os.listdir(artifacts)}
+    seeds = [d for d in (os.path.join(args.seeds, target), os.path.join(HERE, "seeds", target))
+             if os.path.isdir(d)]
+    command = [binary, corpus, *seeds,
+               f"-max_total_time={args.seconds}", f"-timeout={args.timeout}",
+               f"-rss_limit_mb={args.rss_limit_mb}", f"-max_len={args.max_len}",
+               f"-artifact_prefix={artifacts}", "-print_final_stats=1", "-close_fd_mask=1",
+               "-reload=0"]
+    if args.dict:
+        command.append(f"-dict={args.dict}")
+    started = time.monotonic()
+    with open(log_path, "w", encoding="utf-8") as log, open(os.devnull, "rb") as null:
+        process = subprocess.run(command, stdin=null, stdout=log, stderr=subprocess.STDOUT,
+                                 timeout=args.seconds * 3 + 600)
+    elapsed = time.monotonic() - started
+    with open(log_path, encoding="utf-8", errors="replace") as handle:
+        text = handle.read()
+    executions = re.findall(r"stat::number_of_executed_units:\s*(\d+)", text)
+    status = re.findall(r"^#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+) corp: (\d+)/", text, re.M)
+    new = sorted(p for p in os.listdir(artifacts) if p not in before and p.startswith(ARTIFACTS))
+    return {
+        "target": target,
+        "executions": int(executions[-1]) if executions else (int(status[-1][0]) if status else 0),
+        "cov": int(status[-1][1]) if status else 0,
+        "ft": int(status[-1][2]) if status else 0,
+        "corpus": int(status[-1][3]) if status else 0,
+        "files": len(os.listdir(corpus)),
+        "crashes": len(new),
+        "artifacts": [os.path.join(artifacts, p) for p in new],
+        "exit": process.returncode,
+        "seconds": elapsed,
+        "log": log_path,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bin", required=True, help="folder with <target>_fuzzer programs")
+    parser.add_argument("--seeds", required=True, help="make_seeds.py output")
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--seconds", type=int, default=int(os.environ.get("FUZZ_SECONDS", 300)))
+    parser.add_argument("--targets", default=os.environ.get("FUZZ_TARGETS", ""))
+    parser.add_argument("--jobs", type=int, default=int(os.environ.get("FUZZ_JOBS", 1)))
+    parser.add_argument("--max-len", type=int, default=int(os.environ.get("FUZZ_MAX_LEN", 16384)))
+    parser.add_argument("--timeout", type=int, default=10, help="seconds per input")
+    parser.add_argument("--rss-limit-mb", type=int, default=2560)
+    parser.add_argument("--dict", default=os.path.join(HERE, "json_yaml.dict"))
+    args = parser.parse_args()
+    targets = [t for t in args.targets.split(",") if t] or TARGETS
+    unknown = set(targets) - set(TARGETS)
+    if unknown:
+        parser.error("unknown targets: " + ", ".join(sorted(unknown)))
+
+    print(f"fuzzing {len(targets)} targets for {args.seconds} s each ({args.jobs} at a time)",
+          flush=True)
+    results = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = {pool.submit(run_target, t, args): t for t in targets}
+        for future in concurrent.futures.as_completed(futures):
+            result = future.result()
+            results.append(result)
+            print(f"  {result['target']}: {result['executions']} executions, "
+                  f"{result['crashes']} crashes ({result['seconds']:.0f} s)", flush=True)
+    results.sort(key=lambda r: targets.index(r["target"]))
+
+    header = f"{'target':<18} {'executions':>12} {'exec/s':>8} {'cov':>6} {'ft':>7} " \
+             f"{'corpus':>13} {'crashes':>7}"
+    print()
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        rate = r["executions"] / r["seconds"] if r["seconds"] else 0
+        corpus = f"{r['corpus']}/{r['files']}"
+        print(f"{r['target']:<18} {r['executions']:>12} {rate:>8.0f} {r['cov']:>6} {r['ft']:>7} "
+              f"{corpus:>13} {r['crashes']:>7}")
+    print("corpus: inputs in the fuzzer's corpus / files in the kept corpus folder")
+    failed = False
+    for r in results:
+        if r["crashes"] or r["exit"] not in (0,):
+            failed = True
+            print(f"{r['target']}: exit {r['exit']}, see {r['log']}")
+            for path in r["artifacts"]:
+                print(f"  {path}  (replay: {os.path.join(args.bin, r['target'] + '_fuzzer')} {path})")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
