@@ -83,35 +83,6 @@ bool looks_like_json(std::string_view text) {
   return false;
 }
 
-// The offset of the first bracket that opens a container deeper than
-// kMaxNestingDepth, outside strings; nullopt when there is none.
-std::optional<std::size_t> find_json_too_deep(std::string_view text) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxNestingDepth) return i;
-    } else if ((c == '}' || c == ']') && depth > 0) {
-      --depth;
-    }
-  }
-  return std::nullopt;
-}
-
 // The offset of the first byte that does not start a valid UTF-8 sequence.
 std::optional<std::size_t> find_invalid_utf8(std::string_view text) {
   std::size_t i = 0;
@@ -172,7 +143,7 @@ void append_document(json document, std::vector<json>& out) {
 }
 
 Result<std::vector<json>> parse_json(std::string_view text, std::string_view origin) {
-  if (auto offset = find_json_too_deep(text)) {
+  if (auto offset = find_json_nesting_beyond(text, kMaxNestingDepth)) {
     auto [line, column] = position_of(text, *offset);
     return Error{at(origin, line, column, too_deep())};
   }
@@ -505,6 +476,33 @@ Result<std::vector<json>> parse_yaml(std::string_view text, std::string_view ori
 }
 
 }  // namespace
+
+std::optional<std::size_t> find_json_nesting_beyond(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max_depth) return i;
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::nullopt;
+}
 
 std::string describe_json_error(const nlohmann::json::exception& error) {
   std::string_view message = error.what();

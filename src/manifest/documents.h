@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,5 +35,10 @@ inline constexpr int kMaxNestingDepth = 256;
 // nlohmann's parse error as one line without its exception id:
 // "line 2, column 5: syntax error while parsing value - ...".
 std::string describe_json_error(const nlohmann::json::exception& error);
+
+// The offset of the first bracket, outside strings, that opens a container
+// nested deeper than `max_depth`; nullopt when there is none. A cheap scan
+// before parsing, so that deep input is refused instead of recursed into.
+std::optional<std::size_t> find_json_nesting_beyond(std::string_view text, int max_depth);
 
 }  // namespace irsa::manifest
