@@ -1,5 +1,6 @@
-# irsa-webhook container image: a Debian bookworm builder that installs what
-# `make deps` installs (by running it) and builds in Release, and a runtime
+# irsa-webhook container image: a Debian bookworm builder that installs the
+# Makefile's BUILD_PACKAGES and builds only the binary in Release (`make
+# binary`: no tests, no GoogleTest, no python), and a runtime
 # stage FROM scratch with only the binary, the shared libraries it links
 # (resolved with ldd in the builder), the dynamic loader, CA certificates and
 # a passwd/group entry for UID/GID 65532. No shell, no package manager, no
@@ -14,13 +15,13 @@
 FROM docker.io/library/debian:bookworm AS builder
 ENV DEBIAN_FRONTEND=noninteractive
 WORKDIR /src
-# `make deps` needs make; it then installs the Makefile's DEB_PACKAGES. A
-# layer of its own, rebuilt only when the Makefile changes.
+# `make deps-binary` needs make; it then installs the Makefile's
+# BUILD_PACKAGES. A layer of its own, rebuilt only when the Makefile changes.
 RUN apt-get update -q \
  && apt-get install -y -q --no-install-recommends make \
  && rm -rf /var/lib/apt/lists/*
 COPY Makefile ./
-RUN make deps && rm -rf /var/lib/apt/lists/*
+RUN make deps-binary && rm -rf /var/lib/apt/lists/*
 
 COPY . .
 ARG REVISION=unknown
@@ -31,7 +32,7 @@ RUN if [ ! -e .git ]; then \
       && git -c user.name=image -c user.email=image@localhost commit -q --allow-empty -m "$REVISION" \
       && git tag "$REVISION"; \
     fi
-RUN make build BUILD_TYPE=Release BUILD_DIR=build-image SHARED_DIR=/src/.no-shared
+RUN make binary BUILD_TYPE=Release BUILD_DIR=build-image
 
 # The runtime tree: the stripped binary, exactly the libraries ldd resolves
 # (copied to the paths the loader found them at) and the loader itself.

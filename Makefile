@@ -10,13 +10,14 @@ PORT ?= 8443
 DEV_CERTS := certs/dev
 BINARY := $(BUILD_DIR)/irsa-webhook
 
-# Build and test dependencies: Debian bookworm packages only.
-DEB_PACKAGES := build-essential cmake pkg-config git ca-certificates openssl curl \
-  libcpp-httplib-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libsimdjson-dev \
-  libgtest-dev libgmock-dev python3 python3-jsonpatch python3-yaml python3-jsonschema python3-jwcrypto clang-format \
-  prometheus-cpp-dev
+# Dependencies: Debian bookworm packages only. BUILD_PACKAGES build the
+# binary (`make binary`, the image's builder); the rest are for the tests.
+BUILD_PACKAGES := build-essential cmake pkg-config git ca-certificates \
+  libcpp-httplib-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libsimdjson-dev prometheus-cpp-dev
+DEB_PACKAGES := $(BUILD_PACKAGES) openssl curl libgtest-dev libgmock-dev \
+  python3 python3-jsonpatch python3-yaml python3-jsonschema python3-jwcrypto clang-format
 
-.PHONY: all deps build test test-unit test-e2e test-conformance test-asan run certs format clean help bench
+.PHONY: all deps deps-binary binary build test test-unit test-e2e test-conformance test-asan run certs format clean help bench
 
 all: build
 
@@ -25,6 +26,7 @@ help:
 	@echo "make test       install deps, build, run every test (unit, e2e, conformance)"
 	@echo "make test-asan  the suite under AddressSanitizer + UndefinedBehaviorSanitizer"
 	@echo "make deps | build | certs | format | clean"
+	@echo "make binary     only the binary (BUILD_PACKAGES, no tests): what the image's builder runs"
 	@echo "make demo       serve on a free port, post examples/admission-review.json, print the patch and the Pod"
 	@echo "make image      build the container image (docker, else buildah); IMAGE=name:tag"
 	@echo "make image-test build the image and test it (user, contents, flags, serving)"
@@ -47,6 +49,14 @@ deps:
 	else \
 	  echo "deps: all Debian packages present"; \
 	fi
+
+# Only the binary: what the container image's builder runs.
+deps-binary:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BUILD_PACKAGES)"
+
+binary: deps-binary
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DIRSA_BUILD_TESTS=OFF
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target irsa-webhook
 
 $(BUILD_DIR)/CMakeCache.txt:
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DIRSA_SHARED_DIR=$(SHARED_DIR)

@@ -20,6 +20,18 @@ BASE_IMAGE=docker.io/library/debian:bookworm
 VERSION=${VERSION:-$(sed -n 's/^project(irsa-webhook VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)}
 REVISION=${REVISION:-$(git describe --always --dirty --tags 2>/dev/null || echo unknown)}
 IMAGE=${1:-irsa-webhook:${VERSION:-dev}}
+# The OCI source label: IMAGE_SOURCE, else the git remote "origin" (as an
+# https URL), else the project's placeholder home.
+origin_url() {
+  local url
+  url=$(git remote get-url origin 2>/dev/null) || return 0
+  case $url in
+    git@*:*) url=${url#git@}; url="https://${url/://}" ;;
+    ssh://git@*) url="https://${url#ssh://git@}" ;;
+  esac
+  echo "${url%.git}"
+}
+IMAGE_SOURCE=${IMAGE_SOURCE:-$(origin_url)}
 IMAGE_SOURCE=${IMAGE_SOURCE:-https://github.com/irsa-webhook/irsa-webhook}
 BUILD_ARGS=(--build-arg "VERSION=$VERSION" --build-arg "REVISION=$REVISION"
   --build-arg "SOURCE=$IMAGE_SOURCE")
