@@ -94,9 +94,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   auto config = irsa::kube::load_kubeconfig(box.kubeconfig);
   if (!config) {
-    // Not one line: names from the file are quoted as they are (an
-    // operator's file, reported at start); see fuzz/README.md.
     FUZZ_CHECK(config.error().rfind("kubeconfig", 0) == 0, config.error());
+    FUZZ_CHECK(irsa::fuzz::one_line(config.error()), config.error());
   } else {
     FUZZ_CHECK(!config->server.host.empty(), config->origin);
     FUZZ_CHECK(config->server.port >= 1 && config->server.port <= 65535, config->origin);

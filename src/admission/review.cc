@@ -4,40 +4,16 @@
 #include <cstdint>
 #include <utility>
 
+#include "common/quote.h"
+
 namespace irsa::admission {
 namespace {
 
 using simdjson::dom::element;
 using simdjson::dom::object;
 
-// Client-supplied text in an error message: quoted, at most 64 bytes (cut on
-// a UTF-8 boundary), control characters escaped, so the reason stays one line.
-std::string quoted(std::string_view text) {
-  constexpr std::size_t kMaxBytes = 64;
-  bool cut = text.size() > kMaxBytes;
-  if (cut) {
-    std::size_t end = kMaxBytes;
-    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-    text = text.substr(0, end);
-  }
-  std::string out = "\"";
-  for (char c : text) {
-    auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte < 0x20 || byte == 0x7F) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[byte >> 4];
-      out += kHex[byte & 0xF];
-    } else {
-      out += c;
-    }
-  }
-  out += cut ? "\"..." : "\"";
-  return out;
-}
+// Client-supplied text in an error message: quoted, at most 64 bytes, one line.
+std::string quoted(std::string_view text) { return quote(text, 64); }
 
 const char* type_name(element value) {
   switch (value.type()) {

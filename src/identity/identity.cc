@@ -4,6 +4,8 @@
 
 #include <limits>
 
+#include "common/quote.h"
+
 namespace irsa::identity {
 namespace {
 
@@ -12,25 +14,7 @@ constexpr std::size_t kMaxQuotedValue = 64;
 // An annotation value for a problem message: quoted, bounded, one line, and
 // plain ASCII so that it can go anywhere (logs, JSON warnings).
 std::string quote(std::string_view value) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  bool truncated = value.size() > kMaxQuotedValue;
-  if (truncated) value = value.substr(0, kMaxQuotedValue);
-  for (char c : value) {
-    auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte < 0x20 || byte >= 0x7f) {
-      out += "\\x";
-      out += kHex[byte >> 4];
-      out += kHex[byte & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  out += truncated ? "...\"" : "\"";
-  return out;
+  return irsa::quote(value, kMaxQuotedValue, QuoteBytes::kAscii);
 }
 
 const std::string* find(const std::map<std::string, std::string, std::less<>>& annotations,

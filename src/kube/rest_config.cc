@@ -12,10 +12,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/quote.h"
 #include "manifest/documents.h"
 
 namespace irsa::kube {
 namespace {
+
+// A name or value from the kubeconfig in an error message: quoted, one line.
+std::string named(std::string_view text) { return quote(text, 128); }
 
 using nlohmann::json;
 
@@ -85,11 +89,11 @@ Result<json> named_entry(const json& config, const char* list, const char* inner
       const json* body = member(entry, inner);
       if (!body) return json::object();
       if (!body->is_object())
-        return Error{std::string(list) + " \"" + name + "\": " + inner + " must be a map"};
+        return Error{std::string(list) + " " + named(name) + ": " + inner + " must be a map"};
       return *body;
     }
   }
-  return Error{"no " + std::string(inner) + " named \"" + name + "\" in " + list};
+  return Error{"no " + std::string(inner) + " named " + named(name) + " in " + list};
 }
 
 // Reads a PEM either inline (base64 *-data) or from a file.
@@ -129,7 +133,7 @@ std::string ServerUrl::origin() const {
 
 Result<ServerUrl> parse_server_url(std::string_view text) {
   auto fail = [&](std::string_view why) {
-    return Error{"server URL \"" + std::string(text) + "\": " + std::string(why)};
+    return Error{"server URL " + quote(text, 256) + ": " + std::string(why)};
   };
   ServerUrl url;
   std::string_view rest = text;
@@ -248,7 +252,9 @@ Status check_credentials(const RestConfig& config) {
   return Ok{};
 }
 
-Result<RestConfig> load_kubeconfig(const std::string& path, std::string_view server_override) {
+namespace {
+
+Result<RestConfig> read_kubeconfig(const std::string& path, std::string_view server_override) {
   auto prefix = [&path](const std::string& message) {
     return Error{"kubeconfig " + path + ": " + message};
   };
@@ -268,19 +274,19 @@ Result<RestConfig> load_kubeconfig(const std::string& path, std::string_view ser
   if (!context) return prefix(context.error());
   std::string cluster_name = string_field(*context, "cluster", ok);
   std::string user_name = string_field(*context, "user", ok);
-  if (!ok) return prefix("context \"" + context_name + "\": cluster and user must be strings");
-  if (cluster_name.empty()) return prefix("context \"" + context_name + "\" names no cluster");
+  if (!ok) return prefix("context " + named(context_name) + ": cluster and user must be strings");
+  if (cluster_name.empty()) return prefix("context " + named(context_name) + " names no cluster");
 
   RestConfig rest;
-  rest.origin = "kubeconfig " + path + " (context " + context_name + ")";
+  rest.origin = "kubeconfig " + path + " (context " + one_line(context_name) + ")";
 
   auto cluster = named_entry(config, "clusters", "cluster", cluster_name);
   if (!cluster) return prefix(cluster.error());
   std::string server = string_field(*cluster, "server", ok);
-  if (!ok) return prefix("cluster \"" + cluster_name + "\": server must be a string");
+  if (!ok) return prefix("cluster " + named(cluster_name) + ": server must be a string");
   if (!server_override.empty()) server = std::string(server_override);
   if (server.empty())
-    return prefix("cluster \"" + cluster_name + "\" has no server (or pass --kube-api)");
+    return prefix("cluster " + named(cluster_name) + " has no server (or pass --kube-api)");
   auto url = parse_server_url(server);
   if (!url) return prefix(url.error());
   rest.server = std::move(*url);
@@ -289,25 +295,25 @@ Result<RestConfig> load_kubeconfig(const std::string& path, std::string_view ser
     rest.insecure_skip_tls_verify = insecure->get<bool>();
   }
   auto ca = pem_from(*cluster, "certificate-authority-data", "certificate-authority", base_dir,
-                     "cluster \"" + cluster_name + "\"");
+                     "cluster " + named(cluster_name));
   if (!ca) return prefix(ca.error());
   rest.certificate_authority_pem = std::move(*ca);
 
   if (!user_name.empty()) {
     auto user = named_entry(config, "users", "user", user_name);
     if (!user) return prefix(user.error());
-    const std::string who = "user \"" + user_name + "\"";
+    const std::string who = "user " + named(user_name);
     if (const json* exec = member(*user, "exec")) {
       std::string command = exec->is_object() ? string_field(*exec, "command", ok) : "";
       return prefix(who + " authenticates with exec" +
-                    (command.empty() ? std::string() : " (command \"" + command + "\")") +
+                    (command.empty() ? std::string() : " (command " + named(command) + ")") +
                     ", which irsa-webhook does not run; use a kubeconfig with token, tokenFile or "
                     "client-certificate/client-key (for example a ServiceAccount token)");
     }
     if (const json* provider = member(*user, "auth-provider")) {
       std::string name = provider->is_object() ? string_field(*provider, "name", ok) : "";
       return prefix(who + " authenticates with auth-provider" +
-                    (name.empty() ? std::string() : " \"" + name + "\"") +
+                    (name.empty() ? std::string() : " " + named(name)) +
                     ", which irsa-webhook does not support; use token, tokenFile or "
                     "client-certificate/client-key");
     }
@@ -333,6 +339,14 @@ Result<RestConfig> load_kubeconfig(const std::string& path, std::string_view ser
   }
   if (auto checked = check_credentials(rest); !checked) return Error{checked.error()};
   return rest;
+}
+
+}  // namespace
+
+Result<RestConfig> load_kubeconfig(const std::string& path, std::string_view server_override) {
+  auto config = read_kubeconfig(path, server_override);
+  if (!config) return Error{one_line(config.error())};
+  return config;
 }
 
 bool in_cluster_available(const InClusterSource& source) {

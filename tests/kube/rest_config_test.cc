@@ -146,6 +146,20 @@ TEST_F(KubeconfigTest, BrokenKubeconfigsFailWithAnErrorThatSaysWhy) {
   EXPECT_FALSE(not_yaml);
 }
 
+TEST_F(KubeconfigTest, ErrorsStayOneLineWhateverTheNamesHold) {
+  // A context name with a carriage return and a newline (YAML escapes) must
+  // not split the start-up error or forge a second log line.
+  auto config = load_kubeconfig(kubeconfig("    server: https://x\n", "    token: t\n",
+                                           "\"bad\\r\\nlevel=info msg=forged\""));
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error().find_first_of("\r\n"), std::string::npos) << config.error();
+  EXPECT_THAT(config.error(), HasSubstr("no context named \"bad\\x0d\\x0alevel=info"));
+  auto url = load_kubeconfig(kubeconfig("    server: \"https://x\\n:99999\"\n", "    token: t\n"));
+  ASSERT_FALSE(url);
+  EXPECT_EQ(url.error().find('\n'), std::string::npos) << url.error();
+  EXPECT_THAT(url.error(), HasSubstr("server URL \"https://x\\x0a"));
+}
+
 TEST(ServerUrl, ParsesSchemesPortsIpv6AndPaths) {
   auto plain = parse_server_url("kube.example:6443");
   ASSERT_TRUE(plain);
