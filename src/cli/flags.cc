@@ -358,7 +358,8 @@ const std::vector<Flag>& flag_table() {
        boolean("version", FIELD(show_version))},
       {"help", Kind::kBool, "Print this help and exit", boolean("help", FIELD(show_help))},
       {"check-config", Kind::kBool,
-       "Check the flags and the files they name, print \"configuration OK\" and exit (0 valid, 2 not)",
+       "Check the flags and the files they name, print \"configuration OK\" and exit (0 valid, 2 "
+       "not)",
        boolean("check-config", FIELD(check_config))},
       {"log-format", Kind::kString, "text or json (default text)",
        [](Config& config, std::string_view value) -> Status {
@@ -563,6 +564,10 @@ Status validate_config(const Config& config) {
     return Error{"--metrics-port must be between 0 and 65535, got " +
                  std::to_string(s.metrics_port)};
   }
+  if (s.metrics_port != 0 && s.metrics_port == s.port) {
+    return Error{"--metrics-port and --port are both " + std::to_string(s.port) +
+                 ": the metrics port is plain HTTP and needs a port of its own (or 0 for none)"};
+  }
   if (s.max_request_bytes < 1024) {
     return Error{"--max-request-bytes must be at least 1024, got " +
                  std::to_string(s.max_request_bytes)};
@@ -588,8 +593,9 @@ Status validate_config(const Config& config) {
   }
   if (s.worker_threads < 0) return Error{"--worker-threads must not be negative"};
   if (s.watch_config_map && !s.service_accounts_file.empty()) {
-    return Error{"--watch-config-map reads the ConfigMap from the API server; it cannot be used "
-                 "with --service-accounts-file"};
+    return Error{
+        "--watch-config-map reads the ConfigMap from the API server; it cannot be used "
+        "with --service-accounts-file"};
   }
   if (auto ok = check_readable("tls-cert", s.tls_cert); !ok) return ok;
   if (auto ok = check_readable("tls-key", s.tls_key); !ok) return ok;

@@ -145,12 +145,9 @@ int run_serve(const Config& config) {
   };
   routes.ready = [&sources = **sources] { return sources.ready(); };
 
-  server::HttpsServer https(std::move(options), std::move(routes), &metrics);
-  if (auto started = https.start(); !started) return startup_error(started.error());
-  std::string address = serve.bind_address + ":" + std::to_string(https.port());
-  log::info("listening", {{"address", address}});
-
-  // --metrics-port 0: no metrics listener.
+  // --metrics-port 0: no metrics listener. A port that cannot be bound stops
+  // the start, as a busy admission port does: a half-configured replica that
+  // looks healthy is worse than one that says what to fix.
   std::unique_ptr<server::MetricsServer> metrics_server;
   if (serve.metrics_port != 0) {
     server::MetricsRoutes metrics_routes;
@@ -163,15 +160,19 @@ int run_serve(const Config& config) {
     metrics_server = std::make_unique<server::MetricsServer>(
         server::MetricsServerOptions{serve.bind_address, serve.metrics_port},
         std::move(metrics_routes));
-    // Admission matters more than metrics: without the port, serve anyway.
     if (auto started = metrics_server->start(); !started) {
-      log::error("metrics are not served", {{"error", started.error()}});
-      metrics_server.reset();
-    } else {
-      log::info("serving metrics",
-                {{"address", serve.bind_address + ":" + std::to_string(metrics_server->port())}});
+      return startup_error(started.error() +
+                           "; free the port, choose another with --metrics-port, or turn metrics "
+                           "off with --metrics-port 0");
     }
+    log::info("serving metrics",
+              {{"address", serve.bind_address + ":" + std::to_string(metrics_server->port())}});
   }
+
+  server::HttpsServer https(std::move(options), std::move(routes), &metrics);
+  if (auto started = https.start(); !started) return startup_error(started.error());
+  std::string address = serve.bind_address + ":" + std::to_string(https.port());
+  log::info("listening", {{"address", address}});
 
   int signal_number = 0;
   if (int error = sigwait(&stop_signals, &signal_number); error != 0) {

@@ -44,9 +44,10 @@ TEST(ParseFlags, DefaultsMatchAwsWebhook) {
 }
 
 TEST(ParseFlags, AcceptsPflagSyntax) {
-  Config config = parse_ok({"--port=8443", "--aws-default-region", "us-west-2",
-                            "--sts-regional-endpoint", "--in-cluster=false", "-v=4",
-                            "--token-expiration", "3600", "--service-account-lookup-grace-period=2s"});
+  Config config =
+      parse_ok({"--port=8443", "--aws-default-region", "us-west-2", "--sts-regional-endpoint",
+                "--in-cluster=false", "-v=4", "--token-expiration", "3600",
+                "--service-account-lookup-grace-period=2s"});
   EXPECT_EQ(config.serve.port, 8443);
   EXPECT_EQ(config.mutation.region, "us-west-2");
   EXPECT_TRUE(config.identity.regional_sts);
@@ -63,8 +64,8 @@ TEST(ParseFlags, BooleansTakeGoSpellings) {
 }
 
 TEST(ParseFlags, KlogFlagsAreAccepted) {
-  Config config = parse_ok({"--logtostderr", "--alsologtostderr=true", "--v=2",
-                            "--stderrthreshold", "INFO", "--log-dir=/tmp"});
+  Config config = parse_ok({"--logtostderr", "--alsologtostderr=true", "--v=2", "--stderrthreshold",
+                            "INFO", "--log-dir=/tmp"});
   EXPECT_EQ(config.verbosity, 2);
 }
 
@@ -116,7 +117,8 @@ TEST(ValidateMutationConfig, SaysWhatToFix) {
   };
   for (const Case& c : {
            Case{{"--annotation-prefix=Bad_Prefix"}, "--annotation-prefix must be a DNS subdomain"},
-           Case{{"--token-mount-path=relative/path"}, "--token-mount-path must be an absolute path"},
+           Case{{"--token-mount-path=relative/path"},
+                "--token-mount-path must be an absolute path"},
            Case{{"--token-audience="}, "--token-audience"},
            Case{{"--container-credentials-token-path=/abs"}, "relative path inside the volume"},
            Case{{"--container-credentials-token-path=../up"}, "relative path inside the volume"},
@@ -140,6 +142,9 @@ TEST(ValidateConfig, ChecksFilesAndPorts) {
   EXPECT_THAT(status.error(), HasSubstr("--tls-cert /nonexistent/tls.crt"));
   config = parse_ok({"--port=70000"});
   EXPECT_THAT(validate_config(config).error(), HasSubstr("--port must be between"));
+  config = parse_ok({"--port=9999"});  // the default --metrics-port
+  EXPECT_THAT(validate_config(config).error(),
+              HasSubstr("--metrics-port and --port are both 9999"));
 }
 
 TEST(Usage, ListsAwsFlags) {

@@ -375,6 +375,21 @@ class BadInput(WebhookTestCase):
         self.run_binary(expectation, reason, self.serve_args(cert=path) +
                         ["--service-accounts-file", self.service_accounts])
 
+    def case_metrics_port_in_use(self, expectation, reason):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen(1)
+            args = self.serve_args()
+            args[args.index("--metrics-port") + 1] = str(taken.getsockname()[1])
+            self.run_binary(expectation, reason, args +
+                            ["--service-accounts-file", self.service_accounts])
+
+    def case_metrics_port_is_port(self, expectation, reason):
+        args = self.serve_args()
+        args[args.index("--metrics-port") + 1] = args[args.index("--port") + 1]
+        self.run_binary(expectation, reason, args +
+                        ["--service-accounts-file", self.service_accounts])
+
     def case_kubeconfig_missing(self, expectation, reason):
         self.run_binary(expectation, reason, self.serve_args() +
                         ["--kubeconfig", os.path.join(self.work, "absent-kubeconfig")])
