@@ -34,6 +34,7 @@ help:
 	@echo "make check-manifests   render every overlay and check it (schemas, flags, certificates)"
 	@echo "make bench      run the benchmarks in bench/"
 	@echo "make fuzz       every libFuzzer target for FUZZ_SECONDS (300) each, then a table (clang-14)"
+	@echo "make fuzz-campaign  FUZZ_CAMPAIGN_TOTAL seconds on the targets furthest from 10M executions"
 	@echo "make fuzz-smoke replay every seed and fuzz/regressions/ file through every target (in make test)"
 
 # Installs only what is missing: `apt-get update` once, then `apt-get install`.
@@ -200,7 +201,7 @@ bench: build
 	done
 
 # --- Fuzzing (fuzz/) -----------------------------------------------------------
-.PHONY: fuzz fuzz-smoke
+.PHONY: fuzz fuzz-build fuzz-campaign fuzz-smoke
 FUZZ_BUILD_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 300
 FUZZ_CLANG ?= clang++-14
@@ -211,7 +212,7 @@ FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=
 # FUZZ_JOBS=2 to run two at once), then a table: target, executions,
 # coverage, corpus, crashes. Built with clang-14 in $(FUZZ_BUILD_DIR), which
 # this installs (clang-14, libclang-rt-14-dev) when missing.
-fuzz: deps
+fuzz-build: deps
 	@missing=$$(for p in clang-14 libclang-rt-14-dev; do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 	  done); \
@@ -225,8 +226,19 @@ fuzz: deps
 	  -DCMAKE_CXX_COMPILER=$(FUZZ_CLANG) -DCMAKE_CXX_FLAGS="$(FUZZ_FLAGS)" -DIRSA_SHARED_DIR=$(SHARED_DIR)
 	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target fuzzers
 	python3 fuzz/make_seeds.py --source . --shared $(SHARED_DIR) --out $(FUZZ_BUILD_DIR)/fuzz/seeds
-	python3 fuzz/run_fuzz.py --bin $(FUZZ_BUILD_DIR)/fuzz --seeds $(FUZZ_BUILD_DIR)/fuzz/seeds \
-	  --work $(FUZZ_BUILD_DIR)/fuzz/work --seconds $(FUZZ_SECONDS)
+
+FUZZ_RUN := python3 fuzz/run_fuzz.py --bin $(FUZZ_BUILD_DIR)/fuzz --seeds $(FUZZ_BUILD_DIR)/fuzz/seeds \
+  --work $(FUZZ_BUILD_DIR)/fuzz/work
+
+fuzz: fuzz-build
+	$(FUZZ_RUN) --seconds $(FUZZ_SECONDS)
+
+# A long campaign in slices: for FUZZ_CAMPAIGN_TOTAL seconds, FUZZ_SECONDS at a
+# time, the targets furthest from 10 million executions in all (the ledger
+# in $(FUZZ_BUILD_DIR)/fuzz/work/ledger.json adds up every run).
+FUZZ_CAMPAIGN_TOTAL ?= 3600
+fuzz-campaign: fuzz-build
+	$(FUZZ_RUN) --plan-seconds $(FUZZ_SECONDS) --plan-total $(FUZZ_CAMPAIGN_TOTAL)
 
 # Replays every seed corpus and every fuzz/regressions/ file through every
 # target, built by the normal compiler: the `fuzz` label of `make test`.

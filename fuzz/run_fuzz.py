@@ -12,10 +12,19 @@ may name /dev/stdin). Prints a table: target, executions, coverage (edges
 cov, features ft), corpus (inputs in the fuzzer's corpus / files on disk),
 crashes; exit status 1 when any target crashed, leaked, hung or ran out of
 memory.
+
+WORK/ledger.json adds up every run on that work folder (executions, seconds,
+runs, findings per target, with the first and last date), so a long campaign
+can be spread over several sessions on the same corpus; the table shows the
+totals beside this run's numbers. --plan-seconds S picks the targets for
+you: those furthest from --goal executions (default 10 million) in all, each
+for S seconds.
 """
 
 import argparse
 import concurrent.futures
+import datetime
+import json
 import os
 import re
 import subprocess
@@ -70,6 +79,42 @@ def run_target(target, args):
     }
 
 
+def load_ledger(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            ledger = json.load(handle)
+        return ledger if isinstance(ledger, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def record(ledger, result, revision):
+    today = datetime.date.today().isoformat()
+    entry = ledger.setdefault(result["target"], {"executions": 0, "seconds": 0, "runs": 0,
+                                                 "findings": 0, "first": today})
+    entry["executions"] += result["executions"]
+    entry["seconds"] = round(entry["seconds"] + result["seconds"])
+    entry["runs"] += 1
+    entry["findings"] += result["crashes"]
+    entry["last"] = today
+    entry["revision"] = revision
+
+
+def save_ledger(path, ledger):
+    temporary = path + ".tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(ledger, handle, indent=1, sort_keys=True)
+    os.replace(temporary, path)
+
+
+def revision():
+    try:
+        return subprocess.run(["git", "-C", HERE, "describe", "--always", "--dirty"],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bin", required=True, help="folder with <target>_fuzzer programs")
@@ -82,11 +127,36 @@ def main():
     parser.add_argument("--timeout", type=int, default=10, help="seconds per input")
     parser.add_argument("--rss-limit-mb", type=int, default=2560)
     parser.add_argument("--dict", default=os.path.join(HERE, "json_yaml.dict"))
+    parser.add_argument("--goal", type=int, default=10_000_000,
+                        help="executions per target the campaign aims for (the table says how far)")
+    parser.add_argument("--plan-seconds", type=int, default=0,
+                        help="run the targets furthest from --goal (in the ledger), this many "
+                             "seconds each, until --plan-total seconds are used")
+    parser.add_argument("--plan-total", type=int, default=0)
     args = parser.parse_args()
     targets = [t for t in args.targets.split(",") if t] or TARGETS
     unknown = set(targets) - set(TARGETS)
     if unknown:
         parser.error("unknown targets: " + ", ".join(sorted(unknown)))
+    os.makedirs(args.work, exist_ok=True)
+    ledger_path = os.path.join(args.work, "ledger.json")
+    ledger = load_ledger(ledger_path)
+    if args.plan_seconds:
+        # Furthest from the goal first, estimated by each target's rate so far.
+        def short_seconds(target):
+            entry = ledger.get(target, {})
+            done = entry.get("executions", 0)
+            rate = done / entry["seconds"] if entry.get("seconds") else 1000
+            return max(0, args.goal - done) / max(rate, 1)
+        budget = args.plan_total or args.plan_seconds * len(targets)
+        wanted = sorted((t for t in targets if short_seconds(t) > 0), key=short_seconds,
+                        reverse=True)
+        targets = wanted[:max(1, budget // args.plan_seconds)]
+        if not targets:
+            print(f"every target has reached {args.goal} executions")
+            return 0
+        args.seconds = args.plan_seconds
+    this_revision = revision()
 
     print(f"fuzzing {len(targets)} targets for {args.seconds} s each ({args.jobs} at a time)",
           flush=True)
@@ -96,21 +166,26 @@ def main():
         for future in concurrent.futures.as_completed(futures):
             result = future.result()
             results.append(result)
+            record(ledger, result, this_revision)
+            save_ledger(ledger_path, ledger)
             print(f"  {result['target']}: {result['executions']} executions, "
                   f"{result['crashes']} crashes ({result['seconds']:.0f} s)", flush=True)
     results.sort(key=lambda r: targets.index(r["target"]))
 
     header = f"{'target':<18} {'executions':>12} {'exec/s':>8} {'cov':>6} {'ft':>7} " \
-             f"{'corpus':>13} {'crashes':>7}"
+             f"{'corpus':>13} {'crashes':>7} {'in all':>12} {'of goal':>7}"
     print()
     print(header)
     print("-" * len(header))
     for r in results:
         rate = r["executions"] / r["seconds"] if r["seconds"] else 0
         corpus = f"{r['corpus']}/{r['files']}"
+        total = ledger.get(r["target"], {}).get("executions", 0)
         print(f"{r['target']:<18} {r['executions']:>12} {rate:>8.0f} {r['cov']:>6} {r['ft']:>7} "
-              f"{corpus:>13} {r['crashes']:>7}")
+              f"{corpus:>13} {r['crashes']:>7} {total:>12} {100 * total / args.goal:>6.0f}%")
     print("corpus: inputs in the fuzzer's corpus / files in the kept corpus folder")
+    print(f"in all: executions of every run on {args.work} ({ledger_path}); "
+          f"goal {args.goal} per target")
     failed = False
     for r in results:
         if r["crashes"] or r["exit"] not in (0,):
