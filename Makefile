@@ -101,7 +101,8 @@ clean:
 
 # --- Operations: demo, container image, cluster install ---------------------
 .PHONY: demo image image-test deploy undeploy bench check-manifests
-VERSION ?= $(shell sed -n 's/^project(irsa-webhook VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+# ('.' for the parenthesis after project: make counts parentheses in $(shell).)
+VERSION ?= $(shell sed -n 's/^project.irsa-webhook VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 IMAGE ?= irsa-webhook:$(VERSION)
 OVERLAY ?= self-signed
 KUBECTL ?= kubectl
