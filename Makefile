@@ -115,7 +115,7 @@ demo: build certs
 	@set -euo pipefail; \
 	port=$$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
 	work=$$(mktemp -d); \
-	$(BINARY) --bind-address 127.0.0.1 --port $$port \
+	$(BINARY) --bind-address 127.0.0.1 --port $$port --metrics-port 0 \
 	  --tls-cert $(DEV_CERTS)/tls.crt --tls-key $(DEV_CERTS)/tls.key \
 	  --service-accounts-file examples/service-accounts.yaml --aws-default-region us-east-1 -v 3 \
 	  2>$$work/server.log & pid=$$!; \

@@ -37,7 +37,7 @@ TARGETS = ["admission_review", "manifest", "kubeconfig", "watch_stream", "list_p
 ARTIFACTS = ("crash-", "leak-", "timeout-", "oom-")
 
 
-def run_target(target, args):
+def run_target(target, args, seconds):
     binary = os.path.join(args.bin, f"{target}_fuzzer")
     corpus = os.path.join(args.work, "corpus", target)
     artifacts = os.path.join(args.work, "artifacts", target) + os.sep
@@ -48,7 +48,7 @@ def run_target(target, args):
     seeds = [d for d in (os.path.join(args.seeds, target), os.path.join(HERE, "seeds", target))
              if os.path.isdir(d)]
     command = [binary, corpus, *seeds,
-               f"-max_total_time={args.seconds}", f"-timeout={args.timeout}",
+               f"-max_total_time={seconds}", f"-timeout={args.timeout}",
                f"-rss_limit_mb={args.rss_limit_mb}", f"-max_len={args.max_len}",
                f"-artifact_prefix={artifacts}", "-print_final_stats=1", "-close_fd_mask=1",
                "-reload=0"]
@@ -56,8 +56,12 @@ def run_target(target, args):
         command.append(f"-dict={args.dict}")
     started = time.monotonic()
     with open(log_path, "w", encoding="utf-8") as log, open(os.devnull, "rb") as null:
-        process = subprocess.run(command, stdin=null, stdout=log, stderr=subprocess.STDOUT,
-                                 timeout=args.seconds * 3 + 600)
+        # No allocation stacks unless asked for: a third more executions on the
+        # allocation-heavy targets; a finding is replayed with full reports.
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "malloc_context_size=0")
+        process = subprocess.run(command, stdin=null, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                 timeout=seconds * 3 + 600)
     elapsed = time.monotonic() - started
     with open(log_path, encoding="utf-8", errors="replace") as handle:
         text = handle.read()
@@ -133,6 +137,8 @@ def main():
                         help="run the targets furthest from --goal (in the ledger), this many "
                              "seconds each, until --plan-total seconds are used")
     parser.add_argument("--plan-total", type=int, default=0)
+    parser.add_argument("--plan-only", action="store_true",
+                        help="print the ledger and the plan, fuzz nothing")
     args = parser.parse_args()
     targets = [t for t in args.targets.split(",") if t] or TARGETS
     unknown = set(targets) - set(TARGETS)
@@ -141,28 +147,49 @@ def main():
     os.makedirs(args.work, exist_ok=True)
     ledger_path = os.path.join(args.work, "ledger.json")
     ledger = load_ledger(ledger_path)
+    seconds = {t: args.seconds for t in targets}
     if args.plan_seconds:
-        # Furthest from the goal first, estimated by each target's rate so far.
+        # Targets never fuzzed first, then those nearest the goal (so that
+        # targets are finished), each for at most --plan-seconds and no more
+        # than its rate so far says it still needs; until --plan-total.
         def short_seconds(target):
             entry = ledger.get(target, {})
             done = entry.get("executions", 0)
-            rate = done / entry["seconds"] if entry.get("seconds") else 1000
-            return max(0, args.goal - done) / max(rate, 1)
+            if not entry.get("seconds"):
+                return None
+            return max(0, args.goal - done) / max(done / entry["seconds"], 1)
+        unknown_first = sorted(targets, key=lambda t: (short_seconds(t) is not None,
+                                                       short_seconds(t) or 0))
         budget = args.plan_total or args.plan_seconds * len(targets)
-        wanted = sorted((t for t in targets if short_seconds(t) > 0), key=short_seconds,
-                        reverse=True)
-        targets = wanted[:max(1, budget // args.plan_seconds)]
+        targets, seconds = [], {}
+        for target in unknown_first:
+            needed = short_seconds(target)
+            if needed == 0 or budget < 60:
+                continue
+            slice_seconds = args.plan_seconds if needed is None else \
+                min(args.plan_seconds, max(60, int(needed * 1.1) + 30))
+            slice_seconds = min(slice_seconds, budget)
+            targets.append(target)
+            seconds[target] = slice_seconds
+            budget -= slice_seconds
         if not targets:
-            print(f"every target has reached {args.goal} executions")
+            print(f"every target has reached {args.goal} executions (or no time was given)")
             return 0
-        args.seconds = args.plan_seconds
+    if args.plan_only:
+        for target in TARGETS:
+            entry = ledger.get(target, {})
+            print(f"{target:<18} {entry.get('executions', 0):>12} executions in "
+                  f"{entry.get('seconds', 0):>6} s over {entry.get('runs', 0)} runs, "
+                  f"{entry.get('findings', 0)} findings" +
+                  (f"; next: {seconds[target]} s" if target in targets else ""))
+        return 0
     this_revision = revision()
 
-    print(f"fuzzing {len(targets)} targets for {args.seconds} s each ({args.jobs} at a time)",
-          flush=True)
+    print(f"fuzzing {len(targets)} targets ({args.jobs} at a time): " +
+          ", ".join(f"{t} {seconds[t]} s" for t in targets), flush=True)
     results = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {pool.submit(run_target, t, args): t for t in targets}
+        futures = {pool.submit(run_target, t, args, seconds[t]): t for t in targets}
         for future in concurrent.futures.as_completed(futures):
             result = future.result()
             results.append(result)

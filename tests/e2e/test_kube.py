@@ -194,6 +194,9 @@ class KubeSource(unittest.TestCase):
 
     def start_webhook(self, kubeconfig, *extra, wait_ready=True):
         self.port = free_port()
+        # Tests run in parallel: no two may take the default metrics port.
+        if "--metrics-port" not in extra:
+            extra = ("--metrics-port", "0", *extra)
         self.webhook_log_path = os.path.join(self.work, "webhook.log")
         self.webhook_log = open(self.webhook_log_path, "w+", encoding="utf-8")
         self.webhook = subprocess.Popen(

@@ -103,6 +103,9 @@ class WebhookTestCase(unittest.TestCase):
 
     def start(self, *extra):
         self.port = free_port()
+        # Tests run in parallel: no two may take the default metrics port.
+        if "--metrics-port" not in extra:
+            extra = ("--metrics-port", "0", *extra)
         self.log_path = os.path.join(self.tmp.name, f"server-{self.port}.log")
         self.log_file = open(self.log_path, "w+", encoding="utf-8")
         self.process = subprocess.Popen(
