@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cstdio>
 
+#include "common/quote.h"
+
 namespace irsa::oidc {
 namespace {
 
@@ -52,8 +54,7 @@ bool digits(std::string_view text, std::size_t at, std::size_t count, int& out) 
 }  // namespace
 
 Result<std::int64_t> parse_rfc3339(std::string_view text) {
-  const Error bad{"time \"" + std::string(text.substr(0, 40)) +
-                  "\" is not RFC 3339 (like 2024-05-01T12:00:00Z)"};
+  const Error bad{"time " + quote(text, 40) + " is not RFC 3339 (like 2024-05-01T12:00:00Z)"};
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   if (!digits(text, 0, 4, year) || text.size() < 20 || text[4] != '-' ||
       !digits(text, 5, 2, month) || text[7] != '-' || !digits(text, 8, 2, day) ||
@@ -92,7 +93,12 @@ Result<std::int64_t> parse_rfc3339(std::string_view text) {
       days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   std::int64_t seconds = days * kSecondsPerDay + std::int64_t{hour} * 3600 +
                          std::int64_t{minute} * 60 + second - offset;
-  if (seconds < 0) return bad;
+  // A leap second or an offset can carry 9999-12-31 past the last second
+  // that can be written back (as the start can go before the epoch).
+  if (seconds < 0 || seconds > kMaxSeconds) {
+    return Error{"time " + quote(text, 40) +
+                 " is outside 1970-01-01T00:00:00Z..9999-12-31T23:59:59Z"};
+  }
   return seconds;
 }
 
