@@ -24,6 +24,7 @@ for S seconds.
 import argparse
 import concurrent.futures
 import datetime
+import fcntl
 import json
 import os
 import re
@@ -193,8 +194,13 @@ def main():
         for future in concurrent.futures.as_completed(futures):
             result = future.result()
             results.append(result)
-            record(ledger, result, this_revision)
-            save_ledger(ledger_path, ledger)
+            # Another run on the same work folder may have recorded since:
+            # read, add and write under a lock.
+            with open(ledger_path + ".lock", "w", encoding="utf-8") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                ledger = load_ledger(ledger_path)
+                record(ledger, result, this_revision)
+                save_ledger(ledger_path, ledger)
             print(f"  {result['target']}: {result['executions']} executions, "
                   f"{result['crashes']} crashes ({result['seconds']:.0f} s)", flush=True)
     results.sort(key=lambda r: targets.index(r["target"]))
