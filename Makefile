@@ -214,15 +214,7 @@ FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=
 # coverage, corpus, crashes. Built with clang-14 in $(FUZZ_BUILD_DIR), which
 # this installs (clang-14, libclang-rt-14-dev) when missing.
 fuzz-build: deps
-	@missing=$$(for p in clang-14 libclang-rt-14-dev; do \
-	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
-	  done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:" $$missing; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
-	fi
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="clang-14 libclang-rt-14-dev"
 	cmake -S . -B $(FUZZ_BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIRSA_FUZZ=ON \
 	  -DCMAKE_CXX_COMPILER=$(FUZZ_CLANG) -DCMAKE_CXX_FLAGS="$(FUZZ_FLAGS)" -DIRSA_SHARED_DIR=$(SHARED_DIR)
 	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target fuzzers
