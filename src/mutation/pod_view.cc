@@ -248,6 +248,9 @@ bool PodView::has_volume_named(std::string_view volume_name) const {
 }
 
 const VolumeView* PodView::volume_named(std::string_view volume_name) const {
+  // A mount or volume without a name (the API server refuses both, but only
+  // after admission) refers to nothing, not to every other unnamed one.
+  if (volume_name.empty()) return nullptr;
   for (const auto& volume : volumes) {
     if (volume.name == volume_name) return &volume;
   }

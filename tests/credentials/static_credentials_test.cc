@@ -113,6 +113,20 @@ TEST(FindStaticCredentials, WholeAwsDirectoryTakesTheProfileWithIt) {
   EXPECT_THAT(volume_names(out.stripped), IsEmpty());
 }
 
+// Found by fuzz/admission_review_fuzzer (regressions/admission_review-unnamed-volumes.json):
+// a mount without a name at ~/.aws matched the first unnamed Secret volume,
+// and then every unnamed volume, an emptyDir among them, was removed.
+TEST(FindStaticCredentials, UnnamedMountsAndVolumesReferToNothing) {
+  json pod = json::parse(R"({"spec":{
+    "containers":[{"name":"app","volumeMounts":[{"mountPath":"/root/.aws"},
+                                               {"name":"data","mountPath":"/data"}]}],
+    "volumes":[{"projected":{"sources":[{"secret":{"name":"creds"}}]}},
+               {"emptyDir":{}}, {"name":"data","emptyDir":{}}]}})");
+  auto out = scan(pod);
+  EXPECT_THAT(out.findings, IsEmpty());
+  EXPECT_EQ(out.stripped["spec"]["volumes"].size(), 3u);
+}
+
 TEST(FindStaticCredentials, ConfigMountOfTheSameSecretGoesToo) {
   json pod = json::parse(R"({"spec":{
     "containers":[{"name":"app","volumeMounts":[
