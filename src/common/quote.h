@@ -54,6 +54,20 @@ inline std::string quote(std::string_view text, std::size_t max_bytes = 64,
   return out;
 }
 
+// `text` as it is when it is a plain name (letters, digits, '.', '_', '/',
+// '-', ':', at most `max_bytes`, not empty), else quote(text, max_bytes): a
+// Kubernetes kind or annotation key reads as itself, anything else cannot
+// forge the message around it.
+inline std::string name_or_quote(std::string_view text, std::size_t max_bytes = 64) {
+  bool plain = !text.empty() && text.size() <= max_bytes;
+  for (std::size_t i = 0; plain && i < text.size(); ++i) {
+    char c = text[i];
+    plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '.' || c == '_' || c == '/' || c == '-' || c == ':';
+  }
+  return plain ? std::string(text) : quote(text, max_bytes);
+}
+
 // A whole message made one line: control bytes as \xNN, nothing else changed.
 inline std::string one_line(std::string_view text) {
   std::string out;

@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "common/quote.h"
 #include "log/log.h"
 #include "manifest/documents.h"
 
@@ -24,7 +25,7 @@ Error document_error(std::string_view origin, std::size_t index, const json& doc
     auto kind = document.find("kind");
     if (kind != document.end() && kind->is_string()) {
       out += " (kind ";
-      out += kind->get_ref<const std::string&>();
+      out += name_or_quote(kind->get_ref<const std::string&>());
       out += ")";
     }
   }
@@ -89,8 +90,9 @@ Result<std::vector<ServiceAccountRecord>> service_accounts_from_documents(
       for (const auto& [key, value] : annotations_json->items()) {
         if (!value.is_string()) {
           return document_error(origin, index, document,
-                                "annotation " + key + " must be a string, found a " +
-                                    value.type_name() + " (quote it)");
+                                "annotation " + name_or_quote(key, 253) +
+                                    " must be a string, found a " + value.type_name() +
+                                    " (quote it)");
         }
         annotations.emplace(key, value.get<std::string>());
       }

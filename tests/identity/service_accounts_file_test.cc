@@ -143,6 +143,16 @@ TEST(ServiceAccountsFromDocuments, OtherKindIsAnErrorNamingTheDocument) {
   EXPECT_THAT(error_of("[1, 2]\n"), HasSubstr("document 1: expected a ServiceAccount object"));
 }
 
+TEST(ServiceAccountsFromDocuments, KindAndAnnotationKeyAreQuotedWhenNotPlainNames) {
+  // Found by the manifest fuzzer: a carriage return in the kind split the
+  // message that names the document.
+  EXPECT_EQ(error_of("kind: \"Pod\\rInjected: yes\"\n"),
+            "sa.yaml: document 1 (kind \"Pod\\x0dInjected: yes\"): expected kind ServiceAccount");
+  EXPECT_EQ(error_of("kind: ServiceAccount\nmetadata: {name: a, annotations: {\"a\\nb\": 1}}\n"),
+            "sa.yaml: document 1 (kind ServiceAccount): annotation \"a\\x0ab\" must be a string, "
+            "found a number (quote it)");
+}
+
 TEST(ServiceAccountsFromDocuments, MissingNameIsAnError) {
   EXPECT_THAT(error_of("kind: ServiceAccount\nmetadata: {namespace: x}\n"),
               HasSubstr("metadata.name"));
