@@ -330,6 +330,24 @@ TEST(ParseDocuments, AliasExpansionBombIsRefused) {
   EXPECT_THAT(parse_error(bomb), HasSubstr("aliases"));
 }
 
+TEST(ParseDocuments, AliasesWithinTheBudgetAreExpanded) {
+  // Four levels of ten aliases: 10,000 scalars from a 150-byte text.
+  std::string text = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  char previous = 'a';
+  for (char name = 'b'; name <= 'd'; ++name) {
+    text += std::string(1, name) + ": &" + name + " [";
+    for (int i = 0; i < 10; ++i) text += std::string(i ? ", *" : "*") + previous;
+    text += "]\n";
+    previous = name;
+  }
+  auto result = parse_documents(text, "anchors.yaml");
+  ASSERT_TRUE(result.ok()) << result.error();
+  ASSERT_EQ(result->size(), 1u);
+  const auto& d = (*result)[0]["d"];
+  ASSERT_EQ(d.size(), 10u);
+  EXPECT_EQ(d[9][9][9][9], "x");
+}
+
 TEST(ReadFile, ReadsTheWholeFile) {
   TempDir dir;
   std::string content = "line 1\nline 2\0binary"s;
