@@ -20,6 +20,8 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include "common/utf8.h"
+
 namespace irsa::manifest {
 namespace {
 
@@ -83,43 +85,6 @@ bool looks_like_json(std::string_view text) {
     return c == '{' || c == '[';
   }
   return false;
-}
-
-// The offset of the first byte that does not start a valid UTF-8 sequence.
-std::optional<std::size_t> find_invalid_utf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    auto byte = static_cast<unsigned char>(text[i]);
-    if (byte < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t length = 0;
-    unsigned char low = 0x80;
-    unsigned char high = 0xBF;
-    if (byte >= 0xC2 && byte <= 0xDF) {
-      length = 2;
-    } else if (byte >= 0xE0 && byte <= 0xEF) {
-      length = 3;
-      if (byte == 0xE0) low = 0xA0;
-      if (byte == 0xED) high = 0x9F;  // no surrogates
-    } else if (byte >= 0xF0 && byte <= 0xF4) {
-      length = 4;
-      if (byte == 0xF0) low = 0x90;
-      if (byte == 0xF4) high = 0x8F;
-    } else {
-      return i;
-    }
-    if (i + length > text.size()) return i;
-    for (std::size_t k = 1; k < length; ++k) {
-      auto next = static_cast<unsigned char>(text[i + k]);
-      unsigned char min = k == 1 ? low : 0x80;
-      unsigned char max = k == 1 ? high : 0xBF;
-      if (next < min || next > max) return i;
-    }
-    i += length;
-  }
-  return std::nullopt;
 }
 
 // A List document ("kind: List" or "*List" with items) stands for its items.
@@ -326,9 +291,32 @@ class YamlConverter {
     }
   }
 
+  // yaml-cpp 0.7 writes the escapes \N (U+0085) and \_ (U+00A0) of a
+  // double-quoted scalar as the single bytes 0x85 and 0xA0, which are not
+  // UTF-8 (found by fuzz/). The text was valid UTF-8, so a byte that starts
+  // no valid sequence here came from such an escape: it is written as the
+  // character (U+0080..U+00FF) it stands for.
+  static std::string scalar_text(const YAML::Node& node) {
+    const std::string& text = node.Scalar();
+    if (!find_invalid_utf8(text)) return text;
+    std::string out;
+    out.reserve(text.size() + 8);
+    for (std::size_t i = 0; i < text.size();) {
+      if (std::size_t length = utf8_sequence_length(text, i)) {
+        out.append(text, i, length);
+        i += length;
+        continue;
+      }
+      auto byte = static_cast<unsigned char>(text[i++]);
+      out += static_cast<char>(0xC0 | (byte >> 6));
+      out += static_cast<char>(0x80 | (byte & 0x3F));
+    }
+    return out;
+  }
+
   static json scalar(const YAML::Node& node) {
     const std::string& tag = node.Tag();
-    const std::string& text = node.Scalar();
+    const std::string text = scalar_text(node);
     if (tag == "?") return resolve_plain(text);
     if (tag.rfind(kTagPrefix, 0) != 0) return json(text);  // "!" (quoted) or a local tag
     std::string_view type = std::string_view(tag).substr(kTagPrefix.size());
@@ -355,7 +343,7 @@ class YamlConverter {
   }
 
   static std::string key_text(const YAML::Node& key) {
-    if (key.IsScalar()) return key.Scalar();
+    if (key.IsScalar()) return scalar_text(key);
     if (key.IsNull()) return "null";
     throw ConversionError{key.Mark(), "mapping keys must be scalars"};
   }

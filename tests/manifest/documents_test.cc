@@ -348,6 +348,15 @@ TEST(ParseDocuments, AliasesWithinTheBudgetAreExpanded) {
   EXPECT_EQ(d[9][9][9][9], "x");
 }
 
+TEST(ParseDocuments, NextLineAndNoBreakSpaceEscapesAreUtf8) {
+  // Found by the manifest fuzzer: yaml-cpp writes \N and \_ as the bytes
+  // 0x85 and 0xA0, which mutate and audit could not write out again.
+  auto result = parse_documents("\"k\\N\": \"a\\Nb\\_c \\L \\xe9 \u20ac\"\n", "escapes.yaml");
+  ASSERT_TRUE(result.ok()) << result.error();
+  ASSERT_EQ(result->size(), 1u);
+  EXPECT_EQ((*result)[0].dump(), "{\"k\u0085\":\"a\u0085b\u00a0c \u2028 \u00e9 \u20ac\"}");
+}
+
 TEST(ReadFile, ReadsTheWholeFile) {
   TempDir dir;
   std::string content = "line 1\nline 2\0binary"s;
