@@ -1,9 +1,10 @@
-// AdmissionReview decode (simdjson, in place) and encode (nlohmann-json).
+// AdmissionReview decode (simdjson, in place) and encode (written directly).
 #include "admission/review.h"
 
 #include <cstdint>
 #include <utility>
 
+#include "admission/json_writer.h"
 #include "common/quote.h"
 
 namespace irsa::admission {
@@ -142,26 +143,64 @@ Result<ReviewRequest> decode_review(simdjson::dom::parser& parser, std::string_v
 }
 
 std::string encode_review_response(const ReviewResponse& response) {
-  nlohmann::json body = nlohmann::json::object();
-  body["uid"] = response.uid;
-  body["allowed"] = response.allowed;
+  // Written directly, members in the order nlohmann's dump() would sort them
+  // into. Strings all come from simdjson-validated UTF-8 or from us;
+  // `replace` keeps a stray invalid byte from turning into an exception. The
+  // patch, which the API server applies, is written strictly.
+  constexpr auto kReplace = InvalidUtf8::kReplace;
+  std::string patch;
   if (response.patch.is_array() && !response.patch.empty()) {
-    body["patchType"] = "JSONPatch";
-    body["patch"] = base64_encode(response.patch.dump());
+    std::string text;
+    text.reserve(1024);
+    append_json(text, response.patch, InvalidUtf8::kThrow);
+    patch = base64_encode(text);
   }
-  if (!response.warnings.empty()) body["warnings"] = response.warnings;
-  if (!response.audit_annotations.empty()) body["auditAnnotations"] = response.audit_annotations;
+  std::string out;
+  out.reserve(192 + patch.size() + response.uid.size());
+  out += "{\"apiVersion\":";
+  append_json_string(out, response.api_version, kReplace);
+  out += ",\"kind\":";
+  append_json_string(out, kReviewKind, kReplace);
+  out += ",\"response\":{\"allowed\":";
+  out += response.allowed ? "true" : "false";
+  if (!response.audit_annotations.empty()) {
+    out += ",\"auditAnnotations\":{";
+    bool first = true;
+    for (const auto& [key, value] : response.audit_annotations) {
+      if (!first) out += ',';
+      first = false;
+      append_json_string(out, key, kReplace);
+      out += ':';
+      append_json_string(out, value, kReplace);
+    }
+    out += '}';
+  }
+  if (!patch.empty()) {
+    out += ",\"patch\":\"";  // base64 needs no escaping
+    out += patch;
+    out += "\",\"patchType\":\"JSONPatch\"";
+  }
   if (response.status) {
-    body["status"] = {{"code", response.status->code}, {"message", response.status->message}};
+    out += ",\"status\":{\"code\":";
+    out += std::to_string(response.status->code);
+    out += ",\"message\":";
+    append_json_string(out, response.status->message, kReplace);
+    out += '}';
   }
-  nlohmann::json review = {
-      {"apiVersion", response.api_version},
-      {"kind", kReviewKind},
-      {"response", std::move(body)},
-  };
-  // Strings all come from simdjson-validated UTF-8 or from us; `replace`
-  // keeps a stray invalid byte from turning into an exception.
-  return review.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out += ",\"uid\":";
+  append_json_string(out, response.uid, kReplace);
+  if (!response.warnings.empty()) {
+    out += ",\"warnings\":[";
+    bool first = true;
+    for (const auto& warning : response.warnings) {
+      if (!first) out += ',';
+      first = false;
+      append_json_string(out, warning, kReplace);
+    }
+    out += ']';
+  }
+  out += "}}";
+  return out;
 }
 
 ReviewResponse denial(const ReviewRequest& request, int code, std::string message) {
@@ -176,26 +215,25 @@ ReviewResponse denial(const ReviewRequest& request, int code, std::string messag
 std::string base64_encode(std::string_view data) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
+  std::string out((data.size() + 2) / 3 * 4, '=');
+  char* next = out.data();
   std::size_t i = 0;
   for (; i + 3 <= data.size(); i += 3) {
     uint32_t triple = static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << 16 |
                       static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8 |
                       static_cast<uint32_t>(static_cast<unsigned char>(data[i + 2]));
-    out += kAlphabet[(triple >> 18) & 0x3F];
-    out += kAlphabet[(triple >> 12) & 0x3F];
-    out += kAlphabet[(triple >> 6) & 0x3F];
-    out += kAlphabet[triple & 0x3F];
+    *next++ = kAlphabet[(triple >> 18) & 0x3F];
+    *next++ = kAlphabet[(triple >> 12) & 0x3F];
+    *next++ = kAlphabet[(triple >> 6) & 0x3F];
+    *next++ = kAlphabet[triple & 0x3F];
   }
   std::size_t rest = data.size() - i;
-  if (rest > 0) {
+  if (rest > 0) {  // the padding '=' is already there
     uint32_t triple = static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << 16;
     if (rest == 2) triple |= static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8;
-    out += kAlphabet[(triple >> 18) & 0x3F];
-    out += kAlphabet[(triple >> 12) & 0x3F];
-    out += rest == 2 ? kAlphabet[(triple >> 6) & 0x3F] : '=';
-    out += '=';
+    *next++ = kAlphabet[(triple >> 18) & 0x3F];
+    *next++ = kAlphabet[(triple >> 12) & 0x3F];
+    if (rest == 2) *next = kAlphabet[(triple >> 6) & 0x3F];
   }
   return out;
 }

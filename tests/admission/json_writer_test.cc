@@ -1,0 +1,111 @@
+#include "admission/json_writer.h"
+
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "admission/review.h"
+
+namespace irsa::admission {
+namespace {
+
+using nlohmann::json;
+
+std::string written(const json& value, InvalidUtf8 invalid = InvalidUtf8::kThrow) {
+  std::string out;
+  append_json(out, value, invalid);
+  return out;
+}
+
+TEST(JsonWriter, WritesWhatNlohmannDumpWrites) {
+  std::string every_control;
+  for (int c = 0; c < 0x20; ++c) every_control += static_cast<char>(c);
+  json value = {
+      {"null", nullptr},
+      {"bools", {true, false}},
+      {"integers",
+       {0, -1, 86400, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(),
+        std::numeric_limits<uint64_t>::max()}},
+      {"float", 1.5},
+      {"strings",
+       {"", "plain", "quote \" backslash \\ slash /", every_control, "\x7f",
+        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91", "\xef\xbf\xbd"}},
+      {"nested", {{"z", json::array()}, {"a", json::object()}, {"m", {{"k", {1, {{"x", "y"}}}}}}}},
+      {"key \"quoted\"\n", "v"},
+  };
+  EXPECT_EQ(written(value), value.dump());
+}
+
+TEST(JsonWriter, InvalidUtf8ThrowsOrIsReplaced) {
+  for (std::string bad :
+       {"\x80", "a\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82", "\xff"}) {
+    EXPECT_THROW(written(json(bad)), std::invalid_argument)
+        << json(bad).dump(-1, ' ', true, json::error_handler_t::replace);
+    std::string replaced = written(json(bad), InvalidUtf8::kReplace);
+    EXPECT_TRUE(json::accept(replaced)) << replaced;
+    EXPECT_THAT(replaced, testing::HasSubstr("\xef\xbf\xbd"));
+  }
+  EXPECT_EQ(written(json("ok\xff!"), InvalidUtf8::kReplace), "\"ok\xef\xbf\xbd!\"");
+}
+
+TEST(EncodeReviewResponse, IsCanonicalJsonWithEveryMember) {
+  ReviewResponse response;
+  response.uid = "uid-\"1\"\n";
+  response.patch =
+      json::array({{{"op", "add"}, {"path", "/spec/volumes/-"}, {"value", {{"name", "x"}}}}});
+  response.warnings = {"first \"warning\"", "second\twarning"};
+  response.audit_annotations = {{"b", "2"}, {"a", "1\n"}};
+  response.status = ResponseStatus{403, "denied: \"why\"\n"};
+  response.allowed = false;
+  std::string body = encode_review_response(response);
+  json parsed = json::parse(body);
+  // Written as nlohmann would write the same document.
+  EXPECT_EQ(parsed.dump(), body);
+  EXPECT_EQ(parsed["apiVersion"], "admission.k8s.io/v1");
+  EXPECT_EQ(parsed["kind"], "AdmissionReview");
+  const json& r = parsed["response"];
+  EXPECT_EQ(r["uid"], response.uid);
+  EXPECT_EQ(r["allowed"], false);
+  EXPECT_EQ(r["patchType"], "JSONPatch");
+  EXPECT_EQ(r["patch"], base64_encode(response.patch.dump()));
+  EXPECT_EQ(r["warnings"], json(response.warnings));
+  EXPECT_EQ(r["auditAnnotations"], json({{"a", "1\n"}, {"b", "2"}}));
+  EXPECT_EQ(r["status"], json({{"code", 403}, {"message", "denied: \"why\"\n"}}));
+}
+
+TEST(EncodeReviewResponse, OmitsWhatIsEmpty) {
+  ReviewResponse response;
+  response.api_version = "admission.k8s.io/v1beta1";
+  response.uid = "u";
+  EXPECT_EQ(encode_review_response(response),
+            R"({"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview",)"
+            R"("response":{"allowed":true,"uid":"u"}})");
+}
+
+TEST(EncodeReviewResponse, InvalidUtf8InThePatchIsAnErrorNotAChangedValue) {
+  ReviewResponse response;
+  response.uid = "u";
+  response.patch = json::array({{{"op", "add"}, {"path", "/x"}, {"value", "\xff"}}});
+  EXPECT_THROW(encode_review_response(response), std::invalid_argument);
+  response.patch = json::array();
+  response.warnings = {"bad \xff byte"};
+  EXPECT_THAT(encode_review_response(response), testing::HasSubstr("bad \xef\xbf\xbd byte"));
+}
+
+TEST(Base64Encode, PadsEveryLength) {
+  EXPECT_EQ(base64_encode(""), "");
+  EXPECT_EQ(base64_encode("f"), "Zg==");
+  EXPECT_EQ(base64_encode("fo"), "Zm8=");
+  EXPECT_EQ(base64_encode("foo"), "Zm9v");
+  EXPECT_EQ(base64_encode("foob"), "Zm9vYg==");
+  EXPECT_EQ(base64_encode("fooba"), "Zm9vYmE=");
+  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(base64_encode(std::string("\xff\xfe\x00", 3)), "//4A");
+}
+
+}  // namespace
+}  // namespace irsa::admission
