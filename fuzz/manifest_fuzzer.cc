@@ -94,11 +94,11 @@ void check_workload(const json& document, simdjson::dom::parser& parser) {
   FUZZ_CHECK(decision.allowed, decision.denial);
   if (decision.patch.empty()) return;
   try {
-    json mutated = workload->pod.patch(decision.patch);
+    json mutated = workload->pod.patch(decision.patch.to_json());
     FUZZ_CHECK(mutated.is_object(), mutated.dump());
   } catch (const json::exception& e) {
     irsa::fuzz::fail(__FILE__, __LINE__, "patch applies",
-                     std::string(e.what()) + "\npatch: " + decision.patch.dump() +
+                     std::string(e.what()) + "\npatch: " + decision.patch.text() +
                          "\npod: " + excerpt(text, 4000));
   }
 }

@@ -136,7 +136,7 @@ Decision decide(const mutation::PodView& pod, const std::optional<identity::Iden
     add_warnings(decision, "static AWS credentials:", findings);
     decision.audit_annotations[kAuditFoundKey] = keys_of(findings);
   }
-  for (auto& op : plan.patch) decision.patch.push_back(std::move(op));
+  decision.patch.append(std::move(plan.patch));
   return decision;
 }
 

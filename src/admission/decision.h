@@ -7,11 +7,10 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "credentials/static_credentials.h"
 #include "identity/identity.h"
 #include "mutation/options.h"
+#include "mutation/patch.h"
 #include "mutation/pod_view.h"
 
 namespace irsa::admission {
@@ -26,7 +25,7 @@ struct Decision {
   bool allowed = true;
   std::string denial;  // the reason, when !allowed
   // One consistent patch: removals first (index-safe), then injections.
-  nlohmann::json patch = nlohmann::json::array();
+  mutation::Patch patch;
   std::vector<std::string> warnings;
   std::map<std::string, std::string> audit_annotations;  // keys without '/'
   std::vector<credentials::Finding> findings;            // static credentials seen

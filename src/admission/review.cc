@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <utility>
 
-#include "admission/json_writer.h"
+#include "common/json_writer.h"
 #include "common/quote.h"
 
 namespace irsa::admission {
@@ -146,15 +146,10 @@ std::string encode_review_response(const ReviewResponse& response) {
   // Written directly, members in the order nlohmann's dump() would sort them
   // into. Strings all come from simdjson-validated UTF-8 or from us;
   // `replace` keeps a stray invalid byte from turning into an exception. The
-  // patch, which the API server applies, is written strictly.
+  // patch, which the API server applies, was written strictly.
   constexpr auto kReplace = InvalidUtf8::kReplace;
   std::string patch;
-  if (response.patch.is_array() && !response.patch.empty()) {
-    std::string text;
-    text.reserve(1024);
-    append_json(text, response.patch, InvalidUtf8::kThrow);
-    patch = base64_encode(text);
-  }
+  if (!response.patch.empty()) patch = base64_encode(response.patch.text());
   std::string out;
   out.reserve(192 + patch.size() + response.uid.size());
   out += "{\"apiVersion\":";

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include <simdjson.h>
-#include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "mutation/patch.h"
 
 namespace irsa::admission {
 
@@ -57,7 +57,7 @@ struct ReviewResponse {
   bool allowed = true;
   // RFC 6902 operations; the response carries a JSONPatch only when this is
   // a non-empty array.
-  nlohmann::json patch = nlohmann::json::array();
+  mutation::Patch patch;
   std::vector<std::string> warnings;                     // omitted when empty
   std::map<std::string, std::string> audit_annotations;  // omitted when empty
   std::optional<ResponseStatus> status;                  // set for denials

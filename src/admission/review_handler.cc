@@ -49,8 +49,7 @@ void answer(HandleResult& result, const ReviewResponse& response) {
   result.body = encode_review_response(response);
 }
 
-void deny(HandleResult& result, const ReviewRequest& request, std::string message,
-          int code = 400) {
+void deny(HandleResult& result, const ReviewRequest& request, std::string message, int code = 400) {
   result.outcome = Outcome::kDenied;
   result.reason = message;
   answer(result, denial(request, code, std::move(message)));

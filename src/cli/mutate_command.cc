@@ -161,7 +161,7 @@ int run_mutate(const std::vector<std::string>& args) {
                  decision.denial.c_str());
     return 1;
   }
-  const nlohmann::json& patch = decision.patch;
+  const nlohmann::json patch = decision.patch.to_json();
 
   if (parsed->output == "patch") {
     std::printf("%s\n", patch.dump(2).c_str());

@@ -278,7 +278,7 @@ std::vector<Finding> find_static_credentials(const PodView& pod, const DetectOpt
   return findings;
 }
 
-nlohmann::json plan_removal(const std::vector<Finding>& findings) {
+mutation::Patch plan_removal(const std::vector<Finding>& findings) {
   // Path of the array each finding lives in -> its indices, removed from the
   // highest down so earlier removals never shift later ones.
   std::map<std::string, std::set<std::size_t, std::greater<>>> arrays;
@@ -304,11 +304,9 @@ nlohmann::json plan_removal(const std::vector<Finding>& findings) {
     }
     arrays[base].insert(finding.index);
   }
-  nlohmann::json patch = nlohmann::json::array();
+  mutation::Patch patch;
   for (const auto& [base, indices] : arrays) {
-    for (std::size_t index : indices) {
-      patch.push_back({{"op", "remove"}, {"path", base + "/" + std::to_string(index)}});
-    }
+    for (std::size_t index : indices) patch.remove(base + "/" + std::to_string(index));
   }
   return patch;
 }

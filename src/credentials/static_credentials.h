@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mutation/patch.h"
 #include "mutation/pod_view.h"
 
 namespace irsa::credentials {
@@ -62,7 +63,7 @@ std::vector<Finding> find_static_credentials(const mutation::PodView& pod,
 // RFC 6902 `remove` operations for `findings` (from find_static_credentials
 // on the same Pod), ordered so that every index stays valid: within one
 // array, highest index first. They apply before any `add` to the same Pod.
-nlohmann::json plan_removal(const std::vector<Finding>& findings);
+mutation::Patch plan_removal(const std::vector<Finding>& findings);
 
 // Glob match with `*` (any run) and `?` (one character), whole string.
 bool glob_match(std::string_view pattern, std::string_view text);

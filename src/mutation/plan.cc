@@ -8,8 +8,6 @@
 namespace irsa::mutation {
 namespace {
 
-using nlohmann::json;
-
 constexpr std::string_view kRoleArnEnv = "AWS_ROLE_ARN";
 constexpr std::string_view kTokenFileEnv = "AWS_WEB_IDENTITY_TOKEN_FILE";
 constexpr std::string_view kFullUriEnv = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
@@ -57,21 +55,20 @@ bool is_windows(const PodView& pod) {
          pod.node_selector_value("beta.kubernetes.io/os") == "windows";
 }
 
-json env_var(std::string_view name, std::string_view value) {
-  return json{{"name", name}, {"value", value}};
+std::string env_var(std::string_view name, std::string_view value) {
+  return JsonObject().string("name", name).string("value", value).done();
 }
 
-// Appends `items` to the array at `path`, or adds the whole array when the
-// Pod has none there yet.
-void append_all(json& patch, const std::string& path, bool array_exists, json items) {
+// Appends `items` (JSON values) to the array at `path`, or adds the whole
+// array when the Pod has none there yet.
+void append_all(Patch& patch, const std::string& path, bool array_exists,
+                std::vector<std::string> items) {
   if (items.empty()) return;
   if (!array_exists) {
-    patch.push_back({{"op", "add"}, {"path", path}, {"value", std::move(items)}});
+    patch.add(path, json_array(items));
     return;
   }
-  for (auto& item : items) {
-    patch.push_back({{"op", "add"}, {"path", path + "/-"}, {"value", std::move(item)}});
-  }
+  for (auto& item : items) patch.add(path + "/-", std::move(item));
 }
 
 struct ContainerRules {
@@ -86,18 +83,20 @@ struct ContainerRules {
 // One container, as AWS's addEnvToContainer: a container that already has
 // the identity env, a region and the STS setting is left alone entirely.
 void plan_container(const ContainerView& container, const std::string& base,
-                    const ContainerRules& rules, json& patch) {
+                    const ContainerRules& rules, Patch& patch) {
   bool container_credentials = rules.mode == identity::Mode::kContainerCredentials;
   bool identity_defined =
       container_credentials
-          ? container.has_env_named(kFullUriEnv) || container.has_env_named(kAuthorizationTokenFileEnv)
+          ? container.has_env_named(kFullUriEnv) ||
+                container.has_env_named(kAuthorizationTokenFileEnv)
           : container.has_env_named(kRoleArnEnv) || container.has_env_named(kTokenFileEnv);
   bool region_defined =
       container.has_env_named(kRegionEnv) || container.has_env_named(kDefaultRegionEnv);
   bool sts_defined = container.has_env_named(kRegionalStsEnv);
   if (identity_defined && region_defined && sts_defined) return;
 
-  json env = json::array();
+  std::vector<std::string> env;
+  env.reserve(6);
   if (!sts_defined && rules.identity->regional_sts) {
     env.push_back(env_var(kRegionalStsEnv, "regional"));
   }
@@ -116,15 +115,20 @@ void plan_container(const ContainerView& container, const std::string& base,
   }
   if (!container_credentials && rules.identity->role_session_name &&
       !container.has_env_named(kRoleSessionNameEnv)) {
-    env.push_back({{"name", kRoleSessionNameEnv},
-                   {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}});
+    env.push_back(JsonObject()
+                      .string("name", kRoleSessionNameEnv)
+                      .raw("valueFrom", R"({"fieldRef":{"fieldPath":"metadata.name"}})")
+                      .done());
   }
   append_all(patch, base + "/env", container.has_env, std::move(env));
 
   if (!container.has_mount_named(rules.volume_name)) {
-    json mount = {{"name", rules.volume_name}, {"readOnly", true}, {"mountPath", rules.mount_path}};
     append_all(patch, base + "/volumeMounts", container.has_volume_mounts,
-               json::array({std::move(mount)}));
+               {JsonObject()
+                    .string("mountPath", rules.mount_path)
+                    .string("name", rules.volume_name)
+                    .boolean("readOnly", true)
+                    .done()});
   }
 }
 
@@ -214,16 +218,23 @@ Plan plan_mutation(const PodView& pod, const identity::Identity& identity, const
     skip = parse_skip_containers(*annotation);
   }
 
-  json& patch = plan.patch;
+  Patch& patch = plan.patch;
   if (!pod.has_volume_named(rules.volume_name)) {
-    json volume = {
-        {"name", rules.volume_name},
-        {"projected",
-         {{"sources", json::array({{{"serviceAccountToken",
-                                     {{"audience", identity.audience},
-                                      {"expirationSeconds", expiration},
-                                      {"path", token_path}}}}})}}}};
-    append_all(patch, "/spec/volumes", pod.has_volumes, json::array({std::move(volume)}));
+    std::string token = JsonObject()
+                            .string("audience", identity.audience)
+                            .integer("expirationSeconds", expiration)
+                            .string("path", token_path)
+                            .done();
+    std::string volume =
+        JsonObject()
+            .string("name", rules.volume_name)
+            .raw("projected",
+                 JsonObject()
+                     .raw("sources",
+                          "[" + JsonObject().raw("serviceAccountToken", token).done() + "]")
+                     .done())
+            .done();
+    append_all(patch, "/spec/volumes", pod.has_volumes, {std::move(volume)});
     plan.token_expiration = expiration;
   }
 
@@ -239,19 +250,14 @@ Plan plan_mutation(const PodView& pod, const identity::Identity& identity, const
 
   // EKS Pod Identity marks the Pods it mutated.
   if (container_credentials && !patch.empty() && !pod.label(kPodIdentityLabel)) {
+    std::string labels = JsonObject().string(kPodIdentityLabel, "enabled").done();
     if (!pod.has_metadata) {
-      patch.insert(patch.begin(), json{{"op", "add"},
-                                   {"path", "/metadata"},
-                                   {"value", {{"labels", {{kPodIdentityLabel, "enabled"}}}}}});
+      patch.prepend({false, "/metadata", JsonObject().raw("labels", labels).done()});
     } else if (!pod.has_labels) {
-      patch.insert(patch.begin(), json{{"op", "add"},
-                                   {"path", "/metadata/labels"},
-                                   {"value", {{kPodIdentityLabel, "enabled"}}}});
+      patch.prepend({false, "/metadata/labels", std::move(labels)});
     } else {
-      patch.insert(patch.begin(),
-                   json{{"op", "add"},
-                    {"path", "/metadata/labels/" + escape_pointer_token(kPodIdentityLabel)},
-                    {"value", "enabled"}});
+      patch.prepend(
+          {false, "/metadata/labels/" + escape_pointer_token(kPodIdentityLabel), "\"enabled\""});
     }
   }
   return plan;

@@ -5,10 +5,9 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "identity/identity.h"
 #include "mutation/options.h"
+#include "mutation/patch.h"
 #include "mutation/pod_view.h"
 
 namespace irsa::mutation {
@@ -16,7 +15,7 @@ namespace irsa::mutation {
 struct Plan {
   // RFC 6902 operations on the Pod it was computed from; [] when nothing
   // changes. Every operation applies to the Pod as the ones before left it.
-  nlohmann::json patch = nlohmann::json::array();
+  Patch patch;
   // The token lifetime the volume asks for (after Pod annotation, clamping
   // and jitter); 0 when no volume is added.
   int64_t token_expiration = 0;

@@ -42,7 +42,7 @@ Run run(const json& pod, const std::optional<identity::Identity>& id, Policy pol
   EXPECT_TRUE(view.ok());
   Run out;
   out.decision = decide(*view, id, mutation::Options{}, policy, 0.0);
-  out.pod = pod.patch(out.decision.patch);
+  out.pod = pod.patch(out.decision.patch.to_json());
   return out;
 }
 
@@ -71,7 +71,7 @@ TEST(Decide, StripRemovesKeysAndInjectsInOnePatch) {
   EXPECT_THAT(out.decision.warnings[0], HasSubstr("removed container app: env AWS_ACCESS_KEY_ID"));
   // Idempotent: the result needs nothing more.
   auto again = run(out.pod, role(), policy);
-  EXPECT_EQ(again.decision.patch, json::array());
+  EXPECT_EQ(again.decision.patch.to_json(), json::array());
   EXPECT_THAT(again.decision.warnings, IsEmpty());
 }
 
@@ -86,7 +86,7 @@ TEST(Decide, WarnChangesNothingButReports) {
                                      "AWS_WEB_IDENTITY_TOKEN_FILE"));
   EXPECT_EQ(out.decision.warnings.size(), 4u);
   EXPECT_TRUE(out.decision.audit_annotations.count(kAuditFoundKey));
-  for (const auto& op : out.decision.patch) EXPECT_EQ(op["op"], "add");
+  for (const auto& op : out.decision.patch.to_json()) EXPECT_EQ(op["op"], "add");
 }
 
 TEST(Decide, DenyListsEachFindingAndHowToFix) {
@@ -113,12 +113,12 @@ TEST(Decide, PodsWithoutIdentityAreNeverStripped) {
   Policy policy;  // unmanaged: allow
   auto allow = run(keyed_pod(), std::nullopt, policy);
   EXPECT_TRUE(allow.decision.allowed);
-  EXPECT_EQ(allow.decision.patch, json::array());
+  EXPECT_EQ(allow.decision.patch.to_json(), json::array());
   EXPECT_THAT(allow.decision.warnings, IsEmpty());
 
   policy.unmanaged = UnmanagedMode::kWarn;
   auto warn = run(keyed_pod(), std::nullopt, policy);
-  EXPECT_EQ(warn.decision.patch, json::array());
+  EXPECT_EQ(warn.decision.patch.to_json(), json::array());
   EXPECT_EQ(warn.decision.warnings.size(), 4u);
   EXPECT_TRUE(warn.decision.audit_annotations.count(kAuditFoundKey));
 

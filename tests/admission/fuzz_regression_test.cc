@@ -38,7 +38,7 @@ TEST(FuzzRegression, StrippedVolumeWithTheTokenVolumeNameIsInjectedAgain) {
   Decision decision = decide_on(pod, strip);
   ASSERT_TRUE(decision.allowed);
   ASSERT_TRUE(decision.stripped);
-  json mutated = pod.patch(decision.patch);
+  json mutated = pod.patch(decision.patch.to_json());
 
   const json& volumes = mutated["spec"]["volumes"];
   ASSERT_EQ(volumes.size(), 1u);
@@ -49,7 +49,7 @@ TEST(FuzzRegression, StrippedVolumeWithTheTokenVolumeNameIsInjectedAgain) {
   EXPECT_EQ(mounts[0]["mountPath"], "/var/run/secrets/eks.amazonaws.com/serviceaccount");
 
   // Idempotent: the mutated Pod needs nothing more.
-  EXPECT_EQ(decide_on(mutated, strip).patch, json::array());
+  EXPECT_EQ(decide_on(mutated, strip).patch.to_json(), json::array());
 }
 
 }  // namespace

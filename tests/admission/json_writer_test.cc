@@ -1,4 +1,4 @@
-#include "admission/json_writer.h"
+#include "common/json_writer.h"
 
 #include <cstdint>
 #include <limits>
@@ -55,8 +55,7 @@ TEST(JsonWriter, InvalidUtf8ThrowsOrIsReplaced) {
 TEST(EncodeReviewResponse, IsCanonicalJsonWithEveryMember) {
   ReviewResponse response;
   response.uid = "uid-\"1\"\n";
-  response.patch =
-      json::array({{{"op", "add"}, {"path", "/spec/volumes/-"}, {"value", {{"name", "x"}}}}});
+  response.patch.add("/spec/volumes/-", R"({"name":"x"})");
   response.warnings = {"first \"warning\"", "second\twarning"};
   response.audit_annotations = {{"b", "2"}, {"a", "1\n"}};
   response.status = ResponseStatus{403, "denied: \"why\"\n"};
@@ -71,7 +70,8 @@ TEST(EncodeReviewResponse, IsCanonicalJsonWithEveryMember) {
   EXPECT_EQ(r["uid"], response.uid);
   EXPECT_EQ(r["allowed"], false);
   EXPECT_EQ(r["patchType"], "JSONPatch");
-  EXPECT_EQ(r["patch"], base64_encode(response.patch.dump()));
+  EXPECT_EQ(r["patch"],
+            base64_encode(R"([{"op":"add","path":"/spec/volumes/-","value":{"name":"x"}}])"));
   EXPECT_EQ(r["warnings"], json(response.warnings));
   EXPECT_EQ(r["auditAnnotations"], json({{"a", "1\n"}, {"b", "2"}}));
   EXPECT_EQ(r["status"], json({{"code", 403}, {"message", "denied: \"why\"\n"}}));
@@ -89,9 +89,10 @@ TEST(EncodeReviewResponse, OmitsWhatIsEmpty) {
 TEST(EncodeReviewResponse, InvalidUtf8InThePatchIsAnErrorNotAChangedValue) {
   ReviewResponse response;
   response.uid = "u";
-  response.patch = json::array({{{"op", "add"}, {"path", "/x"}, {"value", "\xff"}}});
+  response.patch.add("/x\xff", "1");
   EXPECT_THROW(encode_review_response(response), std::invalid_argument);
-  response.patch = json::array();
+  EXPECT_THROW(mutation::JsonObject().string("k", "\xff"), std::invalid_argument);
+  response.patch = {};
   response.warnings = {"bad \xff byte"};
   EXPECT_THAT(encode_review_response(response), testing::HasSubstr("bad \xef\xbf\xbd byte"));
 }

@@ -177,11 +177,12 @@ TEST(EncodeReviewResponse, CarriesNoPatchWhenNothingChanges) {
 TEST(EncodeReviewResponse, CarriesABase64JsonPatch) {
   ReviewResponse response;
   response.uid = "u-2";
-  response.patch = json::array({{{"op", "add"}, {"path", "/metadata/labels"}, {"value", {}}}});
+  response.patch.add("/metadata/labels", "{}");
   json out = json::parse(encode_review_response(response));
   EXPECT_EQ(out["apiVersion"], "admission.k8s.io/v1");
   EXPECT_EQ(out["response"]["patchType"], "JSONPatch");
-  EXPECT_EQ(out["response"]["patch"], base64_encode(response.patch.dump()));
+  EXPECT_EQ(out["response"]["patch"],
+            base64_encode(R"([{"op":"add","path":"/metadata/labels","value":{}}])"));
   EXPECT_FALSE(out["response"].contains("warnings"));
   EXPECT_FALSE(out["response"].contains("auditAnnotations"));
   EXPECT_FALSE(out["response"].contains("status"));

@@ -27,7 +27,7 @@ Scan scan(const json& pod, DetectOptions options = {}) {
   EXPECT_TRUE(view.ok()) << (view.ok() ? "" : view.error());
   Scan out;
   out.findings = find_static_credentials(*view, options);
-  out.stripped = pod.patch(plan_removal(out.findings));
+  out.stripped = pod.patch(plan_removal(out.findings).to_json());
   return out;
 }
 
@@ -240,7 +240,7 @@ TEST(PlanRemoval, ManyRemovalsKeepEveryIndexValid) {
   EXPECT_THAT(mount_paths(b), IsEmpty());
   EXPECT_THAT(volume_names(out.stripped), ElementsAre("keep"));
   // Within one array, the patch removes from the highest index down.
-  json patch = plan_removal(out.findings);
+  json patch = plan_removal(out.findings).to_json();
   std::map<std::string, int> last;
   for (const auto& op : patch) {
     std::string path = op["path"];

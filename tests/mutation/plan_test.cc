@@ -47,7 +47,7 @@ Outcome run(const json& pod, const Identity& id, const Options& options = {}, do
   EXPECT_TRUE(view.ok()) << (view.ok() ? "" : view.error());
   Outcome outcome;
   outcome.plan = plan_mutation(*view, id, options, jitter);
-  outcome.patch = outcome.plan.patch;
+  outcome.patch = outcome.plan.patch.to_json();
   outcome.pod = pod.patch(outcome.patch);
   return outcome;
 }
@@ -105,8 +105,9 @@ TEST(PlanMutation, InjectsTokenVolumeMountAndEnvIntoEveryContainer) {
   auto out = run(basic_pod(), web_identity());
   const json* volume = volume_named(out.pod, "aws-iam-token");
   ASSERT_NE(volume, nullptr);
-  EXPECT_EQ((*volume)["projected"]["sources"][0]["serviceAccountToken"],
-            json::parse(R"({"audience":"sts.amazonaws.com","expirationSeconds":86400,"path":"token"})"));
+  EXPECT_EQ(
+      (*volume)["projected"]["sources"][0]["serviceAccountToken"],
+      json::parse(R"({"audience":"sts.amazonaws.com","expirationSeconds":86400,"path":"token"})"));
   for (const char* list : {"containers", "initContainers"}) {
     for (const auto& container : out.pod["spec"][list]) {
       SCOPED_TRACE(container["name"].get<std::string>());
@@ -159,7 +160,8 @@ TEST(PlanMutation, UnknownFieldsSurvive) {
   pod["metadata"]["x-unknown"] = "kept";
   pod["status"] = {{"phase", "Pending"}};
   auto out = run(pod, web_identity());
-  EXPECT_EQ(out.pod["spec"]["containers"][0]["futureField"], pod["spec"]["containers"][0]["futureField"]);
+  EXPECT_EQ(out.pod["spec"]["containers"][0]["futureField"],
+            pod["spec"]["containers"][0]["futureField"]);
   EXPECT_EQ(out.pod["spec"]["containers"][0]["env"][0], pod["spec"]["containers"][0]["env"][0]);
   EXPECT_EQ(out.pod["metadata"]["x-unknown"], "kept");
   EXPECT_EQ(out.pod["status"], pod["status"]);
@@ -277,8 +279,8 @@ TEST(PlanMutation, PodAnnotationTokenExpirationWins) {
   Identity id = web_identity();
   id.token_expiration = 7200;
   auto out = run(pod, id);
-  EXPECT_EQ(volume_named(out.pod, "aws-iam-token")->at("projected")["sources"][0]
-                ["serviceAccountToken"]["expirationSeconds"],
+  EXPECT_EQ(volume_named(out.pod, "aws-iam-token")
+                ->at("projected")["sources"][0]["serviceAccountToken"]["expirationSeconds"],
             3600);
 }
 
@@ -360,8 +362,8 @@ TEST(PlanMutation, AudienceComesFromIdentity) {
   Identity id = web_identity();
   id.audience = "custom-aud";
   auto out = run(basic_pod(), id);
-  EXPECT_EQ(volume_named(out.pod, "aws-iam-token")->at("projected")["sources"][0]
-                ["serviceAccountToken"]["audience"],
+  EXPECT_EQ(volume_named(out.pod, "aws-iam-token")
+                ->at("projected")["sources"][0]["serviceAccountToken"]["audience"],
             "custom-aud");
 }
 
@@ -451,7 +453,8 @@ TEST(ReadPod, DefaultsServiceAccountName) {
   ASSERT_TRUE(pod.ok());
   EXPECT_EQ(pod->service_account_name, "default");
   auto alias = read_pod(
-      parser.parse(std::string_view(R"({"spec":{"serviceAccount":"old","containers":[]}})")).value());
+      parser.parse(std::string_view(R"({"spec":{"serviceAccount":"old","containers":[]}})"))
+          .value());
   ASSERT_TRUE(alias.ok());
   EXPECT_EQ(alias->service_account_name, "old");
 }

@@ -1,12 +1,12 @@
 // Compact JSON text, written straight into a string.
-#include "admission/json_writer.h"
+#include "common/json_writer.h"
 
 #include <charconv>
 #include <stdexcept>
 
 #include "common/utf8.h"
 
-namespace irsa::admission {
+namespace irsa {
 namespace {
 
 // Bytes that end a run copied as it is.
@@ -136,4 +136,4 @@ void append_json(std::string& out, const nlohmann::json& value, InvalidUtf8 inva
   append_value(out, value, invalid);
 }
 
-}  // namespace irsa::admission
+}  // namespace irsa

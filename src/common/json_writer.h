@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace irsa::admission {
+namespace irsa {
 
 enum class InvalidUtf8 {
   kThrow,    // std::invalid_argument: what we write must mean what it meant
@@ -25,4 +25,4 @@ void append_json_string(std::string& out, std::string_view text,
 void append_json(std::string& out, const nlohmann::json& value,
                  InvalidUtf8 invalid = InvalidUtf8::kThrow);
 
-}  // namespace irsa::admission
+}  // namespace irsa
