@@ -137,7 +137,7 @@ Fixture& fixture() {
     s->handler = std::make_unique<irsa::admission::ReviewHandler>(*s->resolver, s->options,
                                                                   s->policy, [] { return 0.5; });
     s->bodies["2KB"] = review(1, 0, 4, 1);
-    s->bodies["4.4KB"] = review(2, 1, 4, 1);
+    s->bodies["4.4KB"] = review(2, 1, 6, 2);
     s->bodies["10KB"] = review(3, 1, 10, 3);
     return s;
   }();

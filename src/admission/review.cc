@@ -1,7 +1,9 @@
 // AdmissionReview decode (simdjson, in place) and encode (written directly).
 #include "admission/review.h"
 
+#include <array>
 #include <cstdint>
+#include <cstring>
 #include <utility>
 
 #include "common/json_writer.h"
@@ -210,6 +212,15 @@ ReviewResponse denial(const ReviewRequest& request, int code, std::string messag
 std::string base64_encode(std::string_view data) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  // Two output characters per 12 input bits: two lookups per 3 bytes.
+  static constexpr auto kPairs = [] {
+    std::array<char, 2 * 4096> pairs{};
+    for (int v = 0; v < 4096; ++v) {
+      pairs[2 * v] = kAlphabet[v >> 6];
+      pairs[2 * v + 1] = kAlphabet[v & 0x3F];
+    }
+    return pairs;
+  }();
   std::string out((data.size() + 2) / 3 * 4, '=');
   char* next = out.data();
   std::size_t i = 0;
@@ -217,10 +228,9 @@ std::string base64_encode(std::string_view data) {
     uint32_t triple = static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << 16 |
                       static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8 |
                       static_cast<uint32_t>(static_cast<unsigned char>(data[i + 2]));
-    *next++ = kAlphabet[(triple >> 18) & 0x3F];
-    *next++ = kAlphabet[(triple >> 12) & 0x3F];
-    *next++ = kAlphabet[(triple >> 6) & 0x3F];
-    *next++ = kAlphabet[triple & 0x3F];
+    std::memcpy(next, &kPairs[2 * (triple >> 12)], 2);
+    std::memcpy(next + 2, &kPairs[2 * (triple & 0xFFF)], 2);
+    next += 4;
   }
   std::size_t rest = data.size() - i;
   if (rest > 0) {  // the padding '=' is already there

@@ -1,6 +1,7 @@
 // Compact JSON text, written straight into a string.
 #include "common/json_writer.h"
 
+#include <array>
 #include <charconv>
 #include <stdexcept>
 
@@ -9,8 +10,13 @@
 namespace irsa {
 namespace {
 
-// Bytes that end a run copied as it is.
-constexpr bool special(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c >= 0x80; }
+// Bytes that end a run copied as it is: control characters, '"', '\', and
+// the bytes of UTF-8 sequences (which are checked).
+constexpr std::array<bool, 256> kSpecial = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) table[c] = c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
+  return table;
+}();
 
 void append_value(std::string& out, const nlohmann::json& value, InvalidUtf8 invalid) {
   using value_t = nlohmann::json::value_t;
@@ -79,12 +85,11 @@ void append_json_string(std::string& out, std::string_view text, InvalidUtf8 inv
   out += '"';
   std::size_t run = 0;  // start of the bytes not yet copied
   std::size_t i = 0;
-  while (i < text.size()) {
+  const std::size_t size = text.size();
+  while (i < size) {
+    while (i < size && !kSpecial[static_cast<unsigned char>(text[i])]) ++i;
+    if (i == size) break;
     auto c = static_cast<unsigned char>(text[i]);
-    if (!special(c)) {
-      ++i;
-      continue;
-    }
     if (c >= 0x80) {
       if (std::size_t length = utf8_sequence_length(text, i)) {
         i += length;

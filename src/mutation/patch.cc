@@ -45,7 +45,10 @@ void Patch::write(std::string& out) const {
 
 std::string Patch::text() const {
   std::string out;
-  out.reserve(256 * operations_.size() + 2);
+  std::size_t size = 2;
+  for (const auto& operation : operations_)
+    size += operation.path.size() + operation.value.size() + 40;
+  out.reserve(size);
   write(out);
   return out;
 }
@@ -54,8 +57,9 @@ nlohmann::json Patch::to_json() const { return nlohmann::json::parse(text()); }
 
 void JsonObject::key(std::string_view key) {
   if (text_.size() > 1) text_ += ',';
-  append_json_string(text_, key);
-  text_ += ':';
+  text_ += '"';
+  text_ += key;
+  text_ += "\":";
 }
 
 JsonObject& JsonObject::string(std::string_view key, std::string_view value) {

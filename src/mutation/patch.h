@@ -44,10 +44,14 @@ class Patch {
 
 // A JSON object written member by member, as text. Members appear in the
 // order they are written; write them sorted to match nlohmann's dump().
-// Strings must be UTF-8 (std::invalid_argument otherwise).
+// Keys are written as they are: plain names only ("name", "mountPath", a
+// label key). String values must be UTF-8 (std::invalid_argument otherwise).
 class JsonObject {
  public:
-  JsonObject() : text_("{") {}
+  JsonObject() {
+    text_.reserve(128);
+    text_ += '{';
+  }
   JsonObject& string(std::string_view key, std::string_view value);
   JsonObject& boolean(std::string_view key, bool value);
   JsonObject& integer(std::string_view key, int64_t value);

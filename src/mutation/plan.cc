@@ -72,12 +72,47 @@ void append_all(Patch& patch, const std::string& path, bool array_exists,
 }
 
 struct ContainerRules {
-  identity::Mode mode;
-  const identity::Identity* identity;
-  const Options* options;
+  identity::Mode mode = identity::Mode::kWebIdentity;
+  const identity::Identity* identity = nullptr;
+  const Options* options = nullptr;
   std::string volume_name;
   std::string mount_path;
   std::string token_file;
+  // The JSON text of each env var and the mount a container may get: the
+  // same for every container, so written once per Pod.
+  std::string sts_env;
+  std::string default_region_env;
+  std::string region_env;
+  std::string identity_env[2];
+  std::string session_env;
+  std::string mount;
+
+  void write_values() {
+    bool container_credentials = mode == identity::Mode::kContainerCredentials;
+    if (identity->regional_sts) sts_env = env_var(kRegionalStsEnv, "regional");
+    if (!options->region.empty()) {
+      default_region_env = env_var(kDefaultRegionEnv, options->region);
+      region_env = env_var(kRegionEnv, options->region);
+    }
+    if (container_credentials) {
+      identity_env[0] = env_var(kFullUriEnv, options->container_credentials_full_uri);
+      identity_env[1] = env_var(kAuthorizationTokenFileEnv, token_file);
+    } else {
+      identity_env[0] = env_var(kRoleArnEnv, identity->role_arn);
+      identity_env[1] = env_var(kTokenFileEnv, token_file);
+      if (identity->role_session_name) {
+        session_env = JsonObject()
+                          .string("name", kRoleSessionNameEnv)
+                          .raw("valueFrom", R"({"fieldRef":{"fieldPath":"metadata.name"}})")
+                          .done();
+      }
+    }
+    mount = JsonObject()
+                .string("mountPath", mount_path)
+                .string("name", volume_name)
+                .boolean("readOnly", true)
+                .done();
+  }
 };
 
 // One container, as AWS's addEnvToContainer: a container that already has
@@ -97,38 +132,23 @@ void plan_container(const ContainerView& container, const std::string& base,
 
   std::vector<std::string> env;
   env.reserve(6);
-  if (!sts_defined && rules.identity->regional_sts) {
-    env.push_back(env_var(kRegionalStsEnv, "regional"));
-  }
+  if (!sts_defined && rules.identity->regional_sts) env.push_back(rules.sts_env);
   if (!region_defined && !rules.options->region.empty()) {
-    env.push_back(env_var(kDefaultRegionEnv, rules.options->region));
-    env.push_back(env_var(kRegionEnv, rules.options->region));
+    env.push_back(rules.default_region_env);
+    env.push_back(rules.region_env);
   }
   if (!identity_defined) {
-    if (container_credentials) {
-      env.push_back(env_var(kFullUriEnv, rules.options->container_credentials_full_uri));
-      env.push_back(env_var(kAuthorizationTokenFileEnv, rules.token_file));
-    } else {
-      env.push_back(env_var(kRoleArnEnv, rules.identity->role_arn));
-      env.push_back(env_var(kTokenFileEnv, rules.token_file));
-    }
+    env.push_back(rules.identity_env[0]);
+    env.push_back(rules.identity_env[1]);
   }
   if (!container_credentials && rules.identity->role_session_name &&
       !container.has_env_named(kRoleSessionNameEnv)) {
-    env.push_back(JsonObject()
-                      .string("name", kRoleSessionNameEnv)
-                      .raw("valueFrom", R"({"fieldRef":{"fieldPath":"metadata.name"}})")
-                      .done());
+    env.push_back(rules.session_env);
   }
   append_all(patch, base + "/env", container.has_env, std::move(env));
 
   if (!container.has_mount_named(rules.volume_name)) {
-    append_all(patch, base + "/volumeMounts", container.has_volume_mounts,
-               {JsonObject()
-                    .string("mountPath", rules.mount_path)
-                    .string("name", rules.volume_name)
-                    .boolean("readOnly", true)
-                    .done()});
+    append_all(patch, base + "/volumeMounts", container.has_volume_mounts, {rules.mount});
   }
 }
 
@@ -177,7 +197,10 @@ Plan plan_mutation(const PodView& pod, const identity::Identity& identity, const
   bool container_credentials = identity.mode == identity::Mode::kContainerCredentials;
   const std::string prefix = options.annotation_prefix + "/";
 
-  ContainerRules rules{identity.mode, &identity, &options, {}, {}, {}};
+  ContainerRules rules;
+  rules.mode = identity.mode;
+  rules.identity = &identity;
+  rules.options = &options;
   std::string token_path;
   if (container_credentials) {
     rules.volume_name = options.container_credentials_token_volume_name;
@@ -194,6 +217,7 @@ Plan plan_mutation(const PodView& pod, const identity::Identity& identity, const
     for (char c : rules.token_file) windows += c == '/' ? '\\' : c;
     rules.token_file = std::move(windows);
   }
+  rules.write_values();
 
   // Token lifetime: Pod annotation > ServiceAccount annotation > flag.
   int64_t expiration = identity.token_expiration;

@@ -11,45 +11,74 @@ using simdjson::dom::array;
 using simdjson::dom::element;
 using simdjson::dom::object;
 
+// Where a value is in the Pod, for error messages: "spec.containers[2]"
+// or "spec.containers[0] (app).env[3]". The text is built only when an error
+// needs it, so reading a well-formed Pod allocates none of it.
+class Location {
+ public:
+  Location(const char* text) : base_(text) {}         // NOLINT: a plain location
+  Location(const std::string& text) : base_(text) {}  // NOLINT: a plain location
+  Location(std::string_view base, std::string_view member, std::size_t index)
+      : base_(base), member_(member), index_(index), indexed_(true) {}
+
+  std::string str() const {
+    std::string out(base_);
+    if (indexed_) {
+      out += member_;
+      out += '[';
+      out += std::to_string(index_);
+      out += ']';
+    }
+    return out;
+  }
+  std::string operator+(std::string_view more) const { return str() + std::string(more); }
+
+ private:
+  std::string_view base_;
+  std::string_view member_;
+  std::size_t index_ = 0;
+  bool indexed_ = false;
+};
+
 // Reads `obj[key]` as a string: nullopt when absent or null, an error when it
 // has another type.
 Result<std::optional<std::string_view>> optional_string(object obj, std::string_view key,
-                                                        std::string_view where) {
+                                                        const Location& where) {
   element value;
   if (obj.at_key(key).get(value) != simdjson::SUCCESS || value.is_null()) {
     return std::optional<std::string_view>{};
   }
   std::string_view text;
   if (value.get(text) != simdjson::SUCCESS) {
-    return Error{std::string(where) + "." + std::string(key) + " must be a string"};
+    return Error{where.str() + "." + std::string(key) + " must be a string"};
   }
   return std::optional<std::string_view>{text};
 }
 
 // Reads `obj[key]` as an object; an empty object when absent or null.
 Result<std::optional<object>> optional_object(object obj, std::string_view key,
-                                              std::string_view where) {
+                                              const Location& where) {
   element value;
   if (obj.at_key(key).get(value) != simdjson::SUCCESS || value.is_null()) {
     return std::optional<object>{};
   }
   object result;
   if (value.get(result) != simdjson::SUCCESS) {
-    return Error{std::string(where) + "." + std::string(key) + " must be an object"};
+    return Error{where.str() + "." + std::string(key) + " must be an object"};
   }
   return std::optional<object>{result};
 }
 
 // Reads `obj[key]` as an array; nullopt when absent or null.
 Result<std::optional<array>> optional_array(object obj, std::string_view key,
-                                            std::string_view where) {
+                                            const Location& where) {
   element value;
   if (obj.at_key(key).get(value) != simdjson::SUCCESS || value.is_null()) {
     return std::optional<array>{};
   }
   array result;
   if (value.get(result) != simdjson::SUCCESS) {
-    return Error{std::string(where) + "." + std::string(key) + " must be an array"};
+    return Error{where.str() + "." + std::string(key) + " must be an array"};
   }
   return std::optional<array>{result};
 }
@@ -64,28 +93,28 @@ Status check_string_map(object map, std::string_view where) {
   return Ok{};
 }
 
-Result<ContainerView> read_container(element item, std::string_view where) {
+Result<ContainerView> read_container(element item, const Location& where) {
   object container;
   if (item.get(container) != simdjson::SUCCESS) {
-    return Error{std::string(where) + " must be an object"};
+    return Error{where + " must be an object"};
   }
   ContainerView view;
   view.raw = item;
   auto name = optional_string(container, "name", where);
   if (!name) return Error{name.error()};
   if (!name->has_value() || name->value().empty()) {
-    return Error{std::string(where) + " has no name"};
+    return Error{where + " has no name"};
   }
   view.name = **name;
 
-  std::string here = std::string(where) + " (" + std::string(view.name) + ")";
+  std::string here = where + " (" + std::string(view.name) + ")";
   auto env = optional_array(container, "env", here);
   if (!env) return Error{env.error()};
   if (env->has_value()) {
     view.has_env = true;
     std::size_t index = 0;
     for (element entry : **env) {
-      std::string entry_where = here + ".env[" + std::to_string(index++) + "]";
+      Location entry_where(here, ".env", index++);
       object env_var;
       if (entry.get(env_var) != simdjson::SUCCESS) {
         return Error{entry_where + " must be an object"};
@@ -107,7 +136,7 @@ Result<ContainerView> read_container(element item, std::string_view where) {
   if (env_from->has_value()) {
     std::size_t index = 0;
     for (element entry : **env_from) {
-      std::string entry_where = here + ".envFrom[" + std::to_string(index++) + "]";
+      Location entry_where(here, ".envFrom", index++);
       object source;
       if (entry.get(source) != simdjson::SUCCESS) return Error{entry_where + " must be an object"};
       EnvFromView from;
@@ -130,7 +159,7 @@ Result<ContainerView> read_container(element item, std::string_view where) {
     view.has_volume_mounts = true;
     std::size_t index = 0;
     for (element entry : **mounts) {
-      std::string entry_where = here + ".volumeMounts[" + std::to_string(index++) + "]";
+      Location entry_where(here, ".volumeMounts", index++);
       object mount;
       if (entry.get(mount) != simdjson::SUCCESS) {
         return Error{entry_where + " must be an object"};
@@ -156,10 +185,10 @@ Status read_containers(object spec, std::string_view key, bool required,
     if (required) return Error{"spec." + std::string(key) + " is missing"};
     return Ok{};
   }
+  const std::string list_where = "spec." + std::string(key);
   std::size_t index = 0;
   for (element item : **list) {
-    auto container =
-        read_container(item, "spec." + std::string(key) + "[" + std::to_string(index++) + "]");
+    auto container = read_container(item, Location(list_where, "", index++));
     if (!container) return Error{container.error()};
     out.push_back(std::move(*container));
   }
@@ -167,7 +196,7 @@ Status read_containers(object spec, std::string_view key, bool required,
 }
 
 // What a volume exposes, as far as static credentials are concerned.
-Result<VolumeView> read_volume_source(object volume, const std::string& where) {
+Result<VolumeView> read_volume_source(object volume, const Location& where) {
   VolumeView view;
   auto secret = optional_object(volume, "secret", where);
   if (!secret) return Error{secret.error()};
@@ -345,7 +374,7 @@ Result<PodView> read_pod(simdjson::dom::element pod) {
     view.has_volumes = true;
     std::size_t index = 0;
     for (element item : **volumes) {
-      std::string where = "spec.volumes[" + std::to_string(index++) + "]";
+      Location where("spec.volumes", "", index++);
       object volume;
       if (item.get(volume) != simdjson::SUCCESS) return Error{where + " must be an object"};
       auto name = optional_string(volume, "name", where);
