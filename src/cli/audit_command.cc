@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/subcommand.h"
+#include "common/quote.h"
 #include "credentials/static_credentials.h"
 #include "identity/registry.h"
 #include "manifest/documents.h"
@@ -53,7 +54,7 @@ Result<AuditArgs> parse_audit_args(const std::vector<std::string>& args) {
   if (parsed.help) return parsed;
   if (parsed.inputs.empty()) return Error{"-f FILE|DIR is required"};
   if (parsed.output != "text" && parsed.output != "json") {
-    return Error{"--output must be text or json, got \"" + parsed.output + "\""};
+    return Error{"--output must be text or json, got " + quote(parsed.output)};
   }
   return parsed;
 }

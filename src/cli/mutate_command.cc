@@ -10,6 +10,7 @@
 #include "admission/decision.h"
 #include "cli/commands.h"
 #include "cli/subcommand.h"
+#include "common/quote.h"
 #include "identity/container_credentials.h"
 #include "identity/registry.h"
 #include "log/log.h"
@@ -68,13 +69,13 @@ Result<MutateArgs> parse_mutate_args(const std::vector<std::string>& args) {
     char* end = nullptr;
     double number = std::strtod(jitter.c_str(), &end);
     if (*end != '\0' || !(number >= 0 && number < 1)) {
-      return Error{"--jitter wants a number in [0, 1), got \"" + jitter + "\""};
+      return Error{"--jitter wants a number in [0, 1), got " + quote(jitter)};
     }
     parsed.jitter = number;
   }
   if (parsed.pod_file.empty()) return Error{"--pod FILE is required"};
   if (parsed.output != "patch" && parsed.output != "pod" && parsed.output != "yaml") {
-    return Error{"--output must be patch, pod or yaml, got \"" + parsed.output + "\""};
+    return Error{"--output must be patch, pod or yaml, got " + quote(parsed.output)};
   }
   return parsed;
 }

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "common/quote.h"
+
 namespace irsa::mutation {
 namespace {
 
@@ -87,7 +89,7 @@ Result<std::optional<array>> optional_array(object obj, std::string_view key,
 Status check_string_map(object map, std::string_view where) {
   for (auto field : map) {
     if (!field.value.is_string()) {
-      return Error{std::string(where) + "[\"" + std::string(field.key) + "\"] must be a string"};
+      return Error{std::string(where) + "[" + quote(field.key) + "] must be a string"};
     }
   }
   return Ok{};
@@ -107,7 +109,7 @@ Result<ContainerView> read_container(element item, const Location& where) {
   }
   view.name = **name;
 
-  std::string here = where + " (" + std::string(view.name) + ")";
+  std::string here = where + " (" + name_or_quote(view.name) + ")";
   auto env = optional_array(container, "env", here);
   if (!env) return Error{env.error()};
   if (env->has_value()) {
@@ -294,7 +296,7 @@ Result<PodView> read_pod(simdjson::dom::element pod) {
   auto kind = optional_string(root, "kind", "object");
   if (!kind) return Error{kind.error()};
   if (kind->has_value() && **kind != "Pod") {
-    return Error{"the object is a " + std::string(**kind) + ", not a Pod"};
+    return Error{"the object is a " + name_or_quote(**kind) + ", not a Pod"};
   }
 
   // An empty object stands in for a missing map, so lookups need no checks.

@@ -447,6 +447,31 @@ TEST(ReadPod, RefusesWhatIsNotAnInterpretablePod) {
   }
 }
 
+TEST(ReadPod, TextFromThePodIsQuotedInErrors) {
+  // Found by the manifest fuzzer: a label key with a line break split the
+  // message mutate and audit print.
+  struct Case {
+    const char* json;
+    const char* error;
+  };
+  for (const Case& c : {
+           Case{R"({"metadata":{"labels":{"a\nb":1}},"spec":{"containers":[]}})",
+                R"(metadata.labels["a\x0ab"] must be a string)"},
+           Case{R"({"kind":"Pod\r","spec":{"containers":[]}})",
+                R"(the object is a "Pod\x0d", not a Pod)"},
+           Case{R"({"spec":{"containers":[{"name":"a\nb","env":[1]}]}})",
+                R"(spec.containers[0] ("a\x0ab").env[0] must be an object)"},
+           Case{R"({"spec":{"containers":[{"name":"app","env":[1]}]}})",
+                R"(spec.containers[0] (app).env[0] must be an object)"},
+       }) {
+    SCOPED_TRACE(c.json);
+    simdjson::dom::parser parser;
+    auto pod = read_pod(parser.parse(std::string_view(c.json)).value());
+    ASSERT_FALSE(pod.ok());
+    EXPECT_EQ(pod.error(), c.error);
+  }
+}
+
 TEST(ReadPod, DefaultsServiceAccountName) {
   simdjson::dom::parser parser;
   auto pod = read_pod(parser.parse(std::string_view(R"({"spec":{"containers":[]}})")).value());
