@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "common/quote.h"
+#include "common/utf8.h"
 #include "mutation/plan.h"
 
 namespace irsa::admission {
@@ -16,8 +18,14 @@ using credentials::UnmanagedMode;
 void add_warnings(Decision& decision, std::string_view verb, const std::vector<Finding>& findings) {
   std::size_t total = 0;
   for (std::size_t i = 0; i < findings.size(); ++i) {
-    std::string text = std::string(verb) + " " + findings[i].describe();
-    if (text.size() > kMaxWarningLength) text = text.substr(0, kMaxWarningLength - 3) + "...";
+    // One line, and cut on a character boundary: a cut inside a UTF-8
+    // sequence became U+FFFD on the wire and the warning outgrew the API
+    // server's limit (found by fuzz/).
+    std::string text = one_line(std::string(verb) + " " + findings[i].describe());
+    if (text.size() > kMaxWarningLength) {
+      text.resize(utf8_prefix_length(text, kMaxWarningLength - 3));
+      text += "...";
+    }
     if (total + text.size() > kMaxWarningsBytes - 40) {
       decision.warnings.push_back("... and " + std::to_string(findings.size() - i) +
                                   " more static AWS credentials");

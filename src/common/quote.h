@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/utf8.h"
+
 namespace irsa {
 
 enum class QuoteBytes {
@@ -41,11 +43,7 @@ inline void append_escaped(std::string& out, std::string_view text, QuoteBytes b
 inline std::string quote(std::string_view text, std::size_t max_bytes = 64,
                          QuoteBytes bytes = QuoteBytes::kUtf8) {
   const bool cut = text.size() > max_bytes;
-  if (cut) {
-    std::size_t end = max_bytes;
-    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-    text = text.substr(0, end);
-  }
+  text = text.substr(0, utf8_prefix_length(text, max_bytes));
   std::string out;
   out.reserve(text.size() + 8);
   out += '"';

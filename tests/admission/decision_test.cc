@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/utf8.h"
+
 namespace irsa::admission {
 namespace {
 
@@ -165,6 +167,28 @@ TEST(Decide, WarningsStayWithinKubernetesLimits) {
   for (const auto& container : out.pod["spec"]["containers"]) {
     EXPECT_THAT(env_names(container),
                 ::testing::ElementsAre("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"));
+  }
+}
+
+TEST(Decide, LongWarningsAreCutBetweenCharactersAndKeptOnOneLine) {
+  // Found by the admission fuzzer: a cut inside a UTF-8 sequence went out as
+  // U+FFFD and the warning grew past the API server's 120-byte limit.
+  for (int pad = 0; pad < 4; ++pad) {
+    std::string name = std::string(pad, 'x') + "app\n";
+    for (int i = 0; i < 40; ++i) name += "\xc3\xa9";  // é
+    json pod = {
+        {"spec",
+         {{"containers",
+           {{{"name", name}, {"env", {{{"name", "AWS_ACCESS_KEY_ID"}, {"value", "x"}}}}}}}}}};
+    auto out = run(pod, role(), Policy{});
+    ASSERT_FALSE(out.decision.warnings.empty());
+    for (const auto& warning : out.decision.warnings) {
+      SCOPED_TRACE(warning);
+      EXPECT_LT(warning.size(), 120u);
+      EXPECT_FALSE(find_invalid_utf8(warning).has_value());
+      EXPECT_EQ(warning.find('\n'), std::string::npos);
+      EXPECT_THAT(warning, HasSubstr("app\\x0a"));
+    }
   }
 }
 
