@@ -55,6 +55,10 @@ void check_yaml_round_trip(const json& document) {
   if (is_list_kind(document)) return;  // read back as its items, by design
   if (has_non_finite(document)) return;
   std::string yaml = irsa::manifest::to_yaml(document);
+  // Aliases can make a 300-byte input a document of 60,000 values, whose
+  // YAML yaml-cpp takes seconds to read back under ASan: the emitter is
+  // checked on the documents of ordinary size, the expansion elsewhere.
+  if (yaml.size() > 64 * 1024) return;
   auto again = irsa::manifest::parse_documents(yaml, "to_yaml");
   FUZZ_CHECK(again.ok(), again.error() + "\nyaml:\n" + excerpt(yaml, 2000));
   FUZZ_CHECK(again->size() == 1 && (*again)[0] == document,

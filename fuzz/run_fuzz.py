@@ -129,7 +129,9 @@ def main():
     parser.add_argument("--targets", default=os.environ.get("FUZZ_TARGETS", ""))
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("FUZZ_JOBS", 1)))
     parser.add_argument("--max-len", type=int, default=int(os.environ.get("FUZZ_MAX_LEN", 16384)))
-    parser.add_argument("--timeout", type=int, default=10, help="seconds per input")
+    # Wall-clock seconds: a fuzzer at low priority beside a build waits for
+    # the CPU, and a 0.4 s input then took more than 10 s. A hang is still one.
+    parser.add_argument("--timeout", type=int, default=25, help="seconds per input")
     parser.add_argument("--rss-limit-mb", type=int, default=2560)
     parser.add_argument("--dict", default=os.path.join(HERE, "json_yaml.dict"))
     parser.add_argument("--goal", type=int, default=10_000_000,
