@@ -97,16 +97,5 @@ TEST(EncodeReviewResponse, InvalidUtf8InThePatchIsAnErrorNotAChangedValue) {
   EXPECT_THAT(encode_review_response(response), testing::HasSubstr("bad \xef\xbf\xbd byte"));
 }
 
-TEST(Base64Encode, PadsEveryLength) {
-  EXPECT_EQ(base64_encode(""), "");
-  EXPECT_EQ(base64_encode("f"), "Zg==");
-  EXPECT_EQ(base64_encode("fo"), "Zm8=");
-  EXPECT_EQ(base64_encode("foo"), "Zm9v");
-  EXPECT_EQ(base64_encode("foob"), "Zm9vYg==");
-  EXPECT_EQ(base64_encode("fooba"), "Zm9vYmE=");
-  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
-  EXPECT_EQ(base64_encode(std::string("\xff\xfe\x00", 3)), "//4A");
-}
-
 }  // namespace
 }  // namespace irsa::admission
