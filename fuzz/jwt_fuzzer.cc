@@ -8,6 +8,7 @@
 // token; a report never contains the token's signature; our own signature
 // verifies; ALLOWED only for RS256/ES256/ES384 tokens whose signature
 // verifies with a key of the JWKS (never alg none or HMAC).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -92,6 +93,10 @@ void explain(std::string_view token) {
     return;
   }
   std::string text = irsa::oidc::render_report(*report);
+  // One line per check and one for the verdict, whatever the token holds.
+  FUZZ_CHECK(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) ==
+                 report->checks.size() + 1,
+             text);
   auto parts = segments(token);
   if (parts.size() == 3 && parts[2].size() >= 16) {
     FUZZ_CHECK(text.find(parts[2]) == std::string::npos, "the report shows the signature");

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <optional>
 
+#include "common/quote.h"
 #include "oidc/jws.h"
 #include "oidc/numeric_date.h"
 #include "oidc/policy.h"
@@ -82,7 +83,7 @@ void check_algorithm_and_signature(const Jwt& jwt, const Jwks& jwks, std::vector
   std::string refusal;
   std::vector<std::string> kids;
   for (const auto& entry : jwks.keys) {
-    kids.push_back(entry.kid ? "\"" + *entry.kid + "\"" : "(none)");
+    kids.push_back(entry.kid ? quote(*entry.kid) : "(none)");
     if (jwt.kid && entry.kid != jwt.kid) continue;
     if (entry.key.type() != wanted) {
       refusal = "key " + entry.kid.value_or("(no kid)") + " is " +
@@ -341,17 +342,20 @@ std::string render_report(const Report& report) {
       }
     }
     marker.resize(14, ' ');
-    out += marker + std::string(static_cast<std::size_t>(check.depth) * 2, ' ') + check.text + "\n";
+    // Text from the token (kid, claims) is shown as it is but on one line,
+    // so a token cannot add a line such as "ALLOWED" to its own report.
+    out += marker + std::string(static_cast<std::size_t>(check.depth) * 2, ' ') +
+           one_line(check.text) + "\n";
   }
   switch (report.outcome) {
     case Outcome::kAllowed:
       out += "ALLOWED\n";
       break;
     case Outcome::kDenied:
-      out += "DENIED: " + report.reason + "\n";
+      out += "DENIED: " + one_line(report.reason) + "\n";
       break;
     case Outcome::kUnknown:
-      out += "UNKNOWN: " + report.reason + "\n";
+      out += "UNKNOWN: " + one_line(report.reason) + "\n";
       break;
   }
   return out;

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
+#include "common/quote.h"
 #include "oidc/base64url.h"
 
 namespace irsa::oidc {
@@ -169,7 +170,7 @@ Result<Jwks> parse_jwks(const nlohmann::json& document, std::string_view origin)
     std::string which = where + " key " + std::to_string(i + 1);
     if (!jwk.is_object()) return Error{which + " is not an object"};
     auto kid = optional_string(jwk, "kid");
-    if (kid) which += " (kid \"" + *kid + "\")";
+    if (kid) which += " (kid " + quote(*kid) + ")";
     for (const char* secret : {"d", "p", "q", "dp", "dq", "qi", "k", "oth"}) {
       if (jwk.contains(secret)) {
         return Error{which + " holds private key material (\"" + std::string(secret) +

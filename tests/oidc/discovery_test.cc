@@ -115,6 +115,14 @@ TEST(Jwks, RefusesEmptyPrivateAndMalformedKeys) {
   EXPECT_FALSE(parse_jwks(off_curve, "j"));
 }
 
+TEST(Jwks, KidInAnErrorIsQuotedOnOneLine) {
+  // Found by the jwks fuzzer: a carriage return in a kid split the message.
+  auto refused =
+      parse_jwks(json::parse(R"({"keys": [{"kty": "RSA", "kid": "a\rb", "n": "AQAB"}]})"), "j");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().rfind("j key 1 (kid \"a\\x0db\")", 0), 0u) << refused.error();
+}
+
 TEST(Jwks, SkipsKeyTypesItCannotUseButKeepsTheRest) {
   auto key = testing::make_key(KeyType::kRsa);
   json jwks = {{"keys",

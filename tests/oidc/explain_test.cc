@@ -73,6 +73,17 @@ TEST_F(ExplainToken, RendersEachCheckThenTheVerdict) {
   EXPECT_EQ(text.substr(text.size() - 8), "ALLOWED\n");
 }
 
+TEST_F(ExplainToken, TokenTextCannotAddLinesToTheReport) {
+  Report report = explain(testing::mint(rsa_, claims(), "nope\nALLOWED"));
+  EXPECT_EQ(report.outcome, Outcome::kDenied);
+  std::string text = render_report(report);
+  EXPECT_EQ(text.find("\nALLOWED"), std::string::npos) << text;
+  EXPECT_NE(text.find("nope\\x0aALLOWED"), std::string::npos) << text;
+  std::size_t lines = 0;
+  for (char c : text) lines += c == '\n';
+  EXPECT_EQ(lines, report.checks.size() + 1) << text;
+}
+
 TEST_F(ExplainToken, WithoutKidEveryKeyOfTheRightTypeIsTried) {
   Report report = explain(testing::mint(p256_, claims(), ""));
   EXPECT_EQ(report.outcome, Outcome::kAllowed) << render_report(report);
