@@ -54,6 +54,12 @@ bool has_non_finite(const json& value) {
 void check_yaml_round_trip(const json& document) {
   if (is_list_kind(document)) return;  // read back as its items, by design
   if (has_non_finite(document)) return;
+  // yaml-cpp reads U+FFFE and U+FFFF in quoted scalars back as U+FFFD.
+  const std::string text = document.dump();
+  if (text.find("\xef\xbf\xbe") != std::string::npos ||
+      text.find("\xef\xbf\xbf") != std::string::npos) {
+    return;
+  }
   std::string yaml = irsa::manifest::to_yaml(document);
   // Aliases can make a 300-byte input a document of 60,000 values, whose
   // YAML yaml-cpp takes seconds to read back under ASan: the emitter is

@@ -258,7 +258,10 @@ std::vector<Finding> find_static_credentials(const PodView& pod, const DetectOpt
   // A volume goes only when no remaining mount anywhere uses it.
   for (std::size_t v = 0; v < pod.volumes.size(); ++v) {
     const VolumeView& volume = pod.volumes[v];
-    if (!credential_volumes.count(volume.name)) continue;
+    // Only a volume that exposes a Secret itself: a second volume of the
+    // same name (which the API server refuses, but after admission) is not
+    // the one the mount was judged by (found by fuzz/).
+    if (!credential_volumes.count(volume.name) || !exposes_secret(&volume)) continue;
     bool still_used = false;
     for (const auto& ref : containers) {
       for (std::size_t j = 0; j < ref.view->volume_mounts.size(); ++j) {

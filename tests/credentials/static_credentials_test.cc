@@ -207,6 +207,19 @@ TEST(FindStaticCredentials, VolumeKeptWhileAnotherContainerStillMountsIt) {
   EXPECT_THAT(volume_names(out.stripped), ElementsAre("s"));
 }
 
+TEST(FindStaticCredentials, OnlyTheSecretVolumeOfADuplicatedNameGoes) {
+  // Found by the admission fuzzer: two volumes named "creds", a projected
+  // Secret and an emptyDir; the emptyDir was removed with the Secret.
+  json pod = json::parse(R"({"spec":{
+    "containers":[{"name":"app","volumeMounts":[{"name":"creds","mountPath":"/root/.aws"}]}],
+    "volumes":[{"name":"creds","projected":{"sources":[{"secret":{"name":"creds"}}]}},
+               {"name":"creds","emptyDir":{}}]}})");
+  auto out = scan(pod);
+  EXPECT_THAT(keys(out.findings), ElementsAre("app/volumeMount/creds", "volume/creds"));
+  ASSERT_EQ(out.stripped["spec"]["volumes"].size(), 1u);
+  EXPECT_TRUE(out.stripped["spec"]["volumes"][0].contains("emptyDir"));
+}
+
 TEST(FindStaticCredentials, SidecarsAndInitContainersToo) {
   json pod = json::parse(R"({"spec":{
     "initContainers":[{"name":"sidecar","restartPolicy":"Always",
