@@ -9,7 +9,9 @@
 // Properties: an error names the kubeconfig; a loaded config has a usable server
 // (https/http, a host, a port in range) and a client certificate exactly when
 // it has a key; parse_server_url is stable (its origin parses back to the
-// same server); decode_base64 inverts standard base64.
+// same server); a proxy URL's user info never shows in an error; a proxy
+// only with https and without tls-server-name; decode_base64 inverts
+// standard base64.
 #include <unistd.h>
 
 #include <cstddef>
@@ -74,6 +76,29 @@ void check_server_url(std::string_view text) {
              "origin() does not parse back: " + url->origin());
 }
 
+// A proxy URL's user info (it may hold a password) never shows in an error.
+void check_proxy_url(std::string_view text) {
+  auto proxy = irsa::kube::parse_proxy_url(text);
+  std::string_view rest = text;
+  if (auto scheme_end = rest.find("://"); scheme_end != std::string_view::npos)
+    rest.remove_prefix(scheme_end + 3);
+  std::string_view authority = rest.substr(0, rest.find('/'));
+  auto at = authority.rfind('@');
+  if (proxy) {
+    FUZZ_CHECK(!proxy->host.empty() && proxy->port >= 1 && proxy->port <= 65535, excerpt(text));
+    FUZZ_CHECK(proxy->username.empty() == (at == std::string_view::npos), excerpt(text));
+    return;
+  }
+  FUZZ_CHECK(irsa::fuzz::one_line(proxy.error()), proxy.error());
+  if (at == std::string_view::npos || at < 4) return;
+  std::string_view user_info = authority.substr(0, at);
+  // Unless the rest of the URL holds the same text, which an error may show.
+  if (text.substr(text.size() - rest.size() + at + 1).find(user_info) != std::string_view::npos)
+    return;
+  FUZZ_CHECK(proxy.error().find(user_info) == std::string::npos,
+             "proxy-url error shows the user info: " + proxy.error());
+}
+
 void check_base64(std::string_view text) {
   auto decoded = irsa::kube::decode_base64(text);
   if (!decoded) return;
@@ -101,10 +126,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(config->server.port >= 1 && config->server.port <= 65535, config->origin);
     FUZZ_CHECK(config->client_certificate_pem.empty() == config->client_key_pem.empty(),
                config->origin);
+    // A proxy tunnels TLS; tls-server-name needs TLS and no proxy.
+    if (!config->proxy.host.empty())
+      FUZZ_CHECK(config->server.scheme == "https" && config->tls_server_name.empty(),
+                 config->origin);
+    if (!config->tls_server_name.empty())
+      FUZZ_CHECK(config->server.scheme == "https", config->origin);
   }
   // The same bytes as a server URL (--kube-api) and as a *-data field.
   if (size <= 4096) {
     check_server_url(text);
+    check_proxy_url(text);
     check_base64(text);
   }
   return 0;

@@ -441,7 +441,14 @@ users:
     corpus.add("kubeconfig", yaml_text, "exec")
     corpus.add("kubeconfig", yaml_text.replace("127.0.0.1:8443", "http://example.invalid/x/"),
                "http")
+    named = json.loads(json.dumps(base))
+    named["clusters"][0]["cluster"]["tls-server-name"] = "kubernetes.default.svc"
+    corpus.add_json("kubeconfig", named, "tls-server-name")
+    proxied = json.loads(json.dumps(base))
+    proxied["clusters"][0]["cluster"]["proxy-url"] = "http://ops:p%40ss@proxy.corp:3128"
+    corpus.add_json("kubeconfig", proxied, "proxy-url")
     corpus.add("kubeconfig", "https://kubernetes.default.svc:443/", "url")
+    corpus.add("kubeconfig", "http://user:secret@[fd00::1]:3128/", "proxy-url-only")
     corpus.add("kubeconfig", "aGVsbG8gd29ybGQ=\n", "base64")
 
 

@@ -3,6 +3,7 @@
 #include "kube/api_client.h"
 
 #include <httplib.h>
+#include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -13,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/quote.h"
 #include "manifest/documents.h"
 
 namespace irsa::kube {
@@ -84,8 +86,50 @@ struct Connection::Impl {
   std::shared_ptr<TokenSource> tokens;
   ClientOptions options;
   std::string base_path;
+  // With tls-server-name: the client is made for that name (SNI and the
+  // certificate check), the socket goes to `address_host` resolved afresh
+  // whenever a connection opens, and Host names the real server.
+  std::string tls_server_name;
+  std::string address_host;
+  int port = 443;
   std::string host_header;
+  std::string certificate_name;  // for messages
 };
+
+namespace {
+
+// The numeric address httplib should open for `host` (a name or an address),
+// or an error that says which name did not resolve.
+Result<std::string> resolve_numeric(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found);
+  if (rc != 0 || found == nullptr) {
+    if (found) ::freeaddrinfo(found);
+    return Error{"cannot resolve " + host + ": " + ::gai_strerror(rc)};
+  }
+  char text[NI_MAXHOST] = {};
+  rc = ::getnameinfo(found->ai_addr, found->ai_addrlen, text, sizeof text, nullptr, 0,
+                     NI_NUMERICHOST);
+  ::freeaddrinfo(found);
+  if (rc != 0) return Error{"cannot resolve " + host + ": " + ::gai_strerror(rc)};
+  return std::string(text);
+}
+
+}  // namespace
+
+// Points the client's tls-server-name at the server's current address before
+// a request that will open a connection.
+Status Connection::route() {
+  if (impl_->tls_server_name.empty() || impl_->http->is_socket_open()) return Ok{};
+  auto address = resolve_numeric(impl_->address_host, impl_->port);
+  if (!address) return Error{address.error()};
+  impl_->http->set_hostname_addr_map({{impl_->tls_server_name, *address}});
+  return Ok{};
+}
 
 Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Connection::~Connection() = default;
@@ -103,12 +147,32 @@ Result<std::shared_ptr<ApiClient>> ApiClient::create(RestConfig config, ClientOp
   return std::shared_ptr<ApiClient>(new ApiClient(std::move(config), std::move(options)));
 }
 
+std::string ApiClient::describe() const {
+  std::string out = config_.server.origin();
+  if (!config_.tls_server_name.empty()) out += " (tls-server-name " + config_.tls_server_name + ")";
+  if (!config_.proxy.host.empty()) {
+    const bool ipv6 = config_.proxy.host.find(':') != std::string::npos;
+    out += " via proxy " + std::string(ipv6 ? "[" : "") + config_.proxy.host + (ipv6 ? "]" : "") +
+           ":" + std::to_string(config_.proxy.port);
+  }
+  return out;
+}
+
 std::unique_ptr<Connection> ApiClient::connect() const {
   auto impl = std::make_unique<Connection::Impl>();
   impl->tokens = tokens_;
   impl->options = options_;
   impl->base_path = config_.server.base_path;
   const auto& server = config_.server;
+  if (!config_.tls_server_name.empty()) {
+    impl->tls_server_name = config_.tls_server_name;
+    impl->address_host = server.host;
+    impl->port = server.port;
+    impl->host_header = server.origin().substr(server.scheme.size() + 3);
+  }
+  const std::string& tls_host =
+      config_.tls_server_name.empty() ? server.host : config_.tls_server_name;
+  impl->certificate_name = tls_host;
   if (server.scheme == "https") {
     std::unique_ptr<httplib::SSLClient> ssl;
     if (!config_.client_certificate_pem.empty()) {
@@ -120,7 +184,7 @@ std::unique_ptr<Connection> ApiClient::connect() const {
       EVP_PKEY* key =
           key_bio ? PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr) : nullptr;
       // The SSL_CTX takes its own references.
-      ssl = std::make_unique<httplib::SSLClient>(server.host, server.port, cert, key);
+      ssl = std::make_unique<httplib::SSLClient>(tls_host, server.port, cert, key);
       if (SSL_CTX* ctx = ssl->ssl_context()) {
         // The rest of the chain, if the file holds one.
         for (int i = 0; cert_bio && i < 100; ++i) {
@@ -135,7 +199,12 @@ std::unique_ptr<Connection> ApiClient::connect() const {
       if (key_bio) BIO_free(key_bio);
       ERR_clear_error();
     } else {
-      ssl = std::make_unique<httplib::SSLClient>(server.host, server.port);
+      ssl = std::make_unique<httplib::SSLClient>(tls_host, server.port);
+    }
+    if (!config_.proxy.host.empty()) {
+      ssl->set_proxy(config_.proxy.host, config_.proxy.port);
+      if (!config_.proxy.username.empty())
+        ssl->set_proxy_basic_auth(config_.proxy.username, config_.proxy.password);
     }
     if (SSL_CTX* ctx = ssl->ssl_context()) SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     if (!config_.certificate_authority_pem.empty()) {
@@ -160,8 +229,9 @@ std::unique_ptr<Connection> ApiClient::connect() const {
 namespace {
 
 httplib::Headers request_headers(TokenSource& tokens, const ClientOptions& options,
-                                 std::string_view accept) {
+                                 std::string_view accept, const std::string& host) {
   httplib::Headers headers;
+  if (!host.empty()) headers.emplace("Host", host);
   headers.emplace("Accept", std::string(accept));
   headers.emplace("User-Agent", options.user_agent);
   std::string token = tokens.token();
@@ -169,13 +239,23 @@ httplib::Headers request_headers(TokenSource& tokens, const ClientOptions& optio
   return headers;
 }
 
-std::string describe_error(httplib::Error error, httplib::ClientImpl& http) {
+constexpr const char* kProxyRefused =
+    "the proxy answered 407 Proxy Authentication Required (check the user and password in "
+    "proxy-url)";
+
+// `name`: the name the server's certificate must carry.
+std::string describe_error(httplib::Error error, httplib::ClientImpl& http,
+                           const std::string& name) {
   switch (error) {
     case httplib::Error::SSLServerVerification: {
       std::string text = "TLS: the server's certificate failed verification";
       if (auto* ssl = dynamic_cast<httplib::SSLClient*>(&http)) {
         long result = ssl->get_openssl_verify_result();
-        if (result != X509_V_OK) text += ": " + std::string(X509_verify_cert_error_string(result));
+        if (result == X509_V_OK) {
+          return text + ": it does not name " + quote(name, 256) +
+                 " (check the server URL or tls-server-name)";
+        }
+        text += ": " + std::string(X509_verify_cert_error_string(result));
       }
       return text + " (check certificate-authority)";
     }
@@ -197,6 +277,7 @@ std::string describe_error(httplib::Error error, httplib::ClientImpl& http) {
 Result<HttpResponse> Connection::get(const std::string& path_and_query, std::string_view accept,
                                      std::chrono::milliseconds timeout) {
   if (cancelled_.load()) return Error{"cancelled"};
+  if (auto routed = route(); !routed) return Error{routed.error()};
   auto& http = *impl_->http;
   if (timeout.count() <= 0) timeout = impl_->options.request_timeout;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -208,7 +289,8 @@ Result<HttpResponse> Connection::get(const std::string& path_and_query, std::str
   bool too_large = false;
   bool timed_out = false;
   auto result = http.Get(
-      impl_->base_path + path_and_query, request_headers(*impl_->tokens, impl_->options, accept),
+      impl_->base_path + path_and_query,
+      request_headers(*impl_->tokens, impl_->options, accept, impl_->host_header),
       [&](const httplib::Response& head) {
         response.status = head.status;
         response.content_type = head.get_header_value("Content-Type");
@@ -238,9 +320,11 @@ Result<HttpResponse> Connection::get(const std::string& path_and_query, std::str
         std::chrono::steady_clock::now() >= deadline - std::chrono::milliseconds(5)) {
       return Error{"timed out after " + std::to_string(timeout.count()) + " ms"};
     }
-    return Error{describe_error(result.error(), http)};
+    return Error{describe_error(result.error(), http, impl_->certificate_name)};
   }
   response.status = result->status;
+  // Only a proxy answers 407: its CONNECT failed, no API server answered.
+  if (response.status == 407) return Error{kProxyRefused};
   return response;
 }
 
@@ -254,6 +338,11 @@ Connection::StreamResult Connection::stream(const std::string& path_and_query,
     out.error = "cancelled";
     return out;
   }
+  if (auto routed = route(); !routed) {
+    out.failure = Failure::kConnect;
+    out.error = routed.error();
+    return out;
+  }
   auto& http = *impl_->http;
   set_timeout(at_least(idle_timeout, 1),
               [&http](time_t s, time_t us) { http.set_read_timeout(s, us); });
@@ -264,7 +353,8 @@ Connection::StreamResult Connection::stream(const std::string& path_and_query,
   bool receiver_stopped = false;
   bool headers_seen = false;
   auto result = http.Get(
-      impl_->base_path + path_and_query, request_headers(*impl_->tokens, impl_->options, accept),
+      impl_->base_path + path_and_query,
+      request_headers(*impl_->tokens, impl_->options, accept, impl_->host_header),
       [&](const httplib::Response& head) {
         headers_seen = true;
         last_byte = std::chrono::steady_clock::now();
@@ -294,6 +384,9 @@ Connection::StreamResult Connection::stream(const std::string& path_and_query,
   } else if (receiver_stopped) {
     out.failure = Failure::kStoppedByReceiver;
     out.error = "stopped";
+  } else if (result && result->status == 407) {
+    out.failure = Failure::kConnect;
+    out.error = kProxyRefused;
   } else if (result) {
     out.end.response.status = result->status;
     out.end.complete = true;
@@ -303,14 +396,14 @@ Connection::StreamResult Connection::stream(const std::string& path_and_query,
                                result.error() == httplib::Error::SSLServerVerification ||
                                result.error() == httplib::Error::SSLLoadingCerts)) {
     out.failure = Failure::kConnect;
-    out.error = describe_error(result.error(), http);
+    out.error = describe_error(result.error(), http, impl_->certificate_name);
   } else if (result.error() == httplib::Error::Read &&
              std::chrono::steady_clock::now() - last_byte >= idle_timeout * 9 / 10) {
     out.failure = Failure::kIdle;
     out.error = "no data for " + std::to_string(idle_timeout.count()) + " ms";
   } else {
     out.failure = headers_seen ? Failure::kBroken : Failure::kConnect;
-    out.error = describe_error(result.error(), http);
+    out.error = describe_error(result.error(), http, impl_->certificate_name);
   }
   return out;
 }

@@ -64,8 +64,9 @@ class ApiClient {
 
   const RestConfig& config() const { return config_; }
   const ClientOptions& options() const { return options_; }
-  // "https://host:port" for messages.
-  std::string describe() const { return config_.server.origin(); }
+  // "https://host:port" for messages, with the tls-server-name or proxy
+  // when there is one.
+  std::string describe() const;
   std::string bearer_token() const { return tokens_->token(); }
 
  private:
@@ -118,6 +119,9 @@ class Connection {
   friend class ApiClient;
   struct Impl;
   explicit Connection(std::unique_ptr<Impl> impl);
+  // With tls-server-name, before a request: the server's address as it
+  // resolves now, when the request will open a new socket.
+  Status route();
   std::unique_ptr<Impl> impl_;
   std::atomic<bool> cancelled_{false};
 };

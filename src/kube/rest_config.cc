@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -186,6 +187,74 @@ Result<ServerUrl> parse_server_url(std::string_view text) {
   return url;
 }
 
+namespace {
+
+// %XX escapes of a URL's user info; nullopt on a broken escape.
+std::optional<std::string> percent_decode(std::string_view text) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    if (i + 2 >= text.size() || hex(text[i + 1]) < 0 || hex(text[i + 2]) < 0) return std::nullopt;
+    out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
+    i += 2;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<ProxyConfig> parse_proxy_url(std::string_view text) {
+  std::string_view rest = text;
+  std::string_view scheme = "http";
+  if (auto scheme_end = rest.find("://"); scheme_end != std::string_view::npos) {
+    scheme = rest.substr(0, scheme_end);
+    rest.remove_prefix(scheme_end + 3);
+  }
+  // The user info, if any, never appears in a message: it may hold a password.
+  ProxyConfig proxy;
+  std::string_view authority = rest.substr(0, rest.find('/'));
+  bool has_user_info = false;
+  if (auto at = authority.rfind('@'); at != std::string_view::npos) {
+    has_user_info = true;
+    std::string_view user_info = authority.substr(0, at);
+    std::string_view user = user_info.substr(0, user_info.find(':'));
+    std::string_view password =
+        user.size() < user_info.size() ? user_info.substr(user.size() + 1) : std::string_view();
+    auto decoded_user = percent_decode(user);
+    auto decoded_password = percent_decode(password);
+    if (!decoded_user || !decoded_password || decoded_user->empty())
+      return Error{"proxy-url: the user info is not a percent-encoded user[:password]"};
+    proxy.username = std::move(*decoded_user);
+    proxy.password = std::move(*decoded_password);
+    rest.remove_prefix(at + 1);
+  }
+  const std::string shown =
+      has_user_info ? "(with user info, not shown) " + quote(rest, 256) : quote(text, 256);
+  if (scheme == "https")
+    return Error{"proxy-url " + shown +
+                 ": an https:// proxy (TLS to the proxy) is not supported; use an http:// proxy, "
+                 "which tunnels the TLS connection to the API server with CONNECT"};
+  if (scheme != "http")
+    return Error{"proxy-url " + shown + ": the scheme must be http (" + quote(scheme, 32) +
+                 " proxies are not supported)"};
+  auto url = parse_server_url("http://" + std::string(rest));
+  if (!url) return Error{"proxy-url " + shown + ": " + url.error()};
+  if (!url->base_path.empty()) return Error{"proxy-url " + shown + ": a proxy URL has no path"};
+  proxy.host = std::move(url->host);
+  proxy.port = url->port;
+  return proxy;
+}
+
 Result<std::string> decode_base64(std::string_view text) {
   auto value_of = [](char c) -> int {
     if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -293,6 +362,31 @@ Result<RestConfig> read_kubeconfig(const std::string& path, std::string_view ser
   if (const json* insecure = member(*cluster, "insecure-skip-tls-verify")) {
     if (!insecure->is_boolean()) return prefix("insecure-skip-tls-verify must be true or false");
     rest.insecure_skip_tls_verify = insecure->get<bool>();
+  }
+  rest.tls_server_name = string_field(*cluster, "tls-server-name", ok);
+  std::string proxy_url = string_field(*cluster, "proxy-url", ok);
+  if (!ok)
+    return prefix("cluster " + named(cluster_name) +
+                  ": tls-server-name and proxy-url must be strings");
+  if (!rest.tls_server_name.empty()) {
+    if (rest.server.scheme != "https")
+      return prefix("cluster " + named(cluster_name) + ": tls-server-name needs an https server");
+    if (rest.tls_server_name.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") !=
+        std::string::npos)
+      return prefix("cluster " + named(cluster_name) + ": tls-server-name " +
+                    named(rest.tls_server_name) + " is not a DNS name");
+  }
+  if (!proxy_url.empty()) {
+    auto proxy = parse_proxy_url(proxy_url);
+    if (!proxy) return prefix("cluster " + named(cluster_name) + ": " + proxy.error());
+    if (rest.server.scheme != "https")
+      return prefix("cluster " + named(cluster_name) +
+                    ": proxy-url needs an https server (the proxy tunnels TLS with CONNECT)");
+    if (!rest.tls_server_name.empty())
+      return prefix("cluster " + named(cluster_name) +
+                    ": tls-server-name together with proxy-url is not supported");
+    rest.proxy = std::move(*proxy);
   }
   auto ca = pem_from(*cluster, "certificate-authority-data", "certificate-authority", base_dir,
                      "cluster " + named(cluster_name));

@@ -27,8 +27,27 @@ struct ServerUrl {
 // https, as client-go reads it. The error says what is wrong.
 Result<ServerUrl> parse_server_url(std::string_view text);
 
+// An HTTP proxy that connections to the API server tunnel through with
+// CONNECT (kubeconfig proxy-url), with optional basic-auth credentials.
+struct ProxyConfig {
+  std::string host;  // IPv6 without brackets; empty: no proxy
+  int port = 80;
+  std::string username;
+  std::string password;
+};
+
+// Parses a kubeconfig proxy-url: "http://[user[:password]@]host[:port][/]".
+// https:// and socks5:// proxies are refused with a message that says so;
+// user and password are percent-decoded and never quoted in an error.
+Result<ProxyConfig> parse_proxy_url(std::string_view text);
+
 struct RestConfig {
   ServerUrl server;
+  // The name the server's certificate must carry and the TLS SNI, when it is
+  // not server.host (kubeconfig tls-server-name); "" otherwise. The
+  // connection still goes to server.host, resolved when a connection opens.
+  std::string tls_server_name;
+  ProxyConfig proxy;
   // PEM certificates that sign the server's certificate; empty: the system's
   // trust store.
   std::string certificate_authority_pem;
@@ -45,7 +64,7 @@ struct RestConfig {
 };
 
 // Reads a kubeconfig's current context: cluster server, certificate-authority
-// (-data), insecure-skip-tls-verify; user token, tokenFile,
+// (-data), insecure-skip-tls-verify, tls-server-name, proxy-url; user token, tokenFile,
 // client-certificate (-data), client-key (-data). Relative file paths are
 // relative to the kubeconfig's folder. `server_override` (--kube-api), when
 // non-empty, replaces the cluster's server. Users with exec or auth-provider

@@ -9,11 +9,13 @@ import base64
 import http.client
 import json
 import os
+import select
 import shutil
 import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -137,6 +139,80 @@ class FakeApiServer:
         return self.admin("GET", "/stats")
 
 
+class ConnectProxy:
+    """An HTTP proxy that only tunnels (CONNECT host:port), on 127.0.0.1, and
+    records each CONNECT's target and Proxy-Authorization; answers 407 when
+    the authorization is not `require`. Every wait is bounded."""
+
+    def __init__(self, require=None):
+        self.require = require
+        self.tunnels = []
+        self.stopping = threading.Event()
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.listener.settimeout(0.1)
+        self.port = self.listener.getsockname()[1]
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    def stop(self):
+        self.stopping.set()
+        for thread in list(self.threads):
+            thread.join(timeout=5)
+        self.listener.close()
+
+    def _accept(self):
+        while not self.stopping.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            thread = threading.Thread(target=self._serve, args=(client,), daemon=True)
+            self.threads.append(thread)
+            thread.start()
+
+    def _serve(self, client):
+        upstream = None
+        try:
+            client.settimeout(5)
+            head = b""
+            while b"\r\n\r\n" not in head and len(head) < 16384:
+                chunk = client.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            lines = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+            method, target = lines[0].split(" ")[:2]
+            headers = {k.strip().lower(): v.strip()
+                       for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)}
+            authorization = headers.get("proxy-authorization")
+            self.tunnels.append((method, target, authorization))
+            if method != "CONNECT":
+                client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+                return
+            if self.require is not None and authorization != self.require:
+                client.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                               b"Content-Length: 0\r\n\r\n")
+                return
+            host, port = target.rsplit(":", 1)
+            upstream = socket.create_connection((host, int(port)), timeout=5)
+            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            while not self.stopping.is_set():
+                ready, _, _ = select.select([client, upstream], [], [], 0.1)
+                for side in ready:
+                    data = side.recv(65536)
+                    if not data:
+                        return
+                    (upstream if side is client else client).sendall(data)
+        except OSError:
+            return
+        finally:
+            client.close()
+            if upstream is not None:
+                upstream.close()
+
+
 class KubeSource(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -176,7 +252,7 @@ class KubeSource(unittest.TestCase):
         self.fakes.append(fake)
         return fake
 
-    def kubeconfig(self, port, user=None, name="kubeconfig"):
+    def kubeconfig(self, port, user=None, name="kubeconfig", **cluster):
         if user is None:
             user = {"token": TOKEN}
         config = {
@@ -184,7 +260,7 @@ class KubeSource(unittest.TestCase):
             "contexts": [{"name": "e2e", "context": {"cluster": "fake", "user": "webhook"}}],
             "clusters": [{"name": "fake", "cluster": {
                 "server": f"https://127.0.0.1:{port}",
-                "certificate-authority": os.path.join(self.pki, "ca.crt")}}],
+                "certificate-authority": os.path.join(self.pki, "ca.crt"), **cluster}}],
             "users": [{"name": "webhook", "user": user}],
         }
         path = os.path.join(self.work, name)
@@ -338,6 +414,40 @@ class KubeSource(unittest.TestCase):
             "client-key": os.path.join(self.pki, "client.key")})
         self.start_webhook(kubeconfig)
         self.assertEqual(self.role_of("app"), ROLE)
+
+    def test_kubeconfig_tls_server_name_is_the_name_the_certificate_must_carry(self):
+        # The fake's certificate names kubernetes.irsa.test, which never
+        # resolves: the webhook connects to 127.0.0.1 and checks that name.
+        fake = self.fake().start()
+        fake.put_sa("team", "app", ROLE)
+        self.start_webhook(self.kubeconfig(fake.port, **{"tls-server-name": "kubernetes.irsa.test"}))
+        self.assertEqual(self.role_of("app"), ROLE)
+        self.webhook.kill()
+        self.webhook.wait(timeout=10)
+        self.webhook_log.close()
+        self.webhook_log = None
+        self.start_webhook(self.kubeconfig(fake.port, name="other",
+                                           **{"tls-server-name": "other.irsa.test"}),
+                           wait_ready=False)
+        self.assertTrue(eventually(lambda: "does not name" in self.log()
+                                   and "other.irsa.test" in self.log()), self.log())
+        self.assertNotEqual(self.status("/readyz"), 200)
+
+    def test_kubeconfig_proxy_url_tunnels_through_an_http_proxy(self):
+        fake = self.fake().start()
+        fake.put_sa("team", "app", ROLE)
+        require = "Basic " + base64.b64encode(b"ops:p@ss word").decode()
+        proxy = ConnectProxy(require)
+        self.addCleanup(proxy.stop)
+        self.start_webhook(self.kubeconfig(
+            fake.port, **{"proxy-url": f"http://ops:p%40ss%20word@127.0.0.1:{proxy.port}"}))
+        self.assertEqual(self.role_of("app"), ROLE)
+        self.assertTrue(proxy.tunnels)
+        for method, target, authorization in proxy.tunnels:
+            self.assertEqual((method, target, authorization),
+                             ("CONNECT", f"127.0.0.1:{fake.port}", require))
+        self.assertNotIn("p@ss word", self.log())
+        self.assertNotIn("p%40ss", self.log())
 
     def test_kubeconfig_with_a_token_file_that_rotates(self):
         fake = self.fake().start()

@@ -108,7 +108,7 @@ Result<TestPki> make_test_pki(const std::string& dir) {
                          nullptr, false);
   if (!ca || !other) return Error{"CA certificate generation failed"};
   Cert server = make_cert(server_key.get(), "fake-apiserver", nullptr, ca.get(), ca_key.get(), 2,
-                          false, "IP:127.0.0.1,DNS:localhost", false);
+                          false, "IP:127.0.0.1,DNS:localhost,DNS:kubernetes.irsa.test", false);
   Cert client = make_cert(client_key.get(), "irsa-webhook", "system:masters", ca.get(),
                           ca_key.get(), 3, false, nullptr, true);
   if (!server || !client) return Error{"certificate generation failed"};

@@ -12,7 +12,8 @@ struct TestPki {
   std::string dir;
   std::string ca_cert;        // ca.crt
   std::string ca_key;         // ca.key
-  std::string server_cert;    // server.crt (SAN IP:127.0.0.1, DNS:localhost)
+  std::string server_cert;    // server.crt (SAN IP:127.0.0.1, DNS:localhost,
+                              // DNS:kubernetes.irsa.test, a name that never resolves)
   std::string server_key;     // server.key
   std::string client_cert;    // client.crt (CN irsa-webhook, O system:masters)
   std::string client_key;     // client.key

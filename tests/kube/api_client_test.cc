@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "connect_proxy.h"
 #include "kube_test_support.h"
 
 namespace irsa::kube {
@@ -13,6 +14,7 @@ namespace {
 
 using testing::FakeApiServerTest;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::read_text;
 
 constexpr std::string_view kList = "/api/v1/serviceaccounts";
@@ -145,6 +147,76 @@ TEST_F(ApiClientTest, StreamReportsSilenceAsIdle) {
                                             "application/json", std::chrono::milliseconds(300),
                                             [](std::string_view) { return true; });
   EXPECT_EQ(result.failure, Connection::Failure::kIdle) << result.error;
+}
+
+// tls-server-name: the certificate is checked against that name (and it is
+// the SNI) while the socket goes to the server URL's host. The test PKI's
+// server certificate names kubernetes.irsa.test, which never resolves, so a
+// success proves the connection went to 127.0.0.1.
+TEST_F(ApiClientTest, TlsServerNameIsCheckedWhileTheSocketGoesToTheServerHost) {
+  auto config = rest_config();
+  config.tls_server_name = "kubernetes.irsa.test";
+  auto connection = client(config)->connect();
+  auto response = connection->get(std::string(kList), "application/json");
+  ASSERT_TRUE(response) << response.error();
+  EXPECT_EQ(response->status, 200);
+  // A second request on the same keep-alive connection, and a stream.
+  ASSERT_TRUE(connection->get(std::string(kList), "application/json"));
+  EXPECT_THAT(client(config)->describe(), HasSubstr("tls-server-name kubernetes.irsa.test"));
+
+  // 127.0.0.1 is in the certificate too, but the name asked for is not.
+  config.tls_server_name = "other.irsa.test";
+  auto refused = client(config)->connect()->get(std::string(kList), "application/json");
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error(), HasSubstr("does not name \"other.irsa.test\""));
+}
+
+TEST_F(ApiClientTest, TlsServerNameWithAServerHostThatDoesNotResolveSaysWhich) {
+  auto config = rest_config();
+  config.server.host = "no-such-host.irsa.test";
+  config.tls_server_name = "kubernetes.irsa.test";
+  auto response = client(config)->connect()->get(std::string(kList), "application/json");
+  ASSERT_FALSE(response);
+  EXPECT_THAT(response.error(), HasSubstr("cannot resolve no-such-host.irsa.test"));
+}
+
+// proxy-url: every connection is a CONNECT tunnel through the proxy, with the
+// proxy's basic-auth credentials; TLS to the API server is end to end.
+TEST_F(ApiClientTest, TunnelsThroughAnHttpProxyWithCredentials) {
+  // "Basic " + base64("ops:p@ss word")
+  fakes::ConnectProxy proxy("Basic b3BzOnBAc3Mgd29yZA==");
+  ASSERT_TRUE(proxy.start());
+  auto config = rest_config();
+  config.proxy.host = "127.0.0.1";
+  config.proxy.port = proxy.port();
+  config.proxy.username = "ops";
+  config.proxy.password = "p@ss word";
+  server_->put_service_account("team", "app");
+  auto connection = client(config)->connect();
+  auto response = connection->get(std::string(kList), "application/json");
+  ASSERT_TRUE(response) << response.error();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_THAT(response->body, HasSubstr("\"name\":\"app\""));
+  std::string streamed;
+  auto watch =
+      connection->stream(std::string(kList) + "?watch=true&timeoutSeconds=1", "application/json",
+                         std::chrono::milliseconds(3000), [&](std::string_view piece) {
+                           streamed.append(piece);
+                           return true;
+                         });
+  EXPECT_EQ(watch.failure, Connection::Failure::kNone) << watch.error;
+  auto tunnels = proxy.tunnels();
+  ASSERT_FALSE(tunnels.empty());
+  EXPECT_EQ(tunnels.front().target, "127.0.0.1:" + std::to_string(config.server.port));
+  EXPECT_EQ(proxy.refused(), 0);
+  EXPECT_THAT(client(config)->describe(), HasSubstr("via proxy 127.0.0.1:"));
+
+  config.proxy.password = "wrong";
+  auto refused = client(config)->connect()->get(std::string(kList), "application/json");
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error(), HasSubstr("407 Proxy Authentication Required"));
+  EXPECT_THAT(refused.error(), Not(HasSubstr("wrong")));
+  EXPECT_EQ(proxy.refused(), 1);
 }
 
 class ClientCertificateTest : public FakeApiServerTest {

@@ -11,6 +11,7 @@ namespace irsa::kube {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::read_text;
 using testing::TempDir;
 
@@ -97,6 +98,77 @@ TEST_F(KubeconfigTest, KubeApiOverridesTheServer) {
   ASSERT_TRUE(config) << config.error();
   EXPECT_EQ(config->server.origin(), "http://127.0.0.1:9999");
   EXPECT_EQ(config->server.base_path, "/prefix");
+}
+
+TEST_F(KubeconfigTest, ReadsTlsServerNameAndProxyUrl) {
+  auto named = load_kubeconfig(
+      kubeconfig("    server: https://10.0.0.1:6443\n    tls-server-name: kubernetes.default.svc\n",
+                 "    token: t\n"));
+  ASSERT_TRUE(named) << named.error();
+  EXPECT_EQ(named->tls_server_name, "kubernetes.default.svc");
+  EXPECT_EQ(named->server.host, "10.0.0.1");
+  EXPECT_TRUE(named->proxy.host.empty());
+
+  auto proxied =
+      load_kubeconfig(kubeconfig("    server: https://api.example:6443\n"
+                                 "    proxy-url: http://ops:p%40ss%20word@proxy.corp:3128\n",
+                                 "    token: t\n"));
+  ASSERT_TRUE(proxied) << proxied.error();
+  EXPECT_EQ(proxied->proxy.host, "proxy.corp");
+  EXPECT_EQ(proxied->proxy.port, 3128);
+  EXPECT_EQ(proxied->proxy.username, "ops");
+  EXPECT_EQ(proxied->proxy.password, "p@ss word");
+  EXPECT_TRUE(proxied->tls_server_name.empty());
+}
+
+TEST(ProxyUrl, DefaultsPortAndRefusesWhatCannotBeSpoken) {
+  auto bare = parse_proxy_url("http://[fd00::1]");
+  ASSERT_TRUE(bare) << bare.error();
+  EXPECT_EQ(bare->host, "fd00::1");
+  EXPECT_EQ(bare->port, 80);
+  EXPECT_TRUE(bare->username.empty());
+  auto schemeless = parse_proxy_url("proxy:8080/");
+  ASSERT_TRUE(schemeless) << schemeless.error();
+  EXPECT_EQ(schemeless->port, 8080);
+
+  auto https = parse_proxy_url("https://proxy:443");
+  ASSERT_FALSE(https);
+  EXPECT_THAT(https.error(), HasSubstr("https:// proxy (TLS to the proxy) is not supported"));
+  auto socks = parse_proxy_url("socks5://proxy:1080");
+  ASSERT_FALSE(socks);
+  EXPECT_THAT(socks.error(), HasSubstr("\"socks5\" proxies are not supported"));
+  EXPECT_FALSE(parse_proxy_url("http://proxy:3128/path"));
+  EXPECT_FALSE(parse_proxy_url("http://proxy:99999"));
+  // A password never shows in a message, even when the rest is broken.
+  for (const char* url : {"http://ops:s3cret@proxy:notaport", "https://ops:s3cret@proxy",
+                          "http://ops:s3cr%zzet@proxy"}) {
+    auto refused = parse_proxy_url(url);
+    ASSERT_FALSE(refused) << url;
+    EXPECT_THAT(refused.error(), Not(HasSubstr("s3cr"))) << refused.error();
+  }
+}
+
+TEST_F(KubeconfigTest, RefusesTlsServerNameAndProxyUrlItCannotHonour) {
+  struct Case {
+    std::string cluster, expected;
+  };
+  std::vector<Case> cases = {
+      {"    server: http://127.0.0.1:8080\n    tls-server-name: api\n",
+       "tls-server-name needs an https server"},
+      {"    server: https://x\n    tls-server-name: \"a b\"\n", "is not a DNS name"},
+      {"    server: https://x\n    tls-server-name: [x]\n", "must be strings"},
+      {"    server: http://127.0.0.1:8080\n    proxy-url: http://proxy:3128\n",
+       "proxy-url needs an https server"},
+      {"    server: https://x\n    proxy-url: http://proxy:3128\n    tls-server-name: api\n",
+       "tls-server-name together with proxy-url is not supported"},
+      {"    server: https://x\n    proxy-url: socks5://proxy:1080\n", "not supported"},
+  };
+  for (const auto& c : cases) {
+    auto config = load_kubeconfig(kubeconfig(c.cluster, "    token: t\n"));
+    ASSERT_FALSE(config) << c.expected;
+    EXPECT_THAT(config.error(), HasSubstr(c.expected));
+    EXPECT_THAT(config.error(), HasSubstr("cluster \"c\""));
+  }
 }
 
 TEST_F(KubeconfigTest, RefusesExecAndAuthProviderUsersWithAClearMessage) {
