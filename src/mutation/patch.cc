@@ -1,54 +1,103 @@
 // An RFC 6902 JSON Patch kept as text.
 #include "mutation/patch.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "common/json_writer.h"
 
 namespace irsa::mutation {
 
-void Patch::add(std::string path, std::string value) {
-  operations_.push_back({false, std::move(path), std::move(value)});
+namespace {
+
+// Printable ASCII without '"' or '\\': written into a JSON string as it is.
+bool plain_ascii(std::string_view text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
 }
 
-void Patch::remove(std::string path) { operations_.push_back({true, std::move(path), {}}); }
+void write_operation(std::string& out, bool remove, std::string_view path,
+                     std::string_view path_suffix, std::string_view value) {
+  out += remove ? R"({"op":"remove","path":)" : R"({"op":"add","path":)";
+  if (plain_ascii(path) && plain_ascii(path_suffix)) {
+    // The paths the webhook writes: no JSON escape, no copy.
+    out += '"';
+    out += path;
+    out += path_suffix;
+    out += '"';
+  } else {
+    std::string whole(path);
+    whole += path_suffix;
+    append_json_string(out, whole);
+  }
+  if (!remove) {
+    out += R"(,"value":)";
+    out += value;
+  }
+  out += '}';
+}
 
-void Patch::prepend(PatchOperation operation) {
-  operations_.insert(operations_.begin(), std::move(operation));
+}  // namespace
+
+void Patch::add(std::string_view path, std::string_view path_suffix, std::string_view value) {
+  add_operation(false, path, path_suffix, value);
+}
+
+void Patch::remove(std::string_view path) { add_operation(true, path, {}, {}); }
+
+void Patch::add_operation(bool remove, std::string_view path, std::string_view path_suffix,
+                          std::string_view value) {
+  // A path that cannot be written (not UTF-8) throws and leaves the patch as
+  // it was.
+  const std::size_t size = body_.size();
+  try {
+    if (!body_.empty()) body_ += ',';
+    write_operation(body_, remove, path, path_suffix, value);
+  } catch (...) {
+    body_.resize(size);
+    throw;
+  }
+  ++count_;
+}
+
+void Patch::prepend_add(std::string_view path, std::string_view value) {
+  std::string head;
+  write_operation(head, false, path, {}, value);
+  if (!head_.empty()) {
+    head += ',';
+    head += head_;
+  }
+  head_ = std::move(head);
+  ++count_;
 }
 
 void Patch::append(Patch&& other) {
-  if (operations_.empty()) {
-    operations_ = std::move(other.operations_);
+  if (other.empty()) return;
+  if (empty()) {
+    *this = std::move(other);
   } else {
-    for (auto& operation : other.operations_) operations_.push_back(std::move(operation));
+    // `other`'s prepended operations go first among its own, after ours.
+    for (const std::string* part : {&other.head_, &other.body_}) {
+      if (part->empty()) continue;
+      if (!body_.empty()) body_ += ',';
+      body_ += *part;
+    }
+    count_ += other.count_;
   }
-  other.operations_.clear();
+  other = Patch();
 }
 
 void Patch::write(std::string& out) const {
   out += '[';
-  bool first = true;
-  for (const auto& operation : operations_) {
-    if (!first) out += ',';
-    first = false;
-    out += operation.remove ? R"({"op":"remove","path":)" : R"({"op":"add","path":)";
-    append_json_string(out, operation.path);
-    if (!operation.remove) {
-      out += R"(,"value":)";
-      out += operation.value;
-    }
-    out += '}';
-  }
+  out += head_;
+  if (!head_.empty() && !body_.empty()) out += ',';
+  out += body_;
   out += ']';
 }
 
 std::string Patch::text() const {
   std::string out;
-  std::size_t size = 2;
-  for (const auto& operation : operations_)
-    size += operation.path.size() + operation.value.size() + 40;
-  out.reserve(size);
+  out.reserve(head_.size() + body_.size() + 3);
   write(out);
   return out;
 }
@@ -91,7 +140,7 @@ std::string JsonObject::done() {
   return std::move(text_);
 }
 
-std::string json_array(const std::vector<std::string>& values) {
+std::string json_array(const std::vector<std::string_view>& values) {
   std::string out = "[";
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (i > 0) out += ',';

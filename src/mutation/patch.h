@@ -12,25 +12,23 @@
 
 namespace irsa::mutation {
 
-struct PatchOperation {
-  bool remove = false;  // "remove"; otherwise "add"
-  std::string path;     // a JSON Pointer (RFC 6901), already escaped
-  std::string value;    // the added value's JSON text; empty for "remove"
-};
-
+// The operations are written as JSON text as they are added, so the request
+// path neither keeps them apart nor copies a value twice.
 class Patch {
  public:
-  // `value` must be one complete JSON value (JsonObject below writes them).
-  void add(std::string path, std::string value);
-  void remove(std::string path);
-  // Puts `operation` before every other one.
-  void prepend(PatchOperation operation);
+  // "add" at `path` (a JSON Pointer, RFC 6901, already escaped) followed by
+  // `path_suffix`. `value` must be one complete JSON value (JsonObject below
+  // writes them).
+  void add(std::string_view path, std::string_view value) { add(path, {}, value); }
+  void add(std::string_view path, std::string_view path_suffix, std::string_view value);
+  void remove(std::string_view path);
+  // An "add" before every operation so far and every one added later.
+  void prepend_add(std::string_view path, std::string_view value);
   // Appends the operations of `other`.
   void append(Patch&& other);
 
-  bool empty() const { return operations_.empty(); }
-  std::size_t size() const { return operations_.size(); }
-  const std::vector<PatchOperation>& operations() const { return operations_; }
+  bool empty() const { return count_ == 0; }
+  std::size_t size() const { return count_; }
 
   // The patch as a JSON array, compact: [{"op":"add","path":...,"value":...}].
   void write(std::string& out) const;
@@ -39,7 +37,12 @@ class Patch {
   nlohmann::json to_json() const;
 
  private:
-  std::vector<PatchOperation> operations_;
+  void add_operation(bool remove, std::string_view path, std::string_view path_suffix,
+                     std::string_view value);
+
+  std::string head_;  // prepended operations, comma-separated
+  std::string body_;  // the others, comma-separated
+  std::size_t count_ = 0;
 };
 
 // A JSON object written member by member, as text. Members appear in the
@@ -64,6 +67,6 @@ class JsonObject {
 };
 
 // `[a,b,...]` of complete JSON values.
-std::string json_array(const std::vector<std::string>& values);
+std::string json_array(const std::vector<std::string_view>& values);
 
 }  // namespace irsa::mutation

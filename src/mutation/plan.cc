@@ -61,14 +61,18 @@ std::string env_var(std::string_view name, std::string_view value) {
 
 // Appends `items` (JSON values) to the array at `path`, or adds the whole
 // array when the Pod has none there yet.
-void append_all(Patch& patch, const std::string& path, bool array_exists,
-                std::vector<std::string> items) {
+// `path` is `base` followed by `member` ("/env").
+void append_all(Patch& patch, std::string_view base, std::string_view member, bool array_exists,
+                const std::vector<std::string_view>& items) {
   if (items.empty()) return;
+  std::string path(base);
+  path += member;
   if (!array_exists) {
     patch.add(path, json_array(items));
     return;
   }
-  for (auto& item : items) patch.add(path + "/-", std::move(item));
+  path += "/-";
+  for (auto item : items) patch.add(path, item);
 }
 
 struct ContainerRules {
@@ -130,7 +134,7 @@ void plan_container(const ContainerView& container, const std::string& base,
   bool sts_defined = container.has_env_named(kRegionalStsEnv);
   if (identity_defined && region_defined && sts_defined) return;
 
-  std::vector<std::string> env;
+  std::vector<std::string_view> env;
   env.reserve(6);
   if (!sts_defined && rules.identity->regional_sts) env.push_back(rules.sts_env);
   if (!region_defined && !rules.options->region.empty()) {
@@ -145,10 +149,10 @@ void plan_container(const ContainerView& container, const std::string& base,
       !container.has_env_named(kRoleSessionNameEnv)) {
     env.push_back(rules.session_env);
   }
-  append_all(patch, base + "/env", container.has_env, std::move(env));
+  append_all(patch, base, "/env", container.has_env, env);
 
   if (!container.has_mount_named(rules.volume_name)) {
-    append_all(patch, base + "/volumeMounts", container.has_volume_mounts, {rules.mount});
+    append_all(patch, base, "/volumeMounts", container.has_volume_mounts, {rules.mount});
   }
 }
 
@@ -258,7 +262,7 @@ Plan plan_mutation(const PodView& pod, const identity::Identity& identity, const
                           "[" + JsonObject().raw("serviceAccountToken", token).done() + "]")
                      .done())
             .done();
-    append_all(patch, "/spec/volumes", pod.has_volumes, {std::move(volume)});
+    append_all(patch, "/spec/volumes", "", pod.has_volumes, {volume});
     plan.token_expiration = expiration;
   }
 
@@ -276,12 +280,12 @@ Plan plan_mutation(const PodView& pod, const identity::Identity& identity, const
   if (container_credentials && !patch.empty() && !pod.label(kPodIdentityLabel)) {
     std::string labels = JsonObject().string(kPodIdentityLabel, "enabled").done();
     if (!pod.has_metadata) {
-      patch.prepend({false, "/metadata", JsonObject().raw("labels", labels).done()});
+      patch.prepend_add("/metadata", JsonObject().raw("labels", labels).done());
     } else if (!pod.has_labels) {
-      patch.prepend({false, "/metadata/labels", std::move(labels)});
+      patch.prepend_add("/metadata/labels", labels);
     } else {
-      patch.prepend(
-          {false, "/metadata/labels/" + escape_pointer_token(kPodIdentityLabel), "\"enabled\""});
+      patch.prepend_add("/metadata/labels/" + escape_pointer_token(kPodIdentityLabel),
+                        "\"enabled\"");
     }
   }
   return plan;

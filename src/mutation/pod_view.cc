@@ -2,6 +2,8 @@
 // each JSON type on the way so a malformed Pod is refused, not guessed at.
 #include "mutation/pod_view.h"
 
+#include <array>
+#include <optional>
 #include <string>
 
 #include "common/quote.h"
@@ -15,32 +17,94 @@ using simdjson::dom::object;
 
 // Where a value is in the Pod, for error messages: "spec.containers[2]"
 // or "spec.containers[0] (app).env[3]". The text is built only when an error
-// needs it, so reading a well-formed Pod allocates none of it.
+// needs it, so reading a well-formed Pod allocates none of it. A location may
+// extend a parent, which must outlive it.
 class Location {
  public:
   Location(const char* text) : base_(text) {}         // NOLINT: a plain location
   Location(const std::string& text) : base_(text) {}  // NOLINT: a plain location
   Location(std::string_view base, std::string_view member, std::size_t index)
       : base_(base), member_(member), index_(index), indexed_(true) {}
+  // `*parent` followed by `member` and "[index]".
+  Location(const Location* parent, std::string_view member, std::size_t index)
+      : parent_(parent), member_(member), index_(index), indexed_(true) {}
+  // `inner` followed by " (name)": a container named by its name.
+  static Location named(const Location& inner, std::string_view name) {
+    Location out("");
+    out.parent_ = &inner;
+    out.name_ = name;
+    out.named_ = true;
+    return out;
+  }
 
   std::string str() const {
-    std::string out(base_);
+    std::string out = parent_ ? parent_->str() : std::string();
+    out += base_;
     if (indexed_) {
       out += member_;
       out += '[';
       out += std::to_string(index_);
       out += ']';
     }
+    if (named_) {
+      out += " (";
+      out += name_or_quote(name_);
+      out += ')';
+    }
     return out;
   }
   std::string operator+(std::string_view more) const { return str() + std::string(more); }
 
  private:
+  const Location* parent_ = nullptr;
   std::string_view base_;
   std::string_view member_;
   std::size_t index_ = 0;
   bool indexed_ = false;
+  std::string_view name_;
+  bool named_ = false;
 };
+
+// The values of `keys` in `obj`, read in one pass over its members rather
+// than one at_key scan per key. As with at_key, the first of duplicate keys
+// counts; a null value is absent, as in the optional_* readers below.
+template <std::size_t N>
+std::array<std::optional<element>, N> members(object obj,
+                                              const std::array<std::string_view, N>& keys) {
+  std::array<std::optional<element>, N> values;
+  std::array<bool, N> seen{};
+  for (auto field : obj) {
+    for (std::size_t i = 0; i < N; ++i) {
+      if (seen[i] || field.key != keys[i]) continue;
+      seen[i] = true;
+      if (!field.value.is_null()) values[i] = field.value;
+      break;
+    }
+  }
+  return values;
+}
+
+// A member found by members() as a string or an array: nullopt
+// when absent, an error when it has another type.
+Result<std::optional<std::string_view>> string_member(const std::optional<element>& value,
+                                                      std::string_view key, const Location& where) {
+  if (!value) return std::optional<std::string_view>{};
+  std::string_view text;
+  if (value->get(text) != simdjson::SUCCESS) {
+    return Error{where.str() + "." + std::string(key) + " must be a string"};
+  }
+  return std::optional<std::string_view>{text};
+}
+
+Result<std::optional<array>> array_member(const std::optional<element>& value, std::string_view key,
+                                          const Location& where) {
+  if (!value) return std::optional<array>{};
+  array result;
+  if (value->get(result) != simdjson::SUCCESS) {
+    return Error{where.str() + "." + std::string(key) + " must be an array"};
+  }
+  return std::optional<array>{result};
+}
 
 // Reads `obj[key]` as a string: nullopt when absent or null, an error when it
 // has another type.
@@ -102,43 +166,46 @@ Result<ContainerView> read_container(element item, const Location& where) {
   }
   ContainerView view;
   view.raw = item;
-  auto name = optional_string(container, "name", where);
+  static constexpr std::array<std::string_view, 4> kContainerKeys = {"name", "env", "envFrom",
+                                                                     "volumeMounts"};
+  auto fields = members(container, kContainerKeys);
+  auto name = string_member(fields[0], "name", where);
   if (!name) return Error{name.error()};
   if (!name->has_value() || name->value().empty()) {
     return Error{where + " has no name"};
   }
   view.name = **name;
 
-  std::string here = where + " (" + name_or_quote(view.name) + ")";
-  auto env = optional_array(container, "env", here);
+  const Location here = Location::named(where, view.name);
+  auto env = array_member(fields[1], "env", here);
   if (!env) return Error{env.error()};
   if (env->has_value()) {
     view.has_env = true;
+    view.env.reserve((*env)->size());
     std::size_t index = 0;
     for (element entry : **env) {
-      Location entry_where(here, ".env", index++);
+      Location entry_where(&here, ".env", index++);
       object env_var;
       if (entry.get(env_var) != simdjson::SUCCESS) {
         return Error{entry_where + " must be an object"};
       }
-      auto env_name = optional_string(env_var, "name", entry_where);
+      static constexpr std::array<std::string_view, 3> kEnvKeys = {"name", "value", "valueFrom"};
+      auto env_fields = members(env_var, kEnvKeys);
+      auto env_name = string_member(env_fields[0], "name", entry_where);
       if (!env_name) return Error{env_name.error()};
       if (!env_name->has_value()) return Error{entry_where + " has no name"};
-      auto env_value = optional_string(env_var, "value", entry_where);
+      auto env_value = string_member(env_fields[1], "value", entry_where);
       if (!env_value) return Error{env_value.error()};
-      element value_from;
-      bool has_value_from =
-          env_var.at_key("valueFrom").get(value_from) == simdjson::SUCCESS && !value_from.is_null();
-      view.env.push_back({**env_name, env_value->value_or(""), has_value_from});
+      view.env.push_back({**env_name, env_value->value_or(""), env_fields[2].has_value()});
     }
   }
 
-  auto env_from = optional_array(container, "envFrom", here);
+  auto env_from = array_member(fields[2], "envFrom", here);
   if (!env_from) return Error{env_from.error()};
   if (env_from->has_value()) {
     std::size_t index = 0;
     for (element entry : **env_from) {
-      Location entry_where(here, ".envFrom", index++);
+      Location entry_where(&here, ".envFrom", index++);
       object source;
       if (entry.get(source) != simdjson::SUCCESS) return Error{entry_where + " must be an object"};
       EnvFromView from;
@@ -155,22 +222,26 @@ Result<ContainerView> read_container(element item, const Location& where) {
     }
   }
 
-  auto mounts = optional_array(container, "volumeMounts", here);
+  auto mounts = array_member(fields[3], "volumeMounts", here);
   if (!mounts) return Error{mounts.error()};
   if (mounts->has_value()) {
     view.has_volume_mounts = true;
+    view.volume_mounts.reserve((*mounts)->size());
     std::size_t index = 0;
     for (element entry : **mounts) {
-      Location entry_where(here, ".volumeMounts", index++);
+      Location entry_where(&here, ".volumeMounts", index++);
       object mount;
       if (entry.get(mount) != simdjson::SUCCESS) {
         return Error{entry_where + " must be an object"};
       }
-      auto mount_name = optional_string(mount, "name", entry_where);
+      static constexpr std::array<std::string_view, 3> kMountKeys = {"name", "mountPath",
+                                                                     "subPath"};
+      auto mount_fields = members(mount, kMountKeys);
+      auto mount_name = string_member(mount_fields[0], "name", entry_where);
       if (!mount_name) return Error{mount_name.error()};
-      auto mount_path = optional_string(mount, "mountPath", entry_where);
+      auto mount_path = string_member(mount_fields[1], "mountPath", entry_where);
       if (!mount_path) return Error{mount_path.error()};
-      auto sub_path = optional_string(mount, "subPath", entry_where);
+      auto sub_path = string_member(mount_fields[2], "subPath", entry_where);
       if (!sub_path) return Error{sub_path.error()};
       view.volume_mounts.push_back(
           {mount_name->value_or(""), mount_path->value_or(""), sub_path->value_or("")});
@@ -187,10 +258,10 @@ Status read_containers(object spec, std::string_view key, bool required,
     if (required) return Error{"spec." + std::string(key) + " is missing"};
     return Ok{};
   }
-  const std::string list_where = "spec." + std::string(key);
+  out.reserve((*list)->size());
   std::size_t index = 0;
   for (element item : **list) {
-    auto container = read_container(item, Location(list_where, "", index++));
+    auto container = read_container(item, Location("spec.", key, index++));
     if (!container) return Error{container.error()};
     out.push_back(std::move(*container));
   }

@@ -1,0 +1,68 @@
+// The JSON Patch as the webhook writes it: text built as operations are
+// added, in the order a client applies them.
+#include "mutation/patch.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace irsa::mutation {
+namespace {
+
+using nlohmann::json;
+
+TEST(Patch, WritesOperationsInOrderWithPrependedOnesFirst) {
+  Patch patch;
+  EXPECT_TRUE(patch.empty());
+  EXPECT_EQ(patch.text(), "[]");
+  patch.add("/spec/containers/0", "/env/-", R"({"name":"A","value":"1"})");
+  patch.remove("/spec/volumes/2");
+  patch.prepend_add("/metadata/labels", R"({"x":"y"})");
+  patch.prepend_add("/metadata", "{}");
+  EXPECT_EQ(patch.size(), 4u);
+  EXPECT_EQ(patch.to_json(), json::parse(R"([
+    {"op":"add","path":"/metadata","value":{}},
+    {"op":"add","path":"/metadata/labels","value":{"x":"y"}},
+    {"op":"add","path":"/spec/containers/0/env/-","value":{"name":"A","value":"1"}},
+    {"op":"remove","path":"/spec/volumes/2"}])"));
+}
+
+TEST(Patch, AppendKeepsEachPatchsOwnOrder) {
+  Patch first;
+  first.remove("/spec/containers/0/env/1");
+  Patch second;
+  second.add("/spec/volumes/-", "1");
+  second.prepend_add("/metadata/labels", "{}");
+  first.append(std::move(second));
+  EXPECT_TRUE(second.empty());
+  EXPECT_EQ(first.size(), 3u);
+  EXPECT_EQ(first.text(), R"([{"op":"remove","path":"/spec/containers/0/env/1"},)"
+                          R"({"op":"add","path":"/metadata/labels","value":{}},)"
+                          R"({"op":"add","path":"/spec/volumes/-","value":1}])");
+
+  Patch empty;
+  empty.append(std::move(first));
+  EXPECT_EQ(empty.size(), 3u);
+  EXPECT_EQ(json::parse(empty.text()).size(), 3u);
+}
+
+TEST(Patch, PathsAreJsonEscapedWhereTheyNeedIt) {
+  Patch patch;
+  patch.add("/metadata/labels/a\"b\\c", "", "\"v\"");
+  patch.add("/metadata/annotations/caf\xc3\xa9", "~1x", "1");
+  auto parsed = patch.to_json();
+  EXPECT_EQ(parsed[0]["path"], "/metadata/labels/a\"b\\c");
+  EXPECT_EQ(parsed[1]["path"], "/metadata/annotations/caf\xc3\xa9~1x");
+}
+
+TEST(Patch, APathThatIsNotUtf8ThrowsAndLeavesThePatchAsItWas) {
+  Patch patch;
+  patch.add("/a", "1");
+  EXPECT_THROW(patch.add("/b", "\xff", "2"), std::invalid_argument);
+  EXPECT_THROW(patch.prepend_add("/c\xfe", "3"), std::invalid_argument);
+  EXPECT_EQ(patch.size(), 1u);
+  EXPECT_EQ(patch.text(), R"([{"op":"add","path":"/a","value":1}])");
+}
+
+}  // namespace
+}  // namespace irsa::mutation
