@@ -91,6 +91,11 @@ Result<std::shared_ptr<EVP_PKEY>> rsa_from_jwk(const nlohmann::json& jwk) {
                         static_cast<int>(n->size()), nullptr));
   Bignum e_bn(BN_bin2bn(reinterpret_cast<const unsigned char*>(e->data()),
                         static_cast<int>(e->size()), nullptr));
+  // Before OpenSSL's public key check, whose cost grows with the modulus.
+  if (n_bn && BN_num_bits(n_bn.get()) > kMaxRsaBits) {
+    return Error{"has an RSA modulus of " + std::to_string(BN_num_bits(n_bn.get())) +
+                 " bits; keys over " + std::to_string(kMaxRsaBits) + " bits are refused"};
+  }
   std::unique_ptr<OSSL_PARAM_BLD, ParamBldFree> bld(OSSL_PARAM_BLD_new());
   if (!n_bn || !e_bn || !bld ||
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n_bn.get()) != 1 ||

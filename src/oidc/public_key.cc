@@ -131,6 +131,10 @@ Result<PublicKey> PublicKey::from_evp(std::shared_ptr<EVP_PKEY> key) {
   int base_id = EVP_PKEY_get_base_id(key.get());
   if (base_id == EVP_PKEY_RSA) {
     type = KeyType::kRsa;
+    if (int bits = EVP_PKEY_get_bits(key.get()); bits > kMaxRsaBits) {
+      return Error{"is an RSA key of " + std::to_string(bits) + " bits; keys over " +
+                   std::to_string(kMaxRsaBits) + " bits are refused"};
+    }
   } else if (base_id == EVP_PKEY_EC) {
     auto ec = ec_key_type(key.get());
     if (!ec) return Error{ec.error()};

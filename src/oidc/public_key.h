@@ -17,6 +17,11 @@ namespace irsa::oidc {
 // verifies here.
 enum class KeyType { kRsa, kEcP256, kEcP384 };
 
+// RSA moduli over this many bits are refused: OpenSSL's public key check and
+// every signature check grow with the size (a 14,000-bit modulus took
+// seconds), and no issuer signs with one (Go's TLS stops at the same size).
+inline constexpr int kMaxRsaBits = 8192;
+
 // The JWS "alg" kube-apiserver uses for a key type: RS256, ES256 or ES384.
 std::string_view signing_algorithm(KeyType type);
 

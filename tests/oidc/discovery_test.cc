@@ -1,8 +1,10 @@
 #include "oidc/discovery.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "oidc/base64url.h"
 #include "oidc/jwk.h"
 #include "test_signer.h"
 
@@ -113,6 +115,23 @@ TEST(Jwks, RefusesEmptyPrivateAndMalformedKeys) {
   y[5] = y[5] == 'A' ? 'B' : 'A';
   off_curve["keys"][0]["y"] = y;
   EXPECT_FALSE(parse_jwks(off_curve, "j"));
+}
+
+TEST(Jwks, RefusesAnRsaModulusOverTheLimitBeforeCheckingIt) {
+  // Found by the jwks fuzzer: a 14,196-bit modulus kept OpenSSL's public key
+  // check busy for seconds. Over kMaxRsaBits a key is refused at once.
+  std::string n(kMaxRsaBits / 8 + 1, '\xff');
+  json jwks = {
+      {"keys", {{{"kty", "RSA"}, {"kid", "big"}, {"n", base64url_encode(n)}, {"e", "AQAB"}}}}};
+  auto refused = parse_jwks(jwks, "j");
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error(), ::testing::HasSubstr("RSA modulus of 8200 bits; keys over 8192"));
+  // At the limit the key is checked as any other (this modulus has small factors).
+  n.resize(kMaxRsaBits / 8);
+  jwks["keys"][0]["n"] = base64url_encode(n);
+  auto checked = parse_jwks(jwks, "j");
+  ASSERT_FALSE(checked);
+  EXPECT_THAT(checked.error(), ::testing::HasSubstr("public key check"));
 }
 
 TEST(Jwks, KidInAnErrorIsQuotedOnOneLine) {

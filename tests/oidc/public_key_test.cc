@@ -1,5 +1,12 @@
 #include "oidc/public_key.h"
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "test_signer.h"
@@ -60,6 +67,39 @@ MFYwEAYHKoZIzj0CAQYFK4EEAAoDQgAEwRM3whpR1TNswXcq80M35DPaVubhQL6B
 NEa3TSVQTkG5lZY1eMolPD4xcWNnwpgcVYfk8M9fx3A6NNGHY46fzQ==
 -----END PUBLIC KEY-----
 )";
+
+// A PEM public RSA key with a modulus of `bits` bits (all ones: not a real
+// key, which only the size check below needs).
+std::string rsa_public_pem(int bits) {
+  BIGNUM* n = BN_new();
+  BIGNUM* e = BN_new();
+  BN_set_word(e, 65537);
+  BN_set_bit(n, bits);
+  BN_sub_word(n, 1);
+  OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
+  OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n);
+  OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e);
+  OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr);
+  EVP_PKEY* key = nullptr;
+  EVP_PKEY_fromdata_init(ctx);
+  EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params);
+  std::string pem;
+  if (BIO* bio = BIO_new(BIO_s_mem()); bio && key) {
+    PEM_write_bio_PUBKEY(bio, key);
+    char* data = nullptr;
+    long size = BIO_get_mem_data(bio, &data);
+    pem.assign(data, static_cast<std::size_t>(size));
+    BIO_free(bio);
+  }
+  EVP_PKEY_free(key);
+  EVP_PKEY_CTX_free(ctx);
+  OSSL_PARAM_free(params);
+  OSSL_PARAM_BLD_free(bld);
+  BN_free(n);
+  BN_free(e);
+  return pem;
+}
 
 PublicKey load_one(const char* pem) {
   auto keys = parse_public_keys_pem(pem, "test.pem");
@@ -139,6 +179,15 @@ TEST(PublicKeyPem, RefusesKeyTypesKubeApiserverTokensHereCannotUse) {
   auto k1 = parse_public_keys_pem(kSecp256k1, "k1.pem");
   ASSERT_FALSE(k1);
   EXPECT_NE(k1.error().find("secp256k1"), std::string::npos) << k1.error();
+}
+
+TEST(PublicKeyPem, RefusesAnRsaKeyOverTheSizeLimit) {
+  std::string at_limit = rsa_public_pem(kMaxRsaBits);
+  ASSERT_NE(at_limit.find("BEGIN PUBLIC KEY"), std::string::npos);
+  EXPECT_TRUE(parse_public_keys_pem(at_limit, "k.pem"));
+  auto over = parse_public_keys_pem(rsa_public_pem(kMaxRsaBits + 8), "k.pem");
+  ASSERT_FALSE(over);
+  EXPECT_THAT(over.error(), ::testing::HasSubstr("RSA key of 8200 bits; keys over 8192 bits"));
 }
 
 TEST(PublicKeyPem, GeneratedKeysOfEachTypeLoad) {
