@@ -59,9 +59,8 @@ std::string env_var(std::string_view name, std::string_view value) {
   return JsonObject().string("name", name).string("value", value).done();
 }
 
-// Appends `items` (JSON values) to the array at `path`, or adds the whole
-// array when the Pod has none there yet.
-// `path` is `base` followed by `member` ("/env").
+// Appends `items` (JSON values) to the array at `base` followed by `member`
+// ("/env"), or adds the whole array when the Pod has none there yet.
 void append_all(Patch& patch, std::string_view base, std::string_view member, bool array_exists,
                 const std::vector<std::string_view>& items) {
   if (items.empty()) return;
