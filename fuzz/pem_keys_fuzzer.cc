@@ -4,12 +4,19 @@
 //
 // Properties: never a crash; an error is one line and never quotes the
 // input (it may be a private key); every key parsed has a kid and round-trips
-// through to_jwk/parse_jwks to the same SubjectPublicKeyInfo and kid, and
-// through render_issuer_documents to a JWKS that parses back.
+// through to_jwk/parse_jwks to the same SubjectPublicKeyInfo and kid; the JWKS
+// render_issuer_documents serves is valid JSON holding exactly those JWKs,
+// each key once, in the order given.
+//
+// The served JWKS is compared, not parsed again: its keys are the JWKs the
+// round trip has just parsed, and OpenSSL's public key check (a Miller-Rabin
+// test of an RSA modulus, an EC point times the group order) is most of this
+// target's time, so a second check per key halved the executions for nothing.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -55,10 +62,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   FUZZ_CHECK(!keys->empty(), "success without a key");
-  nlohmann::json jwks = {{"keys", nlohmann::json::array()}};
+  nlohmann::json published = nlohmann::json::array();
+  std::vector<const irsa::oidc::PublicKey*> distinct;
   for (const auto& key : *keys) {
     FUZZ_CHECK(!key.kid().empty() && !key.spki_der().empty(), "key without kid or SPKI");
     auto jwk = irsa::oidc::to_jwk(key, key.kid());
+    bool seen = false;
+    for (const auto* other : distinct)
+      seen = seen || (other->kid() == key.kid() && other->spki_der() == key.spki_der());
+    if (!seen) {
+      distinct.push_back(&key);
+      published.push_back(nlohmann::json::parse(jwk.dump()));
+    }
     auto parsed = irsa::oidc::parse_jwks(
         nlohmann::json::parse(nlohmann::json({{"keys", {jwk}}}).dump()), "jwk");
     // OpenSSL's RSA public key check (SP 800-56B) is randomised: a malformed
@@ -69,7 +84,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(parsed->keys.size() == 1 && parsed->keys[0].key.spki_der() == key.spki_der() &&
                    parsed->keys[0].key.kid() == key.kid() && parsed->keys[0].kid == key.kid(),
                "JWK round trip: " + jwk.dump());
-    jwks["keys"].push_back(nlohmann::json::parse(jwk.dump()));
   }
   irsa::oidc::IssuerDocumentsOptions options;
   auto issuer = irsa::oidc::parse_issuer("https://oidc.example.com/cluster");
@@ -79,9 +93,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(documents.ok(), documents.error());
   auto served = irsa::oidc::parse_json(documents->jwks, "jwks");
   FUZZ_CHECK(served.ok(), served.error());
-  auto again = irsa::oidc::parse_jwks(*served, "jwks");
-  if (!again && again.error().find("public key check") != std::string::npos) return 0;
-  FUZZ_CHECK(again.ok() && !again->keys.empty(),
-             again.ok() ? excerpt(documents->jwks) : again.error());
+  FUZZ_CHECK(served->is_object() && served->size() == 1 && served->contains("keys") &&
+                 served->at("keys") == published,
+             "served JWKS differs from the keys' JWKs: " + excerpt(documents->jwks));
   return 0;
 }
