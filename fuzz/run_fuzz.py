@@ -15,7 +15,8 @@ memory.
 
 WORK/ledger.json adds up every run on that work folder (executions, seconds,
 runs, findings per target, with the first and last date), so a long campaign
-can be spread over several sessions on the same corpus; the table shows the
+can be spread over several sessions on the same corpus (and a slow target over
+several cores: a second run_fuzz.py with --instance 1 beside the first); the table shows the
 totals beside this run's numbers. --plan-seconds S picks the targets for
 you: those furthest from --goal executions (default 10 million) in all, each
 for S seconds.
@@ -42,7 +43,8 @@ def run_target(target, args, seconds):
     binary = os.path.join(args.bin, f"{target}_fuzzer")
     corpus = os.path.join(args.work, "corpus", target)
     artifacts = os.path.join(args.work, "artifacts", target) + os.sep
-    log_path = os.path.join(args.work, "logs", f"{target}.log")
+    suffix = f".{args.instance}" if args.instance else ""
+    log_path = os.path.join(args.work, "logs", f"{target}{suffix}.log")
     for folder in (corpus, artifacts, os.path.dirname(log_path)):
         os.makedirs(folder, exist_ok=True)
     before = {p for p in os.listdir(artifacts)}
@@ -134,6 +136,10 @@ def main():
     parser.add_argument("--timeout", type=int, default=25, help="seconds per input")
     parser.add_argument("--rss-limit-mb", type=int, default=2560)
     parser.add_argument("--dict", default=os.path.join(HERE, "json_yaml.dict"))
+    parser.add_argument("--instance", type=int, default=0,
+                        help="a second run of the same targets on the same work folder at the "
+                             "same time: N > 0 writes logs/<target>.N.log (corpus and ledger "
+                             "are shared)")
     parser.add_argument("--goal", type=int, default=10_000_000,
                         help="executions per target the campaign aims for (the table says how far)")
     parser.add_argument("--plan-seconds", type=int, default=0,
