@@ -37,6 +37,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TARGETS = ["admission_review", "manifest", "kubeconfig", "watch_stream", "list_page",
            "identity_config", "pem_keys", "jwks", "jwt", "trust_policy", "flags"]
 ARTIFACTS = ("crash-", "leak-", "timeout-", "oom-")
+# Longest input libFuzzer makes (-max_len), where --max-len / FUZZ_MAX_LEN do
+# not say. pem_keys: 8 KiB holds a key file of ~18 RSA-2048 or ~45 EC public
+# keys, more than any rotation; longer inputs only repeat blocks, each one
+# costing OpenSSL's decoders and key check (the 64-block limit is a unit test).
+MAX_LEN = {"pem_keys": 8192}
+DEFAULT_MAX_LEN = 16384
 
 
 def run_target(target, args, seconds):
@@ -52,7 +58,7 @@ def run_target(target, args, seconds):
              if os.path.isdir(d)]
     command = [binary, corpus, *seeds,
                f"-max_total_time={seconds}", f"-timeout={args.timeout}",
-               f"-rss_limit_mb={args.rss_limit_mb}", f"-max_len={args.max_len}",
+               f"-rss_limit_mb={args.rss_limit_mb}", f"-max_len={args.max_len or MAX_LEN.get(target, DEFAULT_MAX_LEN)}",
                f"-artifact_prefix={artifacts}", "-print_final_stats=1", "-close_fd_mask=1",
                "-reload=0"]
     if args.dict:
@@ -130,7 +136,9 @@ def main():
     parser.add_argument("--seconds", type=int, default=int(os.environ.get("FUZZ_SECONDS", 300)))
     parser.add_argument("--targets", default=os.environ.get("FUZZ_TARGETS", ""))
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("FUZZ_JOBS", 1)))
-    parser.add_argument("--max-len", type=int, default=int(os.environ.get("FUZZ_MAX_LEN", 16384)))
+    parser.add_argument("--max-len", type=int, default=int(os.environ.get("FUZZ_MAX_LEN", 0)),
+                        help=f"longest input (default {DEFAULT_MAX_LEN}; pem_keys "
+                             f"{MAX_LEN['pem_keys']})")
     # Wall-clock seconds: a fuzzer at low priority beside a build waits for
     # the CPU, and a 0.4 s input then took more than 10 s. A hang is still one.
     parser.add_argument("--timeout", type=int, default=25, help="seconds per input")

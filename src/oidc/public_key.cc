@@ -71,6 +71,23 @@ bool mentions_private_key(std::string_view pem) {
   return false;
 }
 
+// What PEM_read_bio hands out, freed with OPENSSL_free.
+struct PemBlock {
+  char* name = nullptr;
+  char* header = nullptr;
+  unsigned char* data = nullptr;
+  long length = 0;
+
+  PemBlock() = default;
+  PemBlock(const PemBlock&) = delete;
+  PemBlock& operator=(const PemBlock&) = delete;
+  ~PemBlock() {
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    OPENSSL_free(data);
+  }
+};
+
 Result<std::shared_ptr<EVP_PKEY>> decode_block(const std::string& label, const unsigned char* data,
                                                long length) {
   const unsigned char* cursor = data;
@@ -190,13 +207,11 @@ Result<std::vector<PublicKey>> parse_public_keys_pem(std::string_view pem,
 
   std::vector<PublicKey> keys;
   ERR_clear_error();
+  // Bounded: every pass reads a block, and the 65th is refused.
   for (int block = 0; block <= kMaxPemBlocks; ++block) {
-    if (block == kMaxPemBlocks) return Error{where + " has more than 64 PEM blocks"};
-    char* name = nullptr;
-    char* header = nullptr;
-    unsigned char* data = nullptr;
-    long length = 0;
-    if (PEM_read_bio(bio.get(), &name, &header, &data, &length) != 1) {
+    PemBlock pem_block;
+    if (PEM_read_bio(bio.get(), &pem_block.name, &pem_block.header, &pem_block.data,
+                     &pem_block.length) != 1) {
       unsigned long code = ERR_peek_last_error();
       bool at_end = ERR_GET_LIB(code) == ERR_LIB_PEM &&
                     ERR_GET_REASON(code) == PEM_R_NO_START_LINE && !keys.empty();
@@ -206,13 +221,12 @@ Result<std::vector<PublicKey>> parse_public_keys_pem(std::string_view pem,
       }
       return Error{where + " is not valid PEM (" + pem_error_reason() + ")"};
     }
-    std::string label(name);
-    bool encrypted = header != nullptr && header[0] != '\0';
+    if (block == kMaxPemBlocks) {
+      return Error{where + " has more than " + std::to_string(kMaxPemBlocks) + " PEM blocks"};
+    }
+    bool encrypted = pem_block.header != nullptr && pem_block.header[0] != '\0';
     auto key = encrypted ? Result<std::shared_ptr<EVP_PKEY>>(Error{"has an encrypted PEM block"})
-                         : decode_block(label, data, length);
-    OPENSSL_free(name);
-    OPENSSL_free(header);
-    OPENSSL_free(data);
+                         : decode_block(pem_block.name, pem_block.data, pem_block.length);
     ERR_clear_error();
     if (!key) return Error{where + " " + key.error()};
     auto loaded = PublicKey::from_evp(std::move(*key));

@@ -139,6 +139,17 @@ TEST(PublicKeyPem, ReadsEveryBlockOfAFileInOrder) {
   EXPECT_EQ((*keys)[2].kid(), kP384Kid);
 }
 
+TEST(PublicKeyPem, ReadsUpTo64BlocksAndRefusesMore) {
+  std::string file;
+  for (int i = 0; i < 64; ++i) file += kP256;
+  auto at_limit = parse_public_keys_pem(file, "many.pem");
+  ASSERT_TRUE(at_limit) << at_limit.error();
+  EXPECT_EQ(at_limit->size(), 64u);
+  auto over = parse_public_keys_pem(file + kP256, "many.pem");
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error(), "many.pem has more than 64 PEM blocks");
+}
+
 TEST(PublicKeyPem, RefusesAPrivateKeyWithoutEchoingIt) {
   auto pair = testing::make_key(KeyType::kEcP256);
   std::string private_pem = testing::private_pem_of(pair.pair.get());
