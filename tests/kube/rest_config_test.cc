@@ -146,6 +146,13 @@ TEST(ProxyUrl, DefaultsPortAndRefusesWhatCannotBeSpoken) {
     ASSERT_FALSE(refused) << url;
     EXPECT_THAT(refused.error(), Not(HasSubstr("s3cr"))) << refused.error();
   }
+  // The message is the same whatever the user info, and the text after '@'
+  // is quoted with escapes (found by fuzz/: "\x0a" then "piVersion" spelt
+  // the user info "apiVersion", which the fuzzer took for a leak).
+  auto escaped = parse_proxy_url("ftp://apiVersion@\npiVersion");
+  ASSERT_FALSE(escaped);
+  EXPECT_EQ(escaped.error(), parse_proxy_url("ftp://u@\npiVersion").error());
+  EXPECT_THAT(escaped.error(), HasSubstr("(with user info, not shown) \"\\x0apiVersion\""));
 }
 
 TEST_F(KubeconfigTest, RefusesTlsServerNameAndProxyUrlItCannotHonour) {
