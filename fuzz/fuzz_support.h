@@ -129,9 +129,16 @@ inline std::vector<std::string_view> chunks(std::string_view text) {
   return out;
 }
 
-// True when `text` is one line: no '\n' or '\r' anywhere.
+// True when `text` is one line that input cannot forge: no control byte
+// (below 0x20, or 0x7F) anywhere, so no '\n' or '\r' and no terminal escape;
+// our messages quote what they echo (common/quote.h), which writes those as
+// \xNN. (Until 2026-11-27 only '\n' and '\r' were checked.)
 inline bool one_line(std::string_view text) {
-  return text.find_first_of("\r\n") == std::string_view::npos;
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7F) return false;
+  }
+  return true;
 }
 
 }  // namespace irsa::fuzz

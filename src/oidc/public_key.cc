@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "common/quote.h"
 #include "oidc/base64url.h"
 
 namespace irsa::oidc {
@@ -108,8 +109,10 @@ Result<std::shared_ptr<EVP_PKEY>> decode_block(const std::string& label, const u
     if (!key) return Error{"has a certificate whose public key cannot be read"};
     return own(key);
   }
-  return Error{"has a PEM block \"" + label +
-               "\"; expected PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE"};
+  // The label is the file's text: quoted, so a carriage return or an escape
+  // sequence in it cannot rewrite the message (or the terminal it lands on).
+  return Error{"has a PEM block " + quote(label) +
+               "; expected PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE"};
 }
 
 }  // namespace

@@ -183,6 +183,32 @@ TEST(PublicKeyPem, RefusesMalformedOrEmptyInput) {
                                      "other.pem"));
 }
 
+// Found by the pem_keys fuzzer: a carriage return in a block's label came out
+// raw, and the message read as if "PUBLIC KEY" itself were refused.
+TEST(PublicKeyPem, QuotesAnUnexpectedBlockLabelOnOneLine) {
+  std::string body(kP256);
+  body = body.substr(body.find('\n') + 1);
+  body = body.substr(0, body.find("-----END"));
+  auto with_cr = parse_public_keys_pem(
+      "-----BEGIN PUBLIC\r KEY-----\n" + body + "-----END PUBLIC\r KEY-----\n", "cr.pem");
+  ASSERT_FALSE(with_cr);
+  EXPECT_EQ(with_cr.error(),
+            "cr.pem has a PEM block \"PUBLIC\\x0d KEY\"; expected PUBLIC KEY, RSA PUBLIC KEY or "
+            "CERTIFICATE");
+
+  auto with_escape = parse_public_keys_pem(
+      "-----BEGIN \x1b[2KKEY-----\n" + body + "-----END \x1b[2KKEY-----\n", "esc.pem");
+  ASSERT_FALSE(with_escape);
+  EXPECT_THAT(with_escape.error(), ::testing::HasSubstr("PEM block \"\\x1b[2KKEY\";"));
+
+  std::string long_label(200, 'X');
+  auto with_long = parse_public_keys_pem(
+      "-----BEGIN " + long_label + "-----\n" + body + "-----END " + long_label + "-----\n",
+      "long.pem");
+  ASSERT_FALSE(with_long);
+  EXPECT_THAT(with_long.error(), ::testing::HasSubstr("\"" + std::string(64, 'X') + "...\";"));
+}
+
 TEST(PublicKeyPem, RefusesKeyTypesKubeApiserverTokensHereCannotUse) {
   auto ed = parse_public_keys_pem(kEd25519, "ed.pem");
   ASSERT_FALSE(ed);
