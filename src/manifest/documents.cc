@@ -20,6 +20,7 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include "common/quote.h"
 #include "common/utf8.h"
 
 namespace irsa::manifest {
@@ -39,13 +40,6 @@ constexpr std::string_view kTagPrefix = "tag:yaml.org,2002:";
 
 std::string too_deep() {
   return "nesting deeper than " + std::to_string(kMaxNestingDepth) + " levels";
-}
-
-std::string one_line(std::string text) {
-  for (char& c : text) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return text;
 }
 
 std::string at(std::string_view origin, std::size_t line, std::size_t column,

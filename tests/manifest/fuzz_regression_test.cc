@@ -104,5 +104,22 @@ TEST(FuzzRegression, CharactersYamlTreatsSpeciallyReadBack) {
   }
 }
 
+// fuzz/regressions/manifest-json-error-echoes-delete.json: nlohmann's parse
+// error quotes the text it last read, and leaves DEL (0x7F) as it is; only
+// '\n' and '\r' were taken out, so a DEL (or, through other messages, an
+// escape sequence) reached the terminal. Found on 2026-11-27 when the fuzzers'
+// one-line check was widened to every control byte. The same message comes
+// out of the container-credentials, ConfigMap and JWKS loaders.
+TEST(FuzzRegression, JsonErrorEscapesControlBytesItQuotes) {
+  auto documents = parse_documents("{\"a\": \"x\x7fy", "pod.json");
+  ASSERT_FALSE(documents.ok());
+  EXPECT_THAT(documents.error(), HasSubstr("pod.json: line 1, column "));
+  EXPECT_THAT(documents.error(), HasSubstr("x\\x7fy"));
+  for (char c : documents.error()) {
+    auto byte = static_cast<unsigned char>(c);
+    EXPECT_TRUE(byte >= 0x20 && byte != 0x7F) << documents.error();
+  }
+}
+
 }  // namespace
 }  // namespace irsa::manifest
