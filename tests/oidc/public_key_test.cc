@@ -209,6 +209,20 @@ TEST(PublicKeyPem, QuotesAnUnexpectedBlockLabelOnOneLine) {
   EXPECT_THAT(with_long.error(), ::testing::HasSubstr("\"" + std::string(64, 'X') + "...\";"));
 }
 
+// fuzz/regressions/pem_keys-base64-line-spells-error-words.txt: what a block
+// that is not a key gets is a fixed sentence; none of its base64 is echoed.
+TEST(PublicKeyPem, BlockThatIsNotAKeyGetsAMessageWithoutItsContent) {
+  auto keys = parse_public_keys_pem(
+      "-----BEGIN PUBLIC KEY-----\nectPublicKeyInfo0123456789abcdef\n-----END PUBLIC KEY-----\n",
+      "k.pem");
+  ASSERT_FALSE(keys);
+  EXPECT_EQ(keys.error(), "k.pem has a PUBLIC KEY block that is not a valid SubjectPublicKeyInfo");
+  auto pkcs1 = parse_public_keys_pem(
+      "-----BEGIN RSA PUBLIC KEY-----\nQUJD0123456789+/\n-----END RSA PUBLIC KEY-----\n", "k.pem");
+  ASSERT_FALSE(pkcs1);
+  EXPECT_EQ(pkcs1.error(), "k.pem has an RSA PUBLIC KEY block that is not a valid PKCS#1 key");
+}
+
 TEST(PublicKeyPem, RefusesKeyTypesKubeApiserverTokensHereCannotUse) {
   auto ed = parse_public_keys_pem(kEd25519, "ed.pem");
   ASSERT_FALSE(ed);
