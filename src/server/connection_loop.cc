@@ -1,30 +1,25 @@
-// epoll with EPOLLONESHOT shared by the workers (leader/followers), non-
-// blocking sockets, and a TLS stream whose reads and writes wait with poll()
-// against the request's deadlines. Only the worker holding a connection
-// frees it; others (housekeeping, the acceptor at the limit) ask it to close
-// by shutting its socket's read side, which wakes it through epoll.
+// I/O threads with edge-triggered epoll over non-blocking sockets and
+// non-blocking TLS; a connection is touched only by the I/O thread that
+// accepted it. Other threads reach a connection through that thread's inbox
+// (a worker's reply, a kick to close it, a socket to adopt) and its eventfd.
 #include "server/connection_loop.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
-#include <string>
-#include <utility>
-#include <vector>
+#include <exception>
+#include <unordered_map>
 
-#include <httplib.h>
 #include <openssl/err.h>
 
 #include "log/log.h"
@@ -33,231 +28,41 @@ namespace irsa::server {
 
 using Clock = std::chrono::steady_clock;
 
-struct ConnectionLoop::Connection {
-  int fd = -1;
-  SSL* ssl = nullptr;  // set by the first worker that serves it
-  std::string remote_ip;
-  int remote_port = 0;
-  std::string local_ip;
-  int local_port = 0;
-  std::string leftover;  // bytes read past the last request (pipelining)
-  std::size_t requests = 0;
-
-  std::mutex mutex;     // guards what follows
-  bool active = false;  // held by a worker (else parked in epoll)
-  bool kicked = false;  // asked to close when next woken
-  bool handshaken = false;
-  Clock::time_point parked_at;
-};
-
 namespace {
 
 constexpr std::size_t kReadBufferBytes = 16 * 1024;
-constexpr std::size_t kWriteFlushBytes = 64 * 1024;
-// Requests served back to back on one connection before its worker goes
-// back to epoll (where other ready connections are waiting their turn).
-constexpr int kRequestsPerTurn = 16;
+// Plaintext read from one connection before the others get their turn.
+constexpr std::size_t kTurnBytes = 64 * 1024;
 constexpr int kAcceptsPerWake = 64;
+constexpr int kEventsPerWait = 256;
 constexpr auto kTick = std::chrono::milliseconds(100);
-constexpr auto kScanInterval = std::chrono::seconds(1);
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
-constexpr auto kWaitSlice = std::chrono::milliseconds(100);
-constexpr uint64_t kDrainMaxBytes = 32 * 1024 * 1024;
-constexpr auto kDrainMaxTime = std::chrono::seconds(2);
+// A refused body is read and dropped within these bounds before the
+// connection closes, so that the client reads the reply rather than a reset.
+constexpr uint64_t kDiscardMaxBytes = 32 * 1024 * 1024;
+constexpr auto kDiscardMaxTime = std::chrono::seconds(2);
 // While draining, a keep-alive connection idle this long is closed; one in
-// use gets Connection: close on its next reply instead, which races with
-// nothing. (Closing an idle connection races with a request on its way.)
+// use gets Connection: close on its next reply instead.
 constexpr auto kDrainIdleClose = std::chrono::seconds(1);
-// Under this share of one core over a tick, busy workers are waiting rather
-// than computing, and another worker can help.
-constexpr double kIdleCpuShare = 0.5;
+// A reply buffer larger than this is freed once written.
+constexpr std::size_t kKeepBufferBytes = 64 * 1024;
 
-// Tags for the non-connection entries in epoll.
-char listen_tag;
-char wake_tag;
+int64_t ticks(Clock::time_point at) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
+}
 
-void address_of(const sockaddr_storage& address, std::string& ip, int& port) {
+std::string address_of(const sockaddr_storage& address) {
   char text[INET6_ADDRSTRLEN] = {0};
   if (address.ss_family == AF_INET) {
-    const auto& in = reinterpret_cast<const sockaddr_in&>(address);
-    inet_ntop(AF_INET, &in.sin_addr, text, sizeof text);
-    port = ntohs(in.sin_port);
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(address).sin_addr, text, sizeof text);
   } else if (address.ss_family == AF_INET6) {
-    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(address);
-    inet_ntop(AF_INET6, &in6.sin6_addr, text, sizeof text);
-    port = ntohs(in6.sin6_port);
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(address).sin6_addr, text,
+              sizeof text);
   }
-  ip = text;
+  return text;
 }
 
-// poll() on one socket until `deadline` or until the loop stops; false then.
-bool wait_for(int fd, short events, Clock::time_point deadline, const std::atomic<bool>& stop) {
-  for (;;) {
-    if (stop.load(std::memory_order_relaxed)) return false;
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) return false;
-    pollfd entry{fd, events, 0};
-    int ready = ::poll(&entry, 1, static_cast<int>(std::min(left, kWaitSlice).count()));
-    if (ready > 0) return true;  // including POLLHUP/POLLERR: the next call says what
-    if (ready < 0 && errno != EINTR) return false;
-  }
-}
-
-double process_cpu_seconds() {
-  timespec now{};
-  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
-}
-
-// The worker thread's buffers, kept between connections.
-struct IoBuffers {
-  std::unique_ptr<char[]> in = std::make_unique<char[]>(kReadBufferBytes);
-  std::string out;
-};
-
-// httplib's view of one connection while a worker serves it. Reads come out
-// of a buffer filled a TLS record at a time (httplib reads header lines a
-// byte at a time); writes are gathered and leave as one TLS record per
-// reply where they fit, on flush().
-class TlsStream final : public httplib::Stream {
- public:
-  TlsStream(ConnectionLoop::Connection& connection, IoBuffers& buffers,
-            std::chrono::milliseconds write_timeout, const std::atomic<bool>& stop)
-      : connection_(connection), buffers_(buffers), write_timeout_(write_timeout), stop_(stop) {
-    buffers_.out.clear();
-    if (!connection_.leftover.empty()) {
-      end_ = std::min(connection_.leftover.size(), kReadBufferBytes);
-      std::memcpy(buffers_.in.get(), connection_.leftover.data(), end_);
-      connection_.leftover.clear();
-    }
-  }
-
-  void set_read_deadline(Clock::time_point deadline) { read_deadline_ = deadline; }
-
-  bool is_readable() const override {
-    return pos_ < end_ || SSL_has_pending(connection_.ssl) ||
-           wait_for(connection_.fd, POLLIN, read_deadline_, stop_);
-  }
-
-  bool is_writable() const override {
-    return wait_for(connection_.fd, POLLOUT, Clock::now() + write_timeout_, stop_);
-  }
-
-  ssize_t read(char* ptr, size_t size) override {
-    if (pos_ == end_) {
-      // A reply may be waiting for this read's answer (100 Continue).
-      if (!buffers_.out.empty() && !flush()) return -1;
-      ssize_t filled = fill();
-      if (filled <= 0) return filled;
-    }
-    std::size_t n = std::min(size, end_ - pos_);
-    std::memcpy(ptr, buffers_.in.get() + pos_, n);
-    pos_ += n;
-    return static_cast<ssize_t>(n);
-  }
-
-  ssize_t write(const char* ptr, size_t size) override {
-    if (failed_) return -1;
-    buffers_.out.append(ptr, size);
-    if (buffers_.out.size() >= kWriteFlushBytes && !flush()) return -1;
-    return static_cast<ssize_t>(size);
-  }
-
-  void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    ip = connection_.remote_ip;
-    port = connection_.remote_port;
-  }
-
-  void get_local_ip_and_port(std::string& ip, int& port) const override {
-    ip = connection_.local_ip;
-    port = connection_.local_port;
-  }
-
-  socket_t socket() const override { return connection_.fd; }
-
-  // Writes what was gathered, within the write timeout.
-  bool flush() {
-    if (failed_) return false;
-    const auto deadline = Clock::now() + write_timeout_;
-    std::size_t offset = 0;
-    std::string& out = buffers_.out;
-    while (offset < out.size()) {
-      int n = SSL_write(connection_.ssl, out.data() + offset,
-                        static_cast<int>(std::min<std::size_t>(out.size() - offset, INT_MAX)));
-      if (n > 0) {
-        offset += static_cast<std::size_t>(n);
-        continue;
-      }
-      int error = SSL_get_error(connection_.ssl, n);
-      bool waited = false;
-      if (error == SSL_ERROR_WANT_WRITE) {
-        waited = wait_for(connection_.fd, POLLOUT, deadline, stop_);
-      } else if (error == SSL_ERROR_WANT_READ) {
-        waited = wait_for(connection_.fd, POLLIN, deadline, stop_);
-      }
-      if (!waited) {
-        ERR_clear_error();
-        failed_ = true;
-        break;
-      }
-    }
-    out.clear();
-    return !failed_;
-  }
-
-  // Bytes received and not consumed yet (the next request has begun).
-  bool has_pending() const { return pos_ < end_ || SSL_has_pending(connection_.ssl); }
-
-  // Keeps the unread bytes with the connection for its next turn.
-  void keep_leftover() {
-    if (pos_ < end_) connection_.leftover.assign(buffers_.in.get() + pos_, end_ - pos_);
-    pos_ = end_ = 0;
-  }
-
-  // Reads and drops up to `budget` bytes within `time`; stops at EOF.
-  void discard(uint64_t budget, std::chrono::milliseconds time) {
-    read_deadline_ = Clock::now() + time;
-    char scratch[4096];
-    while (budget > 0) {
-      ssize_t n = read(scratch, static_cast<size_t>(std::min<uint64_t>(sizeof scratch, budget)));
-      if (n <= 0) break;
-      budget -= static_cast<uint64_t>(n);
-    }
-  }
-
- private:
-  ssize_t fill() {
-    pos_ = end_ = 0;
-    for (;;) {
-      int n = SSL_read(connection_.ssl, buffers_.in.get(), static_cast<int>(kReadBufferBytes));
-      if (n > 0) {
-        end_ = static_cast<std::size_t>(n);
-        return n;
-      }
-      int error = SSL_get_error(connection_.ssl, n);
-      if (error == SSL_ERROR_WANT_READ) {
-        if (wait_for(connection_.fd, POLLIN, read_deadline_, stop_)) continue;
-      } else if (error == SSL_ERROR_WANT_WRITE) {
-        if (wait_for(connection_.fd, POLLOUT, read_deadline_, stop_)) continue;
-      } else if (error == SSL_ERROR_ZERO_RETURN) {
-        return 0;
-      }
-      ERR_clear_error();
-      return -1;
-    }
-  }
-
-  ConnectionLoop::Connection& connection_;
-  IoBuffers& buffers_;
-  std::chrono::milliseconds write_timeout_;
-  const std::atomic<bool>& stop_;
-  Clock::time_point read_deadline_{};
-  std::size_t pos_ = 0;
-  std::size_t end_ = 0;
-  bool failed_ = false;
-};
-
-std::string handshake_error(SSL* ssl, int result) {
+std::string tls_error(SSL* ssl, int result) {
   int error = SSL_get_error(ssl, result);
   unsigned long code = ERR_peek_last_error();
   if (code != 0) {
@@ -266,125 +71,256 @@ std::string handshake_error(SSL* ssl, int result) {
     return buffer;
   }
   if (error == SSL_ERROR_SYSCALL) return errno ? std::strerror(errno) : "connection closed";
+  if (error == SSL_ERROR_ZERO_RETURN) return "connection closed";
   return "TLS error " + std::to_string(error);
+}
+
+void append_response(std::string& out, const HttpResponse& response, bool head_only, bool close) {
+  const std::string_view text = status_text(response.status);
+  out.reserve(out.size() + 160 + (head_only ? 0 : response.body.size()));
+  out += "HTTP/1.1 ";
+  out += std::to_string(response.status);
+  out += ' ';
+  out += text;
+  out += "\r\nContent-Type: ";
+  out += response.content_type;
+  out += "\r\nContent-Length: ";
+  out += std::to_string(response.body.size());
+  out += "\r\n";
+  for (const auto& [name, value] : response.headers) {
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  if (close) out += "Connection: close\r\n";
+  out += "\r\n";
+  if (!head_only) out += response.body;
 }
 
 }  // namespace
 
-ConnectionLoop::ConnectionLoop(int listen_fd, SSL_CTX* ctx, ConnectionLoopOptions options,
-                               RequestHandler handler)
-    : listen_fd_(listen_fd), ctx_(ctx), options_(std::move(options)), handler_(std::move(handler)) {
-  options_.max_connections = std::max<std::size_t>(1, options_.max_connections);
-  options_.min_workers = std::max<std::size_t>(1, options_.min_workers);
-  options_.max_workers = std::max(options_.min_workers, options_.max_workers);
-}
+struct ConnectionLoop::Connection {
+  enum class Phase {
+    kHandshake,
+    kReading,
+    kWaitingMemory,  // a body waits for room in the in-flight budget
+    kDispatched,     // a worker is answering
+    kWriting,
+    kDiscarding,  // reading and dropping a refused body, then closing
+  };
+  enum class AfterWrite { kNextRequest, kContinueReading, kClose, kDiscardThenClose };
 
-ConnectionLoop::~ConnectionLoop() { stop(); }
+  explicit Connection(const HttpLimits& limits) : parser(limits) {}
 
-std::size_t ConnectionLoop::workers() const {
-  std::lock_guard lock(workers_mutex_);
-  return live_workers_;
-}
+  uint64_t id = 0;
+  IoThread* io = nullptr;
+  int fd = -1;
+  SSL* ssl = nullptr;
+  std::string remote;
+  Phase phase = Phase::kHandshake;
+  AfterWrite after = AfterWrite::kNextRequest;
+  bool closed = false;
+  bool ready_queued = false;
+  bool request_started = false;
+  HttpRequestParser parser;
+  std::string pending;  // plaintext read past a complete request (pipelining)
+  std::string out;
+  std::size_t out_at = 0;
+  Clock::time_point deadline;
+  Clock::time_point idle_at;  // when the last reply was written
+  std::size_t requests = 0;
+  std::size_t charged = 0;      // bytes charged to the in-flight budget
+  std::size_t waiting_for = 0;  // kWaitingMemory: bytes to charge (0: any room)
+  bool answer_waiting = false;  // kWaitingMemory: a complete request to answer
+  uint64_t discard_left = 0;
+  // Read by other threads (under the registry lock): when this connection
+  // became idle between requests (0: not idle), and whether it was asked to
+  // close.
+  std::atomic<int64_t> idle_since{0};
+  std::atomic<bool> kicked{false};
+};
 
-Status ConnectionLoop::start() {
-  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0) return Error{std::string("epoll_create1: ") + std::strerror(errno)};
-  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake_fd_ < 0) return Error{std::string("eventfd: ") + std::strerror(errno)};
-  // Level-triggered and never read: once written, every epoll_wait returns.
-  epoll_event wake_event{};
-  wake_event.events = EPOLLIN;
-  wake_event.data.ptr = &wake_tag;
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake_event) != 0) {
-    return Error{std::string("epoll_ctl: ") + std::strerror(errno)};
-  }
-  ::fcntl(listen_fd_, F_SETFL, ::fcntl(listen_fd_, F_GETFL, 0) | O_NONBLOCK);
-  epoll_event listen_event{};
-  listen_event.events = EPOLLIN | EPOLLONESHOT;
-  listen_event.data.ptr = &listen_tag;
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &listen_event) != 0) {
-    return Error{std::string("epoll_ctl: ") + std::strerror(errno)};
-  }
-  {
-    std::lock_guard lock(workers_mutex_);
-    while (live_workers_ < options_.min_workers) spawn_worker_locked();
-  }
-  housekeeping_ = std::thread([this] { housekeep(); });
-  return Ok{};
-}
-
-void ConnectionLoop::spawn_worker_locked() {
-  Worker& worker = workers_.emplace_back();
-  ++live_workers_;
-  worker.thread = std::thread([this, &worker] { work(&worker); });
-}
-
-void ConnectionLoop::reap_workers_locked() {
-  for (auto it = workers_.begin(); it != workers_.end();) {
-    if (it->finished) {
-      it->thread.join();  // it has left work(): immediate
-      it = workers_.erase(it);
-    } else {
-      ++it;
+class ConnectionLoop::IoThread {
+ public:
+  IoThread(ConnectionLoop& owner) : owner_(owner) {}
+  ~IoThread() {
+    for (auto& [raw, connection] : connections_) {
+      if (connection->ssl) SSL_free(connection->ssl);
+      if (!connection->closed) ::close(connection->fd);
     }
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+    if (epoll_fd_ >= 0) ::close(epoll_fd_);
   }
-}
 
-void ConnectionLoop::work(Worker* self) {
-  auto last_work = Clock::now();
-  for (;;) {
+  Status init(int listen_fd) {
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) return Error{std::string("epoll_create1: ") + std::strerror(errno)};
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd_ < 0) return Error{std::string("eventfd: ") + std::strerror(errno)};
+    epoll_event wake{};
+    wake.events = EPOLLIN;
+    wake.data.ptr = &wake_fd_;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake) != 0) {
+      return Error{std::string("epoll_ctl: ") + std::strerror(errno)};
+    }
+    if (!add_listener(listen_fd)) return Error{std::string("epoll_ctl: ") + std::strerror(errno)};
+    return Ok{};
+  }
+
+  void start() {
+    thread_ = std::thread([this] { run(); });
+  }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  int epoll_fd() const { return epoll_fd_; }
+
+  void wake() {
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t written = ::write(wake_fd_, &one, sizeof one);
+  }
+
+  // From a worker: the reply to a dispatched request.
+  void post_reply(Connection* connection, std::shared_ptr<HttpRequest> request,
+                  HttpResponse response) {
+    {
+      std::lock_guard lock(inbox_mutex_);
+      inbox_.push_back(
+          Message{Message::kReply, connection, 0, std::move(request), std::move(response), -1, {}});
+    }
+    wake();
+  }
+  // From any thread: close `connection` (if it is still `id`) when idle.
+  void post_kick(Connection* connection, uint64_t id) {
+    {
+      std::lock_guard lock(inbox_mutex_);
+      inbox_.push_back(Message{Message::kKick, connection, id, nullptr, {}, -1, {}});
+    }
+    wake();
+  }
+  // From stop_accepting(): a socket accepted on this thread's behalf.
+  void post_adopt(int fd, std::string remote) {
+    {
+      std::lock_guard lock(inbox_mutex_);
+      inbox_.push_back(Message{Message::kAdopt, nullptr, 0, nullptr, {}, fd, std::move(remote)});
+    }
+    wake();
+  }
+
+ private:
+  struct Message {
+    enum Kind { kReply, kKick, kAdopt } kind;
+    Connection* connection;
+    uint64_t id;
+    std::shared_ptr<HttpRequest> request;
+    HttpResponse response;
+    int fd;
+    std::string remote;
+  };
+
+  bool add_listener(int listen_fd) {
     epoll_event event{};
-    waiting_.fetch_add(1, std::memory_order_relaxed);
-    int count = ::epoll_wait(epoll_fd_, &event, 1, 1000);
-    waiting_.fetch_sub(1, std::memory_order_relaxed);
-    if (stopping_.load()) break;
+    event.events = EPOLLIN | EPOLLEXCLUSIVE;
+    event.data.ptr = &owner_.listen_fd_;
+    return ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd, &event) == 0;
+  }
+
+  void run();
+  void accept_ready();
+  void adopt(int fd, std::string remote, Clock::time_point now);
+  void read_inbox();
+  void tick(Clock::time_point now);
+  void advance(Connection& c);
+  bool consume(Connection& c, std::string_view data);
+  void dispatch(Connection& c);
+  void reply(Connection& c, const HttpRequest& request, HttpResponse response,
+             uint64_t unread_body);
+  void finish_write(Connection& c);
+  void discard(Connection& c);
+  void close(Connection& c, bool notify);
+  void make_ready(Connection& c) {
+    if (c.ready_queued || c.closed) return;
+    c.ready_queued = true;
+    ready_.push_back(&c);
+  }
+  bool try_resume(Connection& c);
+  bool room_to_answer(const Connection& c) const {
+    const std::size_t total = owner_.in_flight_.load();
+    const std::size_t others = total > c.charged ? total - c.charged : 0;
+    return others < owner_.options_.max_bytes_in_flight;
+  }
+
+  ConnectionLoop& owner_;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  std::thread thread_;
+  std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
+  std::vector<Connection*> ready_;
+  std::vector<Connection*> graveyard_;
+  std::mutex inbox_mutex_;
+  std::vector<Message> inbox_;
+  bool listener_paused_ = false;
+  Clock::time_point resume_accept_at_{};
+  Clock::time_point last_accept_warning_{};
+  char buffer_[kReadBufferBytes];
+};
+
+void ConnectionLoop::IoThread::run() {
+  epoll_event events[kEventsPerWait];
+  auto next_tick = Clock::now() + kTick;
+  std::vector<Connection*> turn;
+  while (!owner_.stopping_.load(std::memory_order_relaxed)) {
+    const int timeout = ready_.empty() ? static_cast<int>(kTick.count()) : 0;
+    const int count = ::epoll_wait(epoll_fd_, events, kEventsPerWait, timeout);
     if (count < 0 && errno != EINTR) {
       log::error("epoll_wait failed", {{"error", std::strerror(errno)}});
       break;
     }
-    if (count <= 0) {
-      if (Clock::now() - last_work < options_.retire_after) continue;
-      std::lock_guard lock(workers_mutex_);
-      if (live_workers_ <= options_.min_workers) continue;
-      --live_workers_;
-      self->finished = true;
-      return;
+    for (int i = 0; i < count; ++i) {
+      void* tag = events[i].data.ptr;
+      if (tag == &owner_.listen_fd_) {
+        accept_ready();
+      } else if (tag == &wake_fd_) {
+        uint64_t value;
+        [[maybe_unused]] ssize_t n = ::read(wake_fd_, &value, sizeof value);
+        read_inbox();
+      } else {
+        Connection& c = *static_cast<Connection*>(tag);
+        if (!c.closed) advance(c);
+      }
     }
-    last_work = Clock::now();
-    void* tag = event.data.ptr;
-    if (tag == &listen_tag) {
-      accept_ready();
-    } else if (tag != &wake_tag) {
-      serve(static_cast<Connection*>(tag));
+    turn.swap(ready_);
+    for (Connection* c : turn) {
+      c->ready_queued = false;
+      if (!c->closed) advance(*c);
     }
+    turn.clear();
+    const auto now = Clock::now();
+    if (now >= next_tick) {
+      tick(now);
+      next_tick = now + kTick;
+    }
+    for (Connection* c : graveyard_) connections_.erase(c);
+    graveyard_.clear();
   }
-  std::lock_guard lock(workers_mutex_);
-  --live_workers_;
-  self->finished = true;
 }
 
-void ConnectionLoop::arm_listener() {
-  // Caller holds listener_mutex_.
-  if (listen_fd_ < 0 || listener_paused_ || !accepting_) return;
-  epoll_event event{};
-  event.events = EPOLLIN | EPOLLONESHOT;
-  event.data.ptr = &listen_tag;
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, &event);
-}
-
-void ConnectionLoop::accept_ready() {
-  std::lock_guard listener(listener_mutex_);
-  if (listen_fd_ < 0) return;
+void ConnectionLoop::IoThread::accept_ready() {
+  std::shared_lock listener(owner_.listener_mutex_);
+  if (owner_.listen_fd_ < 0 || listener_paused_) return;
   const auto now = Clock::now();
   for (int i = 0; i < kAcceptsPerWake; ++i) {
     sockaddr_storage remote{};
     socklen_t remote_length = sizeof remote;
-    int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&remote), &remote_length,
+    int fd = ::accept4(owner_.listen_fd_, reinterpret_cast<sockaddr*>(&remote), &remote_length,
                        SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
-      // Out of descriptors or memory: back off rather than spin.
+      // Out of descriptors or memory: stop accepting here for a moment
+      // rather than spin on a listener that stays readable.
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, owner_.listen_fd_, nullptr);
       listener_paused_ = true;
       resume_accept_at_ = now + kAcceptRetry;
       if (now - last_accept_warning_ > std::chrono::seconds(10)) {
@@ -393,68 +329,567 @@ void ConnectionLoop::accept_ready() {
       }
       return;
     }
-    int yes = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
-    auto connection = std::make_unique<Connection>();
-    Connection* raw = connection.get();
-    raw->fd = fd;
-    address_of(remote, raw->remote_ip, raw->remote_port);
-    sockaddr_storage local{};
-    socklen_t local_length = sizeof local;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) == 0) {
-      address_of(local, raw->local_ip, raw->local_port);
+    adopt(fd, address_of(remote), now);
+  }
+}
+
+void ConnectionLoop::IoThread::adopt(int fd, std::string remote, Clock::time_point now) {
+  static std::atomic<uint64_t> next_id{1};
+  int yes = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
+  SSL* ssl = SSL_new(owner_.ctx_);
+  if (!ssl || SSL_set_fd(ssl, fd) != 1) {
+    if (ssl) SSL_free(ssl);
+    ERR_clear_error();
+    ::close(fd);
+    return;
+  }
+  SSL_set_accept_state(ssl);
+  // Idle connections keep no TLS buffers; replies may leave in pieces.
+  SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                        SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  auto owned = std::make_unique<Connection>(owner_.options_.limits);
+  Connection& c = *owned;
+  c.id = next_id.fetch_add(1, std::memory_order_relaxed);
+  c.io = this;
+  c.fd = fd;
+  c.ssl = ssl;
+  c.remote = std::move(remote);
+  c.deadline = now + owner_.options_.read_timeout;
+  epoll_event event{};
+  event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  event.data.ptr = &c;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
+    SSL_free(ssl);
+    ::close(fd);
+    return;
+  }
+  connections_.emplace(&c, std::move(owned));
+  const std::size_t open = owner_.connection_opened(&c);
+  if (open > owner_.options_.max_connections && !owner_.kick_oldest_idle()) {
+    // Nothing idle to make room with: this one goes.
+    if (now - last_accept_warning_ > std::chrono::seconds(10)) {
+      log::warning("connection limit reached; refusing new connections",
+                   {{"limit", std::to_string(owner_.options_.max_connections)}});
+      last_accept_warning_ = now;
     }
-    raw->parked_at = now;
-    std::size_t open;
-    {
-      std::lock_guard lock(connections_mutex_);
-      connections_.emplace(raw, std::move(connection));
-      open = open_.fetch_add(1) + 1;
-    }
-    epoll_event event{};
-    event.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
-    event.data.ptr = raw;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
-      // Never visible to another worker: this one owns it.
-      {
-        std::lock_guard lock(raw->mutex);
-        raw->active = true;
+    close(c, false);
+    return;
+  }
+  advance(c);
+}
+
+void ConnectionLoop::IoThread::read_inbox() {
+  std::vector<Message> messages;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    messages.swap(inbox_);
+  }
+  const auto now = Clock::now();
+  for (Message& message : messages) {
+    switch (message.kind) {
+      case Message::kAdopt:
+        adopt(message.fd, std::move(message.remote), now);
+        break;
+      case Message::kKick: {
+        auto found = connections_.find(message.connection);
+        if (found == connections_.end() || found->second->id != message.id) break;
+        Connection& c = *found->second;
+        if (!c.closed && c.phase == Connection::Phase::kReading && !c.request_started) {
+          close(c, true);
+        }
+        break;
       }
-      finish(raw, false);
-      continue;
-    }
-    report_open();
-    if (open > options_.max_connections) {
-      // Over the limit by this one: close the longest-idle connection to make
-      // room, and accept again once under the limit (finish() re-arms).
-      const bool kicked = kick_oldest_idle();
-      listener_paused_ = true;
-      if (now - last_accept_warning_ > std::chrono::seconds(10)) {
-        log::warning(kicked ? "connection limit reached; closing the longest idle connection"
-                            : "connection limit reached; new connections wait",
-                     {{"limit", std::to_string(options_.max_connections)}});
-        last_accept_warning_ = now;
+      case Message::kReply: {
+        auto found = connections_.find(message.connection);
+        if (found == connections_.end()) break;
+        Connection& c = *found->second;
+        if (c.closed || c.phase != Connection::Phase::kDispatched) break;
+        reply(c, *message.request, std::move(message.response), 0);
+        advance(c);
+        break;
       }
+    }
+  }
+}
+
+void ConnectionLoop::IoThread::tick(Clock::time_point now) {
+  if (listener_paused_ && now >= resume_accept_at_) {
+    std::shared_lock listener(owner_.listener_mutex_);
+    if (owner_.listen_fd_ >= 0 && add_listener(owner_.listen_fd_)) listener_paused_ = false;
+  }
+  const bool draining = owner_.draining_.load();
+  const bool listening = owner_.listening_.load();
+  for (auto& [raw, connection] : connections_) {
+    Connection& c = *connection;
+    if (c.closed) continue;
+    using Phase = Connection::Phase;
+    switch (c.phase) {
+      case Phase::kWaitingMemory:
+        if (now < c.deadline && try_resume(c)) {
+          make_ready(c);
+          break;
+        }
+        [[fallthrough]];
+      case Phase::kHandshake:
+      case Phase::kReading:
+      case Phase::kWriting:
+      case Phase::kDiscarding:
+        if (now >= c.deadline) {
+          const bool idle = c.phase == Phase::kReading && !c.request_started && c.requests > 0;
+          if (log::enabled(4) && c.phase != Phase::kDiscarding && !idle) {
+            log::info(c.phase == Phase::kHandshake ? "TLS handshake timed out"
+                      : c.phase == Phase::kWriting ? "reply write timed out"
+                                                   : "request read timed out",
+                      {{"remote", c.remote}});
+          }
+          close(c, idle);
+        } else if (draining && c.phase == Phase::kReading && !c.request_started && c.requests > 0 &&
+                   (!listening || now - c.idle_at >= kDrainIdleClose)) {
+          close(c, true);
+        }
+        break;
+      case Phase::kDispatched:
+        break;
+    }
+  }
+}
+
+bool ConnectionLoop::IoThread::try_resume(Connection& c) {
+  if (c.answer_waiting) {
+    if (!room_to_answer(c)) return false;
+    c.answer_waiting = false;
+    dispatch(c);
+    return true;
+  }
+  if (c.waiting_for > 0) {
+    if (!owner_.charge(c.waiting_for, false)) return false;
+    c.charged += c.waiting_for;
+    c.waiting_for = 0;
+  } else if (owner_.in_flight_.load() >= owner_.options_.max_bytes_in_flight) {
+    return false;
+  }
+  c.phase = Connection::Phase::kReading;
+  return true;
+}
+
+void ConnectionLoop::IoThread::advance(Connection& c) {
+  std::size_t turn = kTurnBytes;
+  for (int step = 0; step < 64 && !c.closed; ++step) {
+    switch (c.phase) {
+      case Connection::Phase::kHandshake: {
+        ERR_clear_error();
+        const int result = SSL_do_handshake(c.ssl);
+        if (result == 1) {
+          c.phase = Connection::Phase::kReading;
+          continue;
+        }
+        const int error = SSL_get_error(c.ssl, result);
+        if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return;
+        if (log::enabled(4)) {
+          log::info("TLS handshake failed",
+                    {{"remote", c.remote}, {"error", tls_error(c.ssl, result)}});
+        }
+        ERR_clear_error();
+        close(c, false);
+        return;
+      }
+      case Connection::Phase::kReading: {
+        if (!c.pending.empty()) {
+          // Bytes read past the previous request; what consume() does not
+          // take goes back to c.pending.
+          std::string data = std::move(c.pending);
+          c.pending.clear();
+          consume(c, data);
+          continue;
+        }
+        if (turn == 0) {
+          make_ready(c);
+          return;
+        }
+        ERR_clear_error();
+        const int n = SSL_read(c.ssl, buffer_, static_cast<int>(sizeof buffer_));
+        if (n <= 0) {
+          const int error = SSL_get_error(c.ssl, n);
+          if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return;
+          ERR_clear_error();
+          // The client closed or the TLS stream broke: nothing to answer.
+          close(c, false);
+          return;
+        }
+        turn -= std::min(turn, static_cast<std::size_t>(n));
+        consume(c, std::string_view(buffer_, static_cast<std::size_t>(n)));
+        continue;
+      }
+      case Connection::Phase::kWaitingMemory:
+      case Connection::Phase::kDispatched:
+        return;
+      case Connection::Phase::kWriting: {
+        while (c.out_at < c.out.size()) {
+          ERR_clear_error();
+          const int n =
+              SSL_write(c.ssl, c.out.data() + c.out_at,
+                        static_cast<int>(std::min<std::size_t>(c.out.size() - c.out_at, INT_MAX)));
+          if (n > 0) {
+            c.out_at += static_cast<std::size_t>(n);
+            continue;
+          }
+          const int error = SSL_get_error(c.ssl, n);
+          if (error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ) return;
+          ERR_clear_error();
+          close(c, false);
+          return;
+        }
+        finish_write(c);
+        continue;
+      }
+      case Connection::Phase::kDiscarding:
+        discard(c);
+        return;
+    }
+  }
+  if (!c.closed) make_ready(c);
+}
+
+bool ConnectionLoop::IoThread::consume(Connection& c, std::string_view data) {
+  const auto& options = owner_.options_;
+  for (;;) {
+    std::size_t used = 0;
+    const HttpRequestParser::State state = c.parser.feed(data, used);
+    data.remove_prefix(used);
+    if (!c.request_started && c.parser.started()) {
+      c.request_started = true;
+      c.idle_since.store(0, std::memory_order_relaxed);
+      // The first request counts from accept; a later one from its first byte.
+      if (c.requests > 0) c.deadline = Clock::now() + options.read_timeout;
+    }
+    HttpRequest& request = c.parser.request();
+    switch (state) {
+      case HttpRequestParser::State::kNeedMore: {
+        // A chunked body is charged as it grows; past the budget it waits.
+        if (request.chunked && request.body.capacity() > c.charged) {
+          const std::size_t more = request.body.capacity() - c.charged;
+          owner_.charge(more, true);
+          c.charged += more;
+          if (owner_.in_flight_.load() > options.max_bytes_in_flight) {
+            c.waiting_for = 0;
+            c.phase = Connection::Phase::kWaitingMemory;
+          }
+        }
+        return true;
+      }
+      case HttpRequestParser::State::kHeadersDone: {
+        if (auto refusal = owner_.application_.screen(request)) {
+          const auto left = c.parser.body_bytes_left();
+          const uint64_t unread = left ? *left : kDiscardMaxBytes;
+          refusal->close = true;
+          reply(c, request, std::move(*refusal), unread);
+          return false;
+        }
+        const uint64_t length = request.content_length.value_or(0);
+        if (length > 0 && !owner_.charge(static_cast<std::size_t>(length), false)) {
+          c.waiting_for = static_cast<std::size_t>(length);
+          c.phase = Connection::Phase::kWaitingMemory;
+          c.pending.assign(data);
+          return false;
+        }
+        c.charged += static_cast<std::size_t>(length);
+        if (request.expect_continue) {
+          c.out = "HTTP/1.1 100 Continue\r\n\r\n";
+          c.out_at = 0;
+          c.after = Connection::AfterWrite::kContinueReading;
+          c.phase = Connection::Phase::kWriting;
+          c.pending.assign(data);
+          return false;
+        }
+        continue;
+      }
+      case HttpRequestParser::State::kComplete:
+        c.pending.assign(data);
+        if (!room_to_answer(c)) {
+          // Replies are held in memory until written: none is made while
+          // what others hold fills the budget.
+          c.answer_waiting = true;
+          c.phase = Connection::Phase::kWaitingMemory;
+          return false;
+        }
+        dispatch(c);
+        return false;
+      case HttpRequestParser::State::kFailed: {
+        const HttpError& error = c.parser.error();
+        HttpResponse response;
+        response.status = error.status;
+        response.body = error.reason + "\n";
+        response.close = true;
+        const uint64_t unread = error.status == 413 ? kDiscardMaxBytes : 0;
+        reply(c, request, std::move(response), unread);
+        return false;
+      }
+    }
+  }
+}
+
+void ConnectionLoop::IoThread::dispatch(Connection& c) {
+  HttpRequest& request = c.parser.request();
+  if (request.body.size() <= owner_.options_.inline_max_body_bytes) {
+    std::optional<HttpResponse> response;
+    try {
+      response = owner_.application_.respond(request, false);
+    } catch (const std::exception& e) {
+      log::error("request failed", {{"error", e.what()}});
+      response = HttpResponse{500, "text/plain; charset=utf-8", "internal error\n", {}, true};
+    }
+    if (response) {
+      reply(c, request, std::move(*response), 0);
       return;
     }
   }
-  arm_listener();
+  c.phase = Connection::Phase::kDispatched;
+  owner_.submit(Job{this, &c, std::make_shared<HttpRequest>(std::move(request))});
+}
+
+void ConnectionLoop::IoThread::reply(Connection& c, const HttpRequest& request,
+                                     HttpResponse response, uint64_t unread_body) {
+  const auto& options = owner_.options_;
+  owner_.application_.completed(request, response, c.remote);
+  ++c.requests;
+  const bool last =
+      options.max_requests_per_connection > 0 && c.requests >= options.max_requests_per_connection;
+  const bool close = response.close || !request.keep_alive || last || owner_.draining_.load() ||
+                     owner_.stopping_.load() || c.kicked.load();
+  // The request's body is done with; the reply is what is held now.
+  owner_.release(c.charged);
+  c.charged = 0;
+  c.out.clear();
+  c.out_at = 0;
+  append_response(c.out, response, request.method == "HEAD", close);
+  std::string().swap(response.body);
+  owner_.charge(c.out.size(), true);
+  c.charged = c.out.size();
+  if (!close) {
+    c.after = Connection::AfterWrite::kNextRequest;
+  } else if (unread_body > 0) {
+    c.after = Connection::AfterWrite::kDiscardThenClose;
+    c.discard_left = std::min(unread_body, kDiscardMaxBytes);
+  } else {
+    c.after = Connection::AfterWrite::kClose;
+  }
+  c.phase = Connection::Phase::kWriting;
+  c.deadline = Clock::now() + options.write_timeout;
+}
+
+void ConnectionLoop::IoThread::finish_write(Connection& c) {
+  owner_.release(c.charged);
+  c.charged = 0;
+  if (c.out.capacity() > kKeepBufferBytes) {
+    std::string().swap(c.out);
+  } else {
+    c.out.clear();
+  }
+  c.out_at = 0;
+  const auto now = Clock::now();
+  switch (c.after) {
+    case Connection::AfterWrite::kContinueReading:
+      c.phase = Connection::Phase::kReading;
+      return;
+    case Connection::AfterWrite::kClose:
+      close(c, true);
+      return;
+    case Connection::AfterWrite::kDiscardThenClose:
+      c.phase = Connection::Phase::kDiscarding;
+      c.deadline = now + kDiscardMaxTime;
+      return;
+    case Connection::AfterWrite::kNextRequest:
+      c.parser.reset();
+      c.phase = Connection::Phase::kReading;
+      c.request_started = false;
+      c.idle_at = now;
+      c.deadline = now + owner_.options_.idle_timeout;
+      c.idle_since.store(ticks(now), std::memory_order_relaxed);
+      return;
+  }
+}
+
+void ConnectionLoop::IoThread::discard(Connection& c) {
+  for (int i = 0; i < 64 && c.discard_left > 0; ++i) {
+    ERR_clear_error();
+    const int n = SSL_read(c.ssl, buffer_, static_cast<int>(sizeof buffer_));
+    if (n <= 0) {
+      const int error = SSL_get_error(c.ssl, n);
+      if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return;
+      ERR_clear_error();
+      close(c, false);  // the client closed: done
+      return;
+    }
+    c.discard_left -= std::min<uint64_t>(c.discard_left, static_cast<uint64_t>(n));
+  }
+  if (c.discard_left > 0) {
+    make_ready(c);  // more to drop on the next turn
+    return;
+  }
+  close(c, true);
+}
+
+void ConnectionLoop::IoThread::close(Connection& c, bool notify) {
+  if (c.closed) return;
+  c.closed = true;
+  if (c.ssl) {
+    if (notify && SSL_is_init_finished(c.ssl)) SSL_shutdown(c.ssl);  // best effort
+    SSL_free(c.ssl);
+    c.ssl = nullptr;
+    ERR_clear_error();
+  }
+  ::close(c.fd);  // also leaves the epoll set
+  owner_.release(c.charged);
+  c.charged = 0;
+  owner_.connection_closed(&c);
+  graveyard_.push_back(&c);
+}
+
+// --- ConnectionLoop --------------------------------------------------------
+
+ConnectionLoop::ConnectionLoop(int listen_fd, SSL_CTX* ctx, ConnectionLoopOptions options,
+                               HttpApplication& application)
+    : listen_fd_(listen_fd), ctx_(ctx), options_(std::move(options)), application_(application) {
+  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  options_.max_connections = std::max<std::size_t>(1, options_.max_connections);
+  options_.min_workers = std::max<std::size_t>(1, options_.min_workers);
+  options_.max_workers = std::max(options_.min_workers, options_.max_workers);
+  if (options_.io_threads == 0) options_.io_threads = cores;
+  if (options_.large_concurrency == 0) options_.large_concurrency = cores;
+}
+
+ConnectionLoop::~ConnectionLoop() { stop(); }
+
+std::size_t ConnectionLoop::workers() const {
+  std::lock_guard lock(jobs_mutex_);
+  return worker_threads_.size();
+}
+
+Status ConnectionLoop::start() {
+  ::fcntl(listen_fd_, F_SETFL, ::fcntl(listen_fd_, F_GETFL, 0) | O_NONBLOCK);
+  for (std::size_t i = 0; i < options_.io_threads; ++i) {
+    auto io = std::make_unique<IoThread>(*this);
+    if (auto ready = io->init(listen_fd_); !ready) return ready;
+    io_.push_back(std::move(io));
+  }
+  {
+    std::lock_guard lock(jobs_mutex_);
+    for (std::size_t i = 0; i < options_.min_workers; ++i) {
+      worker_threads_.emplace_back([this] { work(); });
+    }
+  }
+  for (auto& io : io_) io->start();
+  return Ok{};
+}
+
+void ConnectionLoop::submit(Job job) {
+  std::lock_guard lock(jobs_mutex_);
+  if (stopping_.load()) return;
+  jobs_.push_back(std::move(job));
+  if (idle_workers_ < jobs_.size() && worker_threads_.size() < options_.max_workers) {
+    worker_threads_.emplace_back([this] { work(); });
+    if (worker_threads_.size() == options_.max_workers) {
+      log::warning("every request thread is busy; at the maximum",
+                   {{"threads", std::to_string(worker_threads_.size())}});
+    }
+  }
+  jobs_ready_.notify_one();
+}
+
+void ConnectionLoop::work() {
+  std::unique_lock lock(jobs_mutex_);
+  for (;;) {
+    ++idle_workers_;
+    jobs_ready_.wait(lock, [this] { return stopping_.load() || !jobs_.empty(); });
+    --idle_workers_;
+    if (stopping_.load()) return;
+    Job job = std::move(jobs_.front());
+    jobs_.pop_front();
+    lock.unlock();
+    const bool large = job.request->body.size() > options_.inline_max_body_bytes;
+    if (large) {
+      // Large reviews take memory in proportion: a few at a time.
+      std::unique_lock slots(large_mutex_);
+      large_free_.wait(slots, [this] {
+        return stopping_.load() || large_running_ < options_.large_concurrency;
+      });
+      ++large_running_;
+    }
+    std::optional<HttpResponse> response;
+    try {
+      response = application_.respond(*job.request, true);
+    } catch (const std::exception& e) {
+      log::error("request failed", {{"error", e.what()}});
+    } catch (...) {
+      log::error("request failed", {{"error", "unknown exception"}});
+    }
+    if (!response) {
+      response = HttpResponse{500, "text/plain; charset=utf-8", "internal error\n", {}, true};
+    }
+    std::string().swap(job.request->body);
+    if (large) {
+      std::lock_guard slots(large_mutex_);
+      --large_running_;
+      large_free_.notify_one();
+    }
+    job.io->post_reply(job.connection, std::move(job.request), std::move(*response));
+    lock.lock();
+  }
+}
+
+bool ConnectionLoop::charge(std::size_t bytes, bool force) {
+  std::size_t current = in_flight_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (!force && current + bytes > options_.max_bytes_in_flight && current > 0) return false;
+    if (in_flight_.compare_exchange_weak(current, current + bytes)) return true;
+  }
+}
+
+void ConnectionLoop::release(std::size_t bytes) {
+  if (bytes > 0) in_flight_.fetch_sub(bytes);
+}
+
+std::size_t ConnectionLoop::connection_opened(Connection* connection) {
+  std::size_t open;
+  {
+    std::lock_guard lock(registry_mutex_);
+    registry_.insert(connection);
+    open = open_.fetch_add(1) + 1;
+  }
+  report_open();
+  return open;
+}
+
+void ConnectionLoop::connection_closed(Connection* connection) {
+  std::size_t open;
+  {
+    std::lock_guard lock(registry_mutex_);
+    registry_.erase(connection);
+    open = open_.fetch_sub(1) - 1;
+  }
+  report_open();
+  if (open == 0) {
+    std::lock_guard lock(open_mutex_);
+    all_closed_.notify_all();
+  }
 }
 
 bool ConnectionLoop::kick_oldest_idle() {
-  std::lock_guard lock(connections_mutex_);
+  std::lock_guard lock(registry_mutex_);
   Connection* oldest = nullptr;
-  for (auto& [raw, connection] : connections_) {
-    std::lock_guard hold(connection->mutex);
-    if (!connection->active && !connection->kicked && connection->handshaken &&
-        (!oldest || connection->parked_at < oldest->parked_at)) {
-      oldest = raw;
+  int64_t oldest_since = 0;
+  for (Connection* c : registry_) {
+    const int64_t since = c->idle_since.load(std::memory_order_relaxed);
+    if (since == 0 || c->kicked.load(std::memory_order_relaxed)) continue;
+    if (!oldest || since < oldest_since) {
+      oldest = c;
+      oldest_since = since;
     }
   }
   if (!oldest) return false;
-  std::lock_guard hold(oldest->mutex);
-  oldest->kicked = true;
-  ::shutdown(oldest->fd, SHUT_RD);  // wakes it in epoll; its worker closes it
+  oldest->kicked.store(true);
+  oldest->io->post_kick(oldest, oldest->id);
   return true;
 }
 
@@ -465,244 +900,32 @@ void ConnectionLoop::report_open() {
   options_.on_connections_changed(open_.load());
 }
 
-void ConnectionLoop::serve(Connection* connection) {
-  thread_local IoBuffers buffers;
-  Connection& c = *connection;
-  bool kicked;
-  {
-    std::lock_guard lock(c.mutex);
-    c.active = true;
-    kicked = std::exchange(c.kicked, false);
-  }
-  if (kicked) {
-    // Idle too long, draining, or making room. A request that arrived
-    // meanwhile is still answered (with Connection: close); else close,
-    // politely. The kick shut the socket's read side, which on Linux still
-    // yields what was queued before reporting end of stream.
-    char byte;
-    const bool request_waiting = c.ssl && (SSL_has_pending(c.ssl) || !c.leftover.empty() ||
-                                           ::recv(c.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0);
-    if (!request_waiting) {
-      finish(connection, true);
-      return;
-    }
-  }
-  if (!c.ssl && !handshake(c)) {
-    finish(connection, false);
-    return;
-  }
-  TlsStream stream(c, buffers, options_.write_timeout, stopping_);
-  const int turns = kicked ? 1 : kRequestsPerTurn;
-  for (int turn = 0; turn < turns; ++turn) {
-    // epoll woke us for this connection: its first turn has bytes (or EOF).
-    // A handshake just done, or a later turn, may find nothing yet.
-    if ((turn > 0 || c.requests == 0) && !stream.has_pending()) {
-      pollfd entry{c.fd, POLLIN, 0};
-      if (::poll(&entry, 1, 0) <= 0) break;
-    }
-    const bool draining = draining_.load();
-    const bool last = options_.max_requests_per_connection > 0 &&
-                      c.requests + 1 >= options_.max_requests_per_connection;
-    const bool must_close = draining || last || kicked || stopping_.load();
-    stream.set_read_deadline(Clock::now() + options_.read_timeout);
-    RequestOutcome outcome = handler_(stream, must_close);
-    ++c.requests;
-    const bool flushed = stream.flush();
-    if (!flushed || must_close || outcome.after != RequestOutcome::After::kKeepAlive) {
-      if (flushed && outcome.after == RequestOutcome::After::kDrainThenClose) {
-        stream.discard(std::min(outcome.unread_bytes.value_or(kDrainMaxBytes), kDrainMaxBytes),
-                       kDrainMaxTime);
-      }
-      finish(connection, flushed);
-      return;
-    }
-  }
-  stream.keep_leftover();
-  park(connection);
-}
-
-bool ConnectionLoop::handshake(Connection& c) {
-  c.ssl = SSL_new(ctx_);
-  if (!c.ssl || SSL_set_fd(c.ssl, c.fd) != 1) {
-    ERR_clear_error();
-    return false;
-  }
-  const auto deadline = Clock::now() + options_.read_timeout;
-  for (;;) {
-    ERR_clear_error();
-    int result = SSL_accept(c.ssl);
-    if (result == 1) return true;
-    int error = SSL_get_error(c.ssl, result);
-    bool waited = false;
-    if (error == SSL_ERROR_WANT_READ) {
-      waited = wait_for(c.fd, POLLIN, deadline, stopping_);
-    } else if (error == SSL_ERROR_WANT_WRITE) {
-      waited = wait_for(c.fd, POLLOUT, deadline, stopping_);
-    }
-    if (!waited) {
-      if (log::enabled(4)) {
-        std::string why = error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE
-                              ? "timed out"
-                              : handshake_error(c.ssl, result);
-        log::info("TLS handshake failed", {{"remote", c.remote_ip}, {"error", why}});
-      }
-      ERR_clear_error();
-      return false;
-    }
-  }
-}
-
-void ConnectionLoop::park(Connection* connection) {
-  Connection& c = *connection;
-  // Bytes already read (pipelined) or buffered in TLS do not wake epoll:
-  // queue the connection as ready right away by arming it for writability,
-  // which a healthy socket has.
-  const bool ready = !c.leftover.empty() || SSL_has_pending(c.ssl);
-  std::lock_guard lock(c.mutex);
-  c.active = false;
-  c.parked_at = Clock::now();
-  c.handshaken = true;
-  epoll_event event{};
-  event.events = (ready ? EPOLLOUT : EPOLLIN | EPOLLRDHUP) | EPOLLONESHOT;
-  event.data.ptr = connection;
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &event) != 0) {
-    // Cannot wait for it: make it wake and close.
-    c.kicked = true;
-    ::shutdown(c.fd, SHUT_RDWR);
-  }
-}
-
-void ConnectionLoop::finish(Connection* connection, bool send_close_notify) {
-  Connection& c = *connection;
-  if (c.ssl) {
-    if (send_close_notify && SSL_is_init_finished(c.ssl)) SSL_shutdown(c.ssl);  // best effort
-    SSL_free(c.ssl);
-    c.ssl = nullptr;
-    ERR_clear_error();
-  }
-  std::unique_ptr<Connection> owned;
-  std::size_t open;
-  {
-    std::lock_guard lock(connections_mutex_);
-    auto found = connections_.find(connection);
-    if (found != connections_.end()) {
-      owned = std::move(found->second);
-      connections_.erase(found);
-    }
-    open = open_.fetch_sub(1) - 1;
-  }
-  ::close(c.fd);  // also leaves the epoll set
-  owned.reset();
-  report_open();
-  if (open == 0) {
-    std::lock_guard lock(open_mutex_);
-    all_closed_.notify_all();
-  }
-  if (open <= options_.max_connections) {
-    std::lock_guard listener(listener_mutex_);
-    if (listener_paused_ && Clock::now() >= resume_accept_at_) {
-      listener_paused_ = false;
-      arm_listener();
-    }
-  }
-}
-
-void ConnectionLoop::housekeep() {
-  auto next_scan = Clock::now() + kScanInterval;
-  double last_cpu = process_cpu_seconds();
-  auto last_tick = Clock::now();
-  int starved_ticks = 0;
-  std::unique_lock lock(housekeeping_mutex_);
-  while (!housekeeping_wake_.wait_for(lock, kTick, [this] { return stopping_.load(); })) {
-    lock.unlock();
-    const auto now = Clock::now();
-    // No worker waiting for work for two ticks while the process barely uses
-    // the CPU: the workers are stuck on clients or lookups; add one.
-    const double cpu = process_cpu_seconds();
-    const double share =
-        (cpu - last_cpu) / std::max(1e-3, std::chrono::duration<double>(now - last_tick).count());
-    last_cpu = cpu;
-    last_tick = now;
-    starved_ticks = waiting_.load() == 0 && share < kIdleCpuShare ? starved_ticks + 1 : 0;
-    {
-      std::lock_guard workers(workers_mutex_);
-      reap_workers_locked();
-      if (starved_ticks >= 2 && live_workers_ < options_.max_workers) {
-        spawn_worker_locked();
-        starved_ticks = 0;
-        if (live_workers_ == options_.max_workers) {
-          log::warning("every request thread is waiting; at the maximum",
-                       {{"threads", std::to_string(live_workers_)}});
-        }
-      }
-    }
-    {
-      std::lock_guard listener(listener_mutex_);
-      if (listener_paused_ && now >= resume_accept_at_ &&
-          open_.load() <= options_.max_connections) {
-        listener_paused_ = false;
-        arm_listener();
-      }
-    }
-    if (now >= next_scan || draining_.load()) {
-      scan(now);
-      next_scan = now + kScanInterval;
-    }
-    lock.lock();
-  }
-}
-
-void ConnectionLoop::scan(Clock::time_point now) {
-  const bool draining = draining_.load();
-  const bool closing = !listening_.load();
-  std::lock_guard lock(connections_mutex_);
-  for (auto& [raw, connection] : connections_) {
-    std::lock_guard hold(connection->mutex);
-    if (connection->active || connection->kicked) continue;
-    // Before its handshake a connection has the read timeout to make it;
-    // after, the idle timeout. Draining, a keep-alive connection idle for a
-    // second is closed, and every idle one once the listener is closed; one
-    // that has asked nothing yet gets the read timeout to.
-    const auto parked_for = now - connection->parked_at;
-    const bool expired =
-        parked_for >= (connection->handshaken ? options_.idle_timeout : options_.read_timeout);
-    const bool drained =
-        draining && ((connection->requests > 0 && (closing || parked_for >= kDrainIdleClose)) ||
-                     parked_for >= options_.read_timeout);
-    if (expired || drained) {
-      connection->kicked = true;
-      ::shutdown(connection->fd, SHUT_RD);  // wakes it in epoll; a worker closes it
-    }
-  }
-}
-
 void ConnectionLoop::drain() {
   if (draining_.exchange(true)) return;
-  scan(Clock::now());
+  for (auto& io : io_) io->wake();
 }
 
 void ConnectionLoop::stop_accepting() {
-  std::vector<Connection*> accepted;
-  {
-    std::lock_guard listener(listener_mutex_);
-    if (listen_fd_ < 0) return;
-    accepting_ = false;
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+  std::unique_lock listener(listener_mutex_);
+  if (listen_fd_ < 0) return;
+  for (auto& io : io_) ::epoll_ctl(io->epoll_fd(), EPOLL_CTL_DEL, listen_fd_, nullptr);
+  // What the kernel already accepted on our behalf is served, not reset.
+  std::size_t next = 0;
+  for (int i = 0; i < 64 * kAcceptsPerWake && !io_.empty(); ++i) {
+    sockaddr_storage remote{};
+    socklen_t remote_length = sizeof remote;
+    int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&remote), &remote_length,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      break;
+    }
+    io_[next++ % io_.size()]->post_adopt(fd, address_of(remote));
   }
-  // What the kernel already accepted on our behalf is served, not reset:
-  // accept_ready() leaves the listener disarmed now that accepting_ is off.
-  for (int round = 0; round < 64; ++round) {
-    const std::size_t before = open_.load();
-    accept_ready();
-    if (open_.load() == before) break;
-  }
-  {
-    std::lock_guard listener(listener_mutex_);
-    ::close(listen_fd_);
-    listen_fd_ = -1;
-  }
+  ::close(listen_fd_);
+  listen_fd_ = -1;
   listening_.store(false);
-  scan(Clock::now());
+  for (auto& io : io_) io->wake();
 }
 
 bool ConnectionLoop::wait_closed(Clock::time_point deadline) {
@@ -712,47 +935,38 @@ bool ConnectionLoop::wait_closed(Clock::time_point deadline) {
 
 void ConnectionLoop::stop() {
   if (stopping_.exchange(true)) return;
-  if (wake_fd_ >= 0) {
-    uint64_t one = 1;
-    [[maybe_unused]] ssize_t written = ::write(wake_fd_, &one, sizeof one);
-  }
-  { std::lock_guard lock(housekeeping_mutex_); }
-  housekeeping_wake_.notify_all();
-  if (housekeeping_.joinable()) housekeeping_.join();
+  for (auto& io : io_) io->wake();
+  for (auto& io : io_) io->join();
   {
-    // Workers in the middle of a request see the socket end at once.
-    std::lock_guard lock(connections_mutex_);
-    for (auto& [raw, connection] : connections_) {
-      std::lock_guard hold(connection->mutex);
-      if (connection->active) ::shutdown(connection->fd, SHUT_RDWR);
-    }
+    std::lock_guard lock(jobs_mutex_);
+    jobs_.clear();
   }
-  std::list<Worker> workers;
+  jobs_ready_.notify_all();
+  { std::lock_guard slots(large_mutex_); }
+  large_free_.notify_all();
+  std::vector<std::thread> workers;
   {
-    std::lock_guard lock(workers_mutex_);
-    workers.swap(workers_);  // nothing spawns once stopping_ is set
+    std::lock_guard lock(jobs_mutex_);
+    workers.swap(worker_threads_);
   }
   for (auto& worker : workers) {
-    if (worker.thread.joinable()) worker.thread.join();
+    if (worker.joinable()) worker.join();
   }
-  for (auto& [raw, connection] : connections_) {
-    if (connection->ssl) SSL_free(connection->ssl);
-    ::close(connection->fd);
+  {
+    std::lock_guard lock(registry_mutex_);
+    registry_.clear();
   }
-  connections_.clear();
+  io_.clear();  // frees what is still open
   open_.store(0);
   {
     std::lock_guard lock(open_mutex_);
     all_closed_.notify_all();
   }
   {
-    std::lock_guard listener(listener_mutex_);
+    std::unique_lock listener(listener_mutex_);
     if (listen_fd_ >= 0) ::close(listen_fd_);
     listen_fd_ = -1;
   }
-  if (wake_fd_ >= 0) ::close(wake_fd_);
-  if (epoll_fd_ >= 0) ::close(epoll_fd_);
-  wake_fd_ = epoll_fd_ = -1;
   ERR_clear_error();
 }
 

@@ -1,12 +1,20 @@
-// The webhook port's connections and threads. Idle keep-alive connections
-// are parked in one epoll set (an idle connection costs no thread and no
-// wake-ups); worker threads wait on that set themselves and each takes the
-// next connection with bytes to read (EPOLLONESHOT: a connection is parked or
-// held by one worker, never both), so a request costs no hand-off between
-// threads. Workers accept, run TLS handshakes and requests with deadlines; a
-// housekeeping thread closes idle connections, drains for shutdown, and adds
-// workers when they are all stuck waiting (slow clients, lookups) while the
-// CPU is idle.
+// The webhook port's connections and threads, event-driven: a few I/O
+// threads (one per core) each own an epoll set and the connections they
+// accepted, and run everything that waits on a client without blocking:
+// accept, the TLS handshake, reading a request (HttpRequestParser), writing
+// its reply. A request reaches the application only when complete. It is
+// answered on the I/O thread when that cannot block (the usual review: its
+// ServiceAccount is cached), else on a worker thread (a ServiceAccount
+// lookup, a large body), whose reply goes back to the I/O thread to be
+// written. So no client, however slow, holds a thread, and /healthz answers
+// while every worker is busy.
+//
+// Deadlines count from accept: the handshake, the request head and its body
+// must arrive within read_timeout; on a keep-alive connection the next
+// request has idle_timeout to begin and read_timeout from its first byte.
+// Request bodies and replies in flight across all connections are charged
+// to one memory budget; a body that does not fit waits (its deadline still
+// running) rather than growing the process.
 #pragma once
 
 #include <atomic>
@@ -14,59 +22,81 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
+#include <string>
 #include <thread>
-#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include <openssl/ssl.h>
 
 #include "common/result.h"
-
-namespace httplib {
-class Stream;
-}
+#include "server/http_request.h"
 
 namespace irsa::server {
 
-// What the connection does once a request's reply is out.
-struct RequestOutcome {
-  enum class After { kKeepAlive, kClose, kDrainThenClose };
-  After after = After::kKeepAlive;
-  // kDrainThenClose: how much of a refused body is still on the wire
-  // (nullopt: unknown, chunked). It is read and dropped, within bounds, so
-  // that the client reads the reply rather than a reset.
-  std::optional<uint64_t> unread_bytes;
+// A reply, and what becomes of the connection after it.
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra ones (Allow)
+  // The connection ends after this reply (Connection: close is sent).
+  bool close = false;
 };
 
-// Reads one request from `stream` and writes its reply. `must_close`: the
-// reply must carry Connection: close (draining, or the connection's last).
-using RequestHandler = std::function<RequestOutcome(httplib::Stream& stream, bool must_close)>;
+// What the loop asks of the application. Called from I/O threads (screen,
+// respond with may_block false, completed) and worker threads (respond with
+// may_block true), many at once.
+class HttpApplication {
+ public:
+  virtual ~HttpApplication() = default;
+  // After the head, before the body is read: a refusal (sent at once; the
+  // connection then closes, since the body stays unread), or nullopt to
+  // read the body. Must not block.
+  virtual std::optional<HttpResponse> screen(const HttpRequest& head) = 0;
+  // A complete request. With may_block false (an I/O thread) it returns
+  // nullopt when answering would wait (it is then called again on a worker
+  // with may_block true, where it must answer).
+  virtual std::optional<HttpResponse> respond(const HttpRequest& request, bool may_block) = 0;
+  // Once per reply, after it was handed to the connection: for metrics and
+  // logs. `request` may be only a head (a refusal) or empty (a request that
+  // could not be parsed).
+  virtual void completed(const HttpRequest& request, const HttpResponse& response,
+                         const std::string& remote) = 0;
+};
 
 struct ConnectionLoopOptions {
-  // A request (line, headers, body) must arrive within this from when its
-  // first byte is read, and a new connection must complete its TLS
-  // handshake within it.
   std::chrono::milliseconds read_timeout{10000};
-  // A reply must be written within this.
   std::chrono::milliseconds write_timeout{10000};
-  // A keep-alive connection idle this long is closed.
   std::chrono::milliseconds idle_timeout{120000};
-  // At the limit, the longest-idle connection is closed to make room and
-  // accepting pauses until the count is under the limit again.
+  // At the limit, the longest-idle connection is closed to make room (or,
+  // when none is idle, the new one).
   std::size_t max_connections = 10000;
   // After this many requests a connection's reply says Connection: close
   // (0: no limit).
   std::size_t max_requests_per_connection = 0;
-  // Worker threads: this many always; more (up to max_workers) while every
-  // worker is busy and the process uses little CPU, i.e. they are waiting;
-  // extra workers leave after `retire_after` without work.
+  HttpLimits limits;
+  // I/O threads (0: one per core).
+  std::size_t io_threads = 0;
+  // Worker threads for requests that block or are large: this many from the
+  // start, more (up to max_workers) while all are busy.
   std::size_t min_workers = 8;
   std::size_t max_workers = 256;
-  std::chrono::seconds retire_after{60};
+  // Request bodies and replies held across all connections. A body that
+  // would take the total past this waits for room (within its deadline).
+  std::size_t max_bytes_in_flight = 64 * 1024 * 1024;
+  // Bodies up to this size are answered on the I/O thread when they can be
+  // without blocking; larger ones go to a worker, at most
+  // `large_concurrency` at a time (0: one per core).
+  std::size_t inline_max_body_bytes = 128 * 1024;
+  std::size_t large_concurrency = 0;
   // Called with the open-connection count as it changes (from any thread,
   // one call at a time).
   std::function<void(std::size_t open)> on_connections_changed;
@@ -74,10 +104,10 @@ struct ConnectionLoopOptions {
 
 class ConnectionLoop {
  public:
-  // Takes ownership of `listen_fd` (bound and listening). `ctx` must outlive
-  // the loop.
+  // Takes ownership of `listen_fd` (bound and listening). `ctx` and
+  // `application` must outlive the loop.
   ConnectionLoop(int listen_fd, SSL_CTX* ctx, ConnectionLoopOptions options,
-                 RequestHandler handler);
+                 HttpApplication& application);
   ~ConnectionLoop();  // stop()
   ConnectionLoop(const ConnectionLoop&) = delete;
   ConnectionLoop& operator=(const ConnectionLoop&) = delete;
@@ -85,13 +115,12 @@ class ConnectionLoop {
   Status start();
 
   // From now on every reply says Connection: close and its connection is
-  // closed after it; keep-alive connections idle for a second are closed (all
-  // idle ones once the listener is closed). New connections are still
+  // closed after it; keep-alive connections idle for a second are closed
+  // (every idle one once the listener is closed). New connections are still
   // accepted until stop_accepting().
   void drain();
   bool draining() const { return draining_.load(); }
-  // Accepts what is already queued on the listening socket, then closes it
-  // (and, draining, the idle connections).
+  // Accepts what is already queued on the listening socket, then closes it.
   void stop_accepting();
   // Waits until every connection is closed; false at the deadline.
   bool wait_closed(std::chrono::steady_clock::time_point deadline);
@@ -101,59 +130,58 @@ class ConnectionLoop {
 
   std::size_t open_connections() const { return open_.load(); }
   std::size_t workers() const;
+  std::size_t bytes_in_flight() const { return in_flight_.load(); }
 
   struct Connection;
+  class IoThread;
 
  private:
-  struct Worker {
-    std::thread thread;
-    bool finished = false;
+  friend class IoThread;
+  struct Job {
+    IoThread* io;
+    Connection* connection;
+    std::shared_ptr<HttpRequest> request;
   };
 
-  void work(Worker* self);
-  void housekeep();
-  void accept_ready();
-  void serve(Connection* connection);
-  bool handshake(Connection& connection);
-  void park(Connection* connection);
-  void finish(Connection* connection, bool send_close_notify);
-  void scan(std::chrono::steady_clock::time_point now);
+  void work();
+  void submit(Job job);
+  // Charges `bytes` to the in-flight budget when they fit (or `force`).
+  bool charge(std::size_t bytes, bool force);
+  void release(std::size_t bytes);
+  // Returns the open-connection count with this one.
+  std::size_t connection_opened(Connection* connection);
+  void connection_closed(Connection* connection);
+  // Asks the longest-idle connection (of any I/O thread) to close.
   bool kick_oldest_idle();
-  void arm_listener();
   void report_open();
-  void spawn_worker_locked();
-  void reap_workers_locked();
 
+  std::shared_mutex listener_mutex_;  // guards listen_fd_ against closing
   int listen_fd_;
   SSL_CTX* ctx_;
   ConnectionLoopOptions options_;
-  RequestHandler handler_;
+  HttpApplication& application_;
 
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;  // readable once stopping: wakes every worker
   std::atomic<bool> stopping_{false};
   std::atomic<bool> draining_{false};
+  std::atomic<bool> listening_{true};
   std::atomic<std::size_t> open_{0};
-  std::atomic<std::size_t> waiting_{0};  // workers inside epoll_wait
-  std::atomic<bool> listening_{true};    // false once stop_accepting() closed it
+  std::atomic<std::size_t> in_flight_{0};
 
-  // The listening socket: armed, paused (limit or out of descriptors), closed.
-  std::mutex listener_mutex_;
-  bool accepting_ = true;
-  bool listener_paused_ = false;
-  std::chrono::steady_clock::time_point resume_accept_at_{};
-  std::chrono::steady_clock::time_point last_accept_warning_{};
+  std::vector<std::unique_ptr<IoThread>> io_;
 
-  std::mutex connections_mutex_;  // before any Connection::mutex
-  std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
+  // Every open connection, for kicks across I/O threads and for stop().
+  std::mutex registry_mutex_;
+  std::unordered_set<Connection*> registry_;
 
-  mutable std::mutex workers_mutex_;
-  std::list<Worker> workers_;
-  std::size_t live_workers_ = 0;
+  mutable std::mutex jobs_mutex_;  // guards what follows
+  std::condition_variable jobs_ready_;
+  std::deque<Job> jobs_;
+  std::vector<std::thread> worker_threads_;
+  std::size_t idle_workers_ = 0;
 
-  std::mutex housekeeping_mutex_;
-  std::condition_variable housekeeping_wake_;
-  std::thread housekeeping_;
+  std::mutex large_mutex_;
+  std::condition_variable large_free_;
+  std::size_t large_running_ = 0;
 
   std::mutex open_mutex_;
   std::condition_variable all_closed_;

@@ -1,8 +1,6 @@
-// cpp-httplib parses requests and routes them (its protected
-// process_request() on our own TLS stream), while connection_loop.cc owns
-// sockets, TLS and threads: httplib's own loop holds a thread per keep-alive
-// connection and polls each every 10 ms. Here are the routes and the checks
-// that must happen before a request body is read.
+// The webhook port's application: routes (/mutate, /healthz, /readyz) and
+// the checks made on a request's head before its body is read, on top of
+// connection_loop.cc, which owns sockets, TLS, HTTP framing and threads.
 #include "server/https_server.h"
 
 #include <netdb.h>
@@ -20,8 +18,9 @@
 #include <thread>
 #include <utility>
 
-#include <httplib.h>
+#include <limits>
 
+#include "common/quote.h"
 #include "log/log.h"
 #include "metrics/metrics.h"
 #include "server/connection_loop.h"
@@ -30,22 +29,6 @@ namespace irsa::server {
 namespace {
 
 constexpr char kTextPlain[] = "text/plain; charset=utf-8";
-
-// What the connection must do once the reply has been written, decided by
-// the handlers of the request being served on this thread.
-struct AfterReply {
-  RequestOutcome::After action = RequestOutcome::After::kKeepAlive;
-  std::optional<uint64_t> unread_bytes;  // nullopt: unknown (chunked)
-};
-thread_local AfterReply t_after_reply;
-
-// Exposes httplib's request parser and router to our own connection loop.
-class RequestProcessor : public httplib::Server {
- public:
-  bool serve(httplib::Stream& stream, bool close_connection, bool& connection_closed) {
-    return process_request(stream, close_connection, connection_closed, nullptr);
-  }
-};
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -65,52 +48,6 @@ bool is_json_media_type(std::string_view content_type) {
   return iequals(trim(content_type.substr(0, content_type.find(';'))), "application/json");
 }
 
-// Content-Length as digits only; nullopt when absent; an error when invalid.
-Result<std::optional<uint64_t>> content_length(const httplib::Request& req) {
-  if (!req.has_header("Content-Length")) return std::optional<uint64_t>{};
-  const std::string header = req.get_header_value("Content-Length");
-  std::string_view text = trim(header);
-  if (text.empty() || text.size() > 19) return Error{"invalid Content-Length"};
-  uint64_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return Error{"invalid Content-Length"};
-    value = value * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return std::optional<uint64_t>{value};
-}
-
-bool has_body(const httplib::Request& req) {
-  return req.has_header("Transfer-Encoding") ||
-         (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
-}
-
-const char* reason_phrase(int status) {
-  switch (status) {
-    case 400:
-      return "bad request";
-    case 404:
-      return "not found";
-    case 405:
-      return "method not allowed";
-    case 408:
-      return "request timeout";
-    case 413:
-      return "request body too large";
-    case 414:
-      return "request URI too long";
-    case 415:
-      return "unsupported media type";
-    case 416:
-      return "range not satisfiable";
-    case 500:
-      return "internal error";
-    case 503:
-      return "service unavailable";
-    default:
-      return status < 500 ? "request refused" : "server error";
-  }
-}
-
 // The metrics label for a path: a fixed set, whatever clients send.
 std::string_view handler_name(const std::string& path) {
   if (path == "/mutate") return "mutate";
@@ -119,50 +56,41 @@ std::string_view handler_name(const std::string& path) {
   return "other";
 }
 
-void reply_text(httplib::Response& res, int status, std::string_view reason) {
-  res.status = status;
-  std::string body(reason);
-  body += '\n';
-  res.set_content(body, kTextPlain);
+HttpResponse text_response(int status, std::string_view reason) {
+  HttpResponse response;
+  response.status = status;
+  response.content_type = kTextPlain;
+  response.body = std::string(reason) + "\n";
+  return response;
 }
-
-struct Refusal {
-  int status;
-  std::string reason;
-  const char* allow = nullptr;  // the Allow header of a 405
-};
 
 // The checks that need only the request line and headers.
-std::optional<Refusal> screen(const httplib::Request& req, std::size_t max_request_bytes) {
+std::optional<HttpResponse> screen_head(const HttpRequest& req) {
   const bool mutate = req.path == "/mutate";
   const bool probe = req.path == "/healthz" || req.path == "/readyz";
-  if (!mutate && !probe) return Refusal{404, "not found: " + req.path};
+  if (!mutate && !probe) return text_response(404, "not found: " + name_or_quote(req.path, 128));
   if (probe) {
     if (req.method == "GET" || req.method == "HEAD") return std::nullopt;
-    return Refusal{405, "method " + req.method + " not allowed on " + req.path, "GET, HEAD"};
+    auto refusal =
+        text_response(405, "method " + name_or_quote(req.method) + " not allowed on " + req.path);
+    refusal.headers.emplace_back("Allow", "GET, HEAD");
+    return refusal;
   }
   if (req.method != "POST") {
-    return Refusal{405, "method " + req.method + " not allowed on /mutate", "POST"};
+    auto refusal =
+        text_response(405, "method " + name_or_quote(req.method) + " not allowed on /mutate");
+    refusal.headers.emplace_back("Allow", "POST");
+    return refusal;
   }
-  if (!req.has_header("Content-Type")) {
-    return Refusal{415, "Content-Type must be application/json, it is missing"};
+  auto content_type = req.header("Content-Type");
+  if (!content_type) {
+    return text_response(415, "Content-Type must be application/json, it is missing");
   }
-  if (!is_json_media_type(req.get_header_value("Content-Type"))) {
-    return Refusal{415, "Content-Type must be application/json, got " +
-                            req.get_header_value("Content-Type").substr(0, 64)};
-  }
-  auto length = content_length(req);
-  if (!length) return Refusal{400, length.error()};
-  if (*length && **length > max_request_bytes) {
-    return Refusal{413, "request body of " + std::to_string(**length) +
-                            " bytes is over the limit of " + std::to_string(max_request_bytes)};
+  if (!is_json_media_type(*content_type)) {
+    return text_response(
+        415, "Content-Type must be application/json, got " + one_line(content_type->substr(0, 64)));
   }
   return std::nullopt;
-}
-
-void apply(const Refusal& refusal, httplib::Response& res) {
-  reply_text(res, refusal.status, refusal.reason);
-  if (refusal.allow) res.set_header("Allow", refusal.allow);
 }
 
 // A bound, listening socket for `address`:`port`; the error names both.
@@ -232,26 +160,25 @@ std::size_t raise_open_file_limit() {
   return open_file_limit();
 }
 
-struct HttpsServer::Impl {
+struct HttpsServer::Impl final : HttpApplication {
   ServerOptions options;
   Routes routes;
   metrics::Metrics* metrics = nullptr;
   std::unique_ptr<CertificateStore> certificates;
   SSL_CTX* ctx = nullptr;
   std::unique_ptr<CertificateReloader> reloader;
-  std::unique_ptr<RequestProcessor> processor;
   std::unique_ptr<ConnectionLoop> loop;
   int port = 0;
   bool started = false;
 
-  ~Impl() {
+  ~Impl() override {
     if (ctx) SSL_CTX_free(ctx);
   }
 
-  void install_routes();
-  RequestOutcome handle(httplib::Stream& stream, bool must_close);
-  void mutate(const httplib::Request& req, httplib::Response& res,
-              const httplib::ContentReader& content_reader) const;
+  std::optional<HttpResponse> screen(const HttpRequest& head) override { return screen_head(head); }
+  std::optional<HttpResponse> respond(const HttpRequest& request, bool may_block) override;
+  void completed(const HttpRequest& request, const HttpResponse& response,
+                 const std::string& remote) override;
   bool draining() const { return loop && loop->draining(); }
 };
 
@@ -295,22 +222,16 @@ Status HttpsServer::start() {
   if (!listener) return Error{listener.error()};
   impl.port = bound_port(*listener);
 
-  impl.processor = std::make_unique<RequestProcessor>();
-  RequestProcessor& processor = *impl.processor;
-  // Advertised in Keep-Alive headers; the loop enforces them.
-  processor.set_keep_alive_timeout(std::max<time_t>(
-      1, std::chrono::duration_cast<std::chrono::seconds>(options.idle_timeout).count()));
-  processor.set_keep_alive_max_count(options.keep_alive_max_count > 0
-                                         ? options.keep_alive_max_count
-                                         : std::numeric_limits<std::size_t>::max());
-  processor.set_payload_max_length(options.max_request_bytes);
-  impl.install_routes();
-
   ConnectionLoopOptions loop_options;
   loop_options.read_timeout = options.read_timeout;
   loop_options.write_timeout = options.write_timeout;
   loop_options.idle_timeout = options.idle_timeout;
   loop_options.max_requests_per_connection = options.keep_alive_max_count;
+  loop_options.limits.max_body_bytes = options.max_request_bytes;
+  loop_options.limits.max_header_bytes = options.max_header_bytes;
+  loop_options.limits.max_headers = options.max_headers;
+  loop_options.max_bytes_in_flight = options.max_bytes_in_flight;
+  loop_options.io_threads = static_cast<std::size_t>(std::max(0, options.io_threads));
   const std::size_t files = open_file_limit();
   loop_options.max_connections =
       options.max_connections > 0
@@ -328,10 +249,7 @@ Status HttpsServer::start() {
       metrics->set_open_connections(open);
     };
   }
-  impl.loop = std::make_unique<ConnectionLoop>(*listener, impl.ctx, loop_options,
-                                               [&impl](httplib::Stream& stream, bool must_close) {
-                                                 return impl.handle(stream, must_close);
-                                               });
+  impl.loop = std::make_unique<ConnectionLoop>(*listener, impl.ctx, loop_options, impl);
   if (auto started = impl.loop->start(); !started) {
     impl.loop.reset();
     return Error{"cannot serve on " + options.bind_address + ":" + std::to_string(impl.port) +
@@ -386,142 +304,39 @@ void HttpsServer::stop() {
   if (impl.loop) impl.loop->stop();
 }
 
-RequestOutcome HttpsServer::Impl::handle(httplib::Stream& stream, bool must_close) {
-  t_after_reply = AfterReply{};
-  bool closed = false;
-  const bool ok = processor->serve(stream, must_close, closed);
-  const AfterReply after = std::exchange(t_after_reply, AfterReply{});
-  RequestOutcome outcome;
-  if (after.action == RequestOutcome::After::kDrainThenClose) {
-    outcome.after = after.action;
-    outcome.unread_bytes = after.unread_bytes;
-  } else if (!ok || closed || after.action == RequestOutcome::After::kClose) {
-    outcome.after = RequestOutcome::After::kClose;
+std::optional<HttpResponse> HttpsServer::Impl::respond(const HttpRequest& request, bool may_block) {
+  if (request.path == "/healthz") return text_response(200, "ok");
+  if (request.path == "/readyz") {
+    if (draining()) return text_response(503, "shutting down");
+    if (!routes.ready || routes.ready()) return text_response(200, "ok");
+    return text_response(503, "not ready");
   }
-  return outcome;
+  std::optional<HttpReply> reply;
+  if (may_block) {
+    if (!routes.mutate) return text_response(503, "no handler for /mutate");
+    reply = routes.mutate(request.body);
+  } else if (routes.mutate_now) {
+    reply = routes.mutate_now(request.body);
+  } else if (!routes.mutate) {
+    return text_response(503, "no handler for /mutate");
+  }
+  if (!reply) return std::nullopt;
+  HttpResponse response;
+  response.status = reply->status;
+  response.content_type = std::move(reply->content_type);
+  response.body = std::move(reply->body);
+  return response;
 }
 
-void HttpsServer::Impl::install_routes() {
-  const std::size_t max_bytes = options.max_request_bytes;
-  RequestProcessor& server = *processor;
-
-  server.set_pre_routing_handler([max_bytes](const httplib::Request& req, httplib::Response& res) {
-    auto refusal = screen(req, max_bytes);
-    if (!refusal) return httplib::Server::HandlerResponse::Unhandled;
-    apply(*refusal, res);
-    if (has_body(req)) {
-      // The body stays unread: the connection cannot carry another request.
-      res.set_header("Connection", "close");
-      t_after_reply.action = RequestOutcome::After::kDrainThenClose;
-      if (auto length = content_length(req); length) t_after_reply.unread_bytes = *length;
-    }
-    return httplib::Server::HandlerResponse::Handled;
-  });
-
-  // A client that asks before sending the body is answered before it does.
-  server.set_expect_100_continue_handler(
-      [max_bytes](const httplib::Request& req, httplib::Response& res) {
-        auto refusal = screen(req, max_bytes);
-        if (!refusal) return 100;
-        apply(*refusal, res);
-        // httplib sends this reply without computing its Content-Length.
-        res.set_header("Content-Length", std::to_string(res.body.size()));
-        res.set_header("Connection", "close");
-        t_after_reply.action = RequestOutcome::After::kClose;
-        return refusal->status;
-      });
-
-  server.Post("/mutate", [this](const httplib::Request& req, httplib::Response& res,
-                                const httplib::ContentReader& content_reader) {
-    mutate(req, res, content_reader);
-  });
-  server.Get("/healthz",
-             [](const httplib::Request&, httplib::Response& res) { reply_text(res, 200, "ok"); });
-  server.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    if (draining()) {
-      reply_text(res, 503, "shutting down");
-    } else if (!routes.ready || routes.ready()) {
-      reply_text(res, 200, "ok");
-    } else {
-      reply_text(res, 503, "not ready");
-    }
-  });
-
-  // Replies httplib makes itself (unparsable request line, ...) get a
-  // one-line reason too, and end the connection: what follows on the wire
-  // cannot be trusted to start a request.
-  server.set_error_handler(
-      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
-        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-        reply_text(res, res.status, reason_phrase(res.status));
-        if (t_after_reply.action == RequestOutcome::After::kKeepAlive) {
-          t_after_reply.action = RequestOutcome::After::kClose;
-        }
-        return httplib::Server::HandlerResponse::Handled;
-      }));
-  server.set_exception_handler(
-      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr error) {
-        std::string what = "unknown exception";
-        try {
-          if (error) std::rethrow_exception(error);
-        } catch (const std::exception& e) {
-          what = e.what();
-        } catch (...) {
-        }
-        log::error("request failed", {{"path", req.path}, {"error", what}});
-        reply_text(res, 500, "internal error");
-      });
-
-  // Runs once the reply is written.
-  server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    if (metrics) metrics->record_http_response(handler_name(req.path), res.status);
-    if (log::enabled(4)) {
-      std::string status = std::to_string(res.status);
-      log::info("http request", {{"method", req.method},
-                                 {"path", req.path},
-                                 {"status", status},
-                                 {"remote", req.remote_addr}});
-    }
-  });
-}
-
-void HttpsServer::Impl::mutate(const httplib::Request& req, httplib::Response& res,
-                               const httplib::ContentReader& content_reader) const {
-  const std::size_t max_bytes = options.max_request_bytes;
-  std::string body;
-  if (auto length = content_length(req); length && *length) {
-    body.reserve(static_cast<std::size_t>(**length));
+void HttpsServer::Impl::completed(const HttpRequest& request, const HttpResponse& response,
+                                  const std::string& remote) {
+  if (metrics) metrics->record_http_response(handler_name(request.path), response.status);
+  if (log::enabled(4)) {
+    log::info("http request", {{"method", request.method},
+                               {"path", request.path},
+                               {"status", std::to_string(response.status)},
+                               {"remote", remote}});
   }
-  bool too_large = false;
-  bool complete = content_reader([&](const char* data, std::size_t size) {
-    if (body.size() + size > max_bytes) {
-      too_large = true;
-      return false;
-    }
-    body.append(data, size);
-    return true;
-  });
-  if (!complete) {
-    // Part of the body may still be on the wire: end the connection.
-    res.set_header("Connection", "close");
-    if (too_large || res.status == 413) {
-      reply_text(res, 413,
-                 "request body is over the limit of " + std::to_string(max_bytes) + " bytes");
-      t_after_reply.action = RequestOutcome::After::kDrainThenClose;
-    } else {
-      reply_text(res, 400, "cannot read the request body");
-      t_after_reply.action = RequestOutcome::After::kClose;
-    }
-    return;
-  }
-  if (!routes.mutate) {
-    reply_text(res, 503, "no handler for /mutate");
-    return;
-  }
-  HttpReply reply = routes.mutate(body);
-  res.status = reply.status;
-  res.body = std::move(reply.body);
-  res.set_header("Content-Type", reply.content_type);
 }
 
 }  // namespace irsa::server

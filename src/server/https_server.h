@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -47,6 +48,15 @@ struct ServerOptions {
   // Requests per connection before a reply says Connection: close (0: no
   // limit); lets clients spread over replicas as they come and go.
   std::size_t keep_alive_max_count = 10000;
+  // The request line and headers: at most this many bytes (431 past it) and
+  // this many header fields (431).
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_headers = 64;
+  // Request bodies and replies held across all connections at once; a body
+  // that does not fit waits for room within its read deadline.
+  std::size_t max_bytes_in_flight = 64 * 1024 * 1024;
+  // I/O threads (0: one per core).
+  int io_threads = 0;
 };
 
 struct HttpReply {
@@ -58,7 +68,12 @@ struct HttpReply {
 struct Routes {
   // POST /mutate: called with the body of a request that passed the checks
   // (application/json, at most max_request_bytes), from many threads at once.
+  // May block (a ServiceAccount lookup): it runs on a worker thread.
   std::function<HttpReply(std::string_view body)> mutate;
+  // The same answer without blocking, on an I/O thread; nullopt when the
+  // answer would wait (mutate is then called on a worker). Unset: every
+  // review goes to a worker.
+  std::function<std::optional<HttpReply>(std::string_view body)> mutate_now;
   // GET /readyz answers 200 "ok" when this returns true, else 503. Unset:
   // always ready. Once draining, always 503. /healthz always answers 200
   // "ok" while serving.
@@ -68,9 +83,11 @@ struct Routes {
 // Answers, before the body is read and with a one-line text reason: 404 for
 // an unknown path, 405 (with Allow) for a wrong method, 415 when /mutate's
 // Content-Type is not application/json (parameters allowed), 413 when the
-// body is over max_request_bytes. A connection whose request body is refused
-// unread is closed after the reply (having drained a bounded amount, so the
-// client reads the reply rather than a reset).
+// body is over max_request_bytes; and what HTTP framing cannot read
+// unambiguously (see http_request.h) with 400, 431, 501 or 505. A
+// connection whose request is refused is closed after the reply (having
+// drained a bounded amount of an unread body, so the client reads the reply
+// rather than a reset).
 class HttpsServer {
  public:
   // `metrics` (optional) must outlive the server; it receives HTTP

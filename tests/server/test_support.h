@@ -119,10 +119,11 @@ class TlsClient {
                        static_cast<int>(data.size());
   }
 
-  // Reads one HTTP response with a Content-Length body; empty on EOF,
-  // timeout or error.
+  // Reads one HTTP response with a Content-Length body (bytes past it are
+  // kept for the next call: pipelined replies); empty on EOF, timeout or
+  // error.
   std::string response() {
-    std::string got;
+    std::string& got = buffered_;
     char buffer[16 * 1024];
     for (int i = 0; i < 1000; ++i) {
       std::size_t head = got.find("\r\n\r\n");
@@ -130,7 +131,11 @@ class TlsClient {
         std::size_t length = 0;
         std::size_t at = got.find("Content-Length: ");
         if (at != std::string::npos && at < head) length = std::stoul(got.substr(at + 16));
-        if (got.size() >= head + 4 + length) return got.substr(0, head + 4 + length);
+        if (got.size() >= head + 4 + length) {
+          std::string one = got.substr(0, head + 4 + length);
+          got.erase(0, head + 4 + length);
+          return one;
+        }
       }
       int n = SSL_read(ssl_, buffer, sizeof buffer);
       if (n <= 0) return {};
@@ -184,6 +189,7 @@ class TlsClient {
   SSL* ssl_ = nullptr;
   int fd_ = -1;
   bool connected_ = false;
+  std::string buffered_;
 };
 
 }  // namespace irsa::server::testing
