@@ -621,7 +621,9 @@ bool ConnectionLoop::IoThread::consume(Connection& c, std::string_view data) {
         response.status = error.status;
         response.body = error.reason + "\n";
         response.close = true;
-        const uint64_t unread = error.status == 413 ? kDiscardMaxBytes : 0;
+        // The rest of what the client sends is read and dropped (bounded)
+        // so that it reads the reply rather than a reset.
+        const uint64_t unread = kDiscardMaxBytes;
         reply(c, request, std::move(response), unread);
         return false;
       }
