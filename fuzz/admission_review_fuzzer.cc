@@ -13,7 +13,11 @@
 //   op by op to the Pod it came from, never overwrites a member that exists,
 //   removes only static-credential entries and only in strip mode, leaves no
 //   dangling volume mount and no duplicated injected variable;
-// - a second review of the patched Pod yields no patch (idempotence).
+// - a second review of the patched Pod yields no patch (idempotence);
+// - a body with a key twice in any object is never admitted: HTTP 400 when
+//   the key is in the envelope or is the request's uid, else a denial that
+//   says "duplicate key" (the API server would read the last, the webhook the
+//   first, so anything admitted could be another Pod).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -103,10 +107,36 @@ Setup& setup() {
 // What the body must be for an HTTP 200, read with its own parser.
 struct Expected {
   bool review = false;
+  bool duplicate_key = false;  // some object in the body has a key twice
   std::string api_version;
   std::string uid;
   json document;  // the body as the handler reads it (first of duplicate keys)
 };
+
+// Whether `object` has a key twice (a set, unlike the handler's check).
+bool has_duplicate_key(simdjson::dom::object object) {
+  std::set<std::string_view> keys;
+  for (auto field : object) {
+    if (!keys.insert(field.key).second) return true;
+  }
+  return false;
+}
+
+bool has_duplicate_key_anywhere(simdjson::dom::element value) {
+  simdjson::dom::object object;
+  simdjson::dom::array array;
+  if (value.get(object) == simdjson::SUCCESS) {
+    if (has_duplicate_key(object)) return true;
+    for (auto field : object) {
+      if (has_duplicate_key_anywhere(field.value)) return true;
+    }
+  } else if (value.get(array) == simdjson::SUCCESS) {
+    for (auto child : array) {
+      if (has_duplicate_key_anywhere(child)) return true;
+    }
+  }
+  return false;
+}
 
 bool string_or_absent(simdjson::dom::object object, std::string_view key) {
   simdjson::dom::element value;
@@ -121,6 +151,7 @@ Expected expect(std::string_view body) {
   if (parser.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) return out;
   simdjson::dom::object review;
   if (root.get(review) != simdjson::SUCCESS) return out;
+  if (has_duplicate_key(review)) return out;
   std::string_view api_version, kind, uid;
   if (review["apiVersion"].get(api_version) != simdjson::SUCCESS) return out;
   if (api_version != irsa::admission::kApiVersionV1 &&
@@ -131,6 +162,9 @@ Expected expect(std::string_view body) {
   simdjson::dom::object request;
   if (review["request"].get(request) != simdjson::SUCCESS) return out;
   if (request["uid"].get(uid) != simdjson::SUCCESS || uid.empty()) return out;
+  std::size_t uids = 0;
+  for (auto field : request) uids += field.key == "uid" ? 1 : 0;
+  if (uids > 1) return out;
   for (auto key : {"namespace", "operation", "subResource"}) {
     if (!string_or_absent(request, key)) return out;
   }
@@ -150,6 +184,7 @@ Expected expect(std::string_view body) {
   out.review = true;
   out.api_version = std::string(api_version);
   out.uid = std::string(uid);
+  out.duplicate_key = has_duplicate_key_anywhere(root);
   out.document = irsa::fuzz::to_json(root);
   return out;
 }
@@ -349,11 +384,16 @@ Answer review(const irsa::admission::ReviewHandler& handler, std::string_view bo
   if (!response["allowed"].get<bool>()) {
     FUZZ_CHECK(response.contains("status") && response["status"].is_object(), result.body);
     int code = response["status"].value("code", 0);
-    FUZZ_CHECK(code == 400 || code == 403, result.body);
+    FUZZ_CHECK(code == 400 || code == 403 || code == 413, result.body);
     std::string message = response["status"].value("message", "");
     FUZZ_CHECK(!message.empty(), result.body);
     FUZZ_CHECK(!response.contains("patch"), "a denial with a patch: " + result.body);
   }
+  FUZZ_CHECK(
+      !expected.duplicate_key ||
+          (!response["allowed"].get<bool>() &&
+           response["status"].value("message", "").find("duplicate key") != std::string::npos),
+      "a body with a key twice was not refused as such: " + excerpt(result.body));
   if (response.contains("warnings")) {
     std::size_t total = 0;
     for (const auto& warning : response["warnings"]) {

@@ -136,7 +136,7 @@ Decision decide(const mutation::PodView& pod, const std::optional<identity::Iden
   mutation::Plan plan = mutation::plan_mutation(planned, *identity, options, jitter);
   decision.notes = std::move(plan.notes);
   if (strip) {
-    decision.patch = credentials::plan_removal(findings);
+    decision.patch = credentials::plan_removal(findings, options.max_patch_bytes);
     decision.stripped = true;
     add_warnings(decision, "removed", findings);
     decision.audit_annotations[kAuditRemovedKey] = keys_of(findings);

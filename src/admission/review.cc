@@ -6,8 +6,10 @@
 #include <cstring>
 #include <utility>
 
+#include "admission/duplicate_keys.h"
 #include "common/json_writer.h"
 #include "common/quote.h"
+#include "common/utf8.h"
 
 namespace irsa::admission {
 namespace {
@@ -87,6 +89,12 @@ Result<ReviewRequest> decode_review(simdjson::dom::parser& parser, std::string_v
                  type_name(root)};
   }
 
+  // One walk over the whole document, before anything is read from it.
+  std::optional<DuplicateKey> duplicate = find_duplicate_key(root);
+  if (duplicate && duplicate->path.empty()) {
+    return Error{"body is not an unambiguous AdmissionReview: " + duplicate->describe()};
+  }
+
   ReviewRequest out;
   auto api_version = optional_string(review, "apiVersion", "apiVersion");
   if (!api_version) return Error{api_version.error()};
@@ -115,6 +123,17 @@ Result<ReviewRequest> decode_review(simdjson::dom::parser& parser, std::string_v
   if (!uid) return Error{uid.error()};
   if (uid->empty()) return Error{"request.uid is missing"};
   out.uid = *uid;
+  if (duplicate) {
+    // The first duplicate found may be elsewhere while the uid, which the
+    // answer must carry, is twice in the request too.
+    std::size_t uids = 0;
+    for (auto field : request) uids += field.key == "uid" ? 1 : 0;
+    if (uids > 1) {
+      return Error{"body is not an unambiguous AdmissionReview: " +
+                   DuplicateKey{{"request"}, "uid"}.describe()};
+    }
+    out.duplicate_key = duplicate->describe();
+  }
 
   auto namespace_name = optional_string(request, "namespace", "request.namespace");
   if (!namespace_name) return Error{namespace_name.error()};
@@ -145,15 +164,30 @@ Result<ReviewRequest> decode_review(simdjson::dom::parser& parser, std::string_v
 }
 
 std::string encode_review_response(const ReviewResponse& response) {
+  return *encode_review_response(response, 0);
+}
+
+std::optional<std::string> encode_review_response(const ReviewResponse& response,
+                                                  std::size_t max_bytes) {
   // Written directly, members in the order nlohmann's dump() would sort them
   // into. Strings all come from simdjson-validated UTF-8 or from us;
   // `replace` keeps a stray invalid byte from turning into an exception. The
   // patch, which the API server applies, was written strictly.
   constexpr auto kReplace = InvalidUtf8::kReplace;
-  std::string patch;
-  if (!response.patch.empty()) patch = base64_encode(response.patch.text());
+  const std::size_t patch_size = response.patch.empty() ? 0 : response.patch.text_size();
+  // What the reply takes at least (the members' punctuation below, the
+  // strings unescaped): escaping only adds to it.
+  std::size_t size = 79 + response.api_version.size() + response.uid.size();
+  if (patch_size != 0) size += 35 + base64_size(patch_size);
+  if (!response.audit_annotations.empty()) size += 22;
+  for (const auto& [key, value] : response.audit_annotations) size += 5 + key.size() + value.size();
+  if (!response.warnings.empty()) size += 14;
+  for (const auto& warning : response.warnings) size += 2 + warning.size();
+  if (response.status) size += 32 + response.status->message.size();
+  if (max_bytes != 0 && size > max_bytes) return std::nullopt;
+
   std::string out;
-  out.reserve(192 + patch.size() + response.uid.size());
+  out.reserve(size + 64);  // commas, the code's digits, a few escapes
   out += "{\"apiVersion\":";
   append_json_string(out, response.api_version, kReplace);
   out += ",\"kind\":";
@@ -172,9 +206,9 @@ std::string encode_review_response(const ReviewResponse& response) {
     }
     out += '}';
   }
-  if (!patch.empty()) {
+  if (patch_size != 0) {
     out += ",\"patch\":\"";  // base64 needs no escaping
-    out += patch;
+    append_base64(out, response.patch.pieces());
     out += "\",\"patchType\":\"JSONPatch\"";
   }
   if (response.status) {
@@ -197,6 +231,7 @@ std::string encode_review_response(const ReviewResponse& response) {
     out += ']';
   }
   out += "}}";
+  if (max_bytes != 0 && out.size() > max_bytes) return std::nullopt;
   return out;
 }
 
@@ -205,11 +240,24 @@ ReviewResponse denial(const ReviewRequest& request, int code, std::string messag
   response.api_version = std::string(request.api_version);
   response.uid = std::string(request.uid);
   response.allowed = false;
+  if (message.size() > kMaxStatusMessageBytes) {
+    // A refusal that lists what a huge Pod holds would be as huge.
+    const std::size_t more = message.size();
+    message.resize(utf8_prefix_length(message, kMaxStatusMessageBytes));
+    message += "... (" + std::to_string(more - message.size()) + " bytes more)";
+  }
   response.status = ResponseStatus{code, std::move(message)};
   return response;
 }
 
 std::string base64_encode(std::string_view data) {
+  std::string out;
+  out.reserve(base64_size(data.size()));
+  append_base64(out, std::array<std::string_view, 1>{data});
+  return out;
+}
+
+void append_base64(std::string& out, const std::string_view* pieces, std::size_t count) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   // Two output characters per 12 input bits: two lookups per 3 bytes.
@@ -221,26 +269,42 @@ std::string base64_encode(std::string_view data) {
     }
     return pairs;
   }();
-  std::string out((data.size() + 2) / 3 * 4, '=');
-  char* next = out.data();
-  std::size_t i = 0;
-  for (; i + 3 <= data.size(); i += 3) {
-    uint32_t triple = static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << 16 |
-                      static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8 |
-                      static_cast<uint32_t>(static_cast<unsigned char>(data[i + 2]));
+  auto byte = [](char c) { return static_cast<uint32_t>(static_cast<unsigned char>(c)); };
+  std::size_t total = 0;
+  for (std::size_t k = 0; k < count; ++k) total += pieces[k].size();
+  const std::size_t start = out.size();
+  out.resize(start + base64_size(total), '=');  // the padding '=' is already there
+  char* next = out.data() + start;
+  auto encode = [&](uint32_t triple) {
     std::memcpy(next, &kPairs[2 * (triple >> 12)], 2);
     std::memcpy(next + 2, &kPairs[2 * (triple & 0xFFF)], 2);
     next += 4;
+  };
+  // Bytes of a group of three that spans two pieces.
+  std::array<char, 3> carry{};
+  std::size_t carried = 0;
+  for (std::size_t k = 0; k < count; ++k) {
+    std::string_view data = pieces[k];
+    std::size_t i = 0;
+    while (carried > 0 && i < data.size()) {
+      carry[carried++] = data[i++];
+      if (carried == 3) {
+        encode(byte(carry[0]) << 16 | byte(carry[1]) << 8 | byte(carry[2]));
+        carried = 0;
+      }
+    }
+    for (; i + 3 <= data.size(); i += 3) {
+      encode(byte(data[i]) << 16 | byte(data[i + 1]) << 8 | byte(data[i + 2]));
+    }
+    while (i < data.size()) carry[carried++] = data[i++];
   }
-  std::size_t rest = data.size() - i;
-  if (rest > 0) {  // the padding '=' is already there
-    uint32_t triple = static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << 16;
-    if (rest == 2) triple |= static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8;
+  if (carried > 0) {
+    uint32_t triple = byte(carry[0]) << 16;
+    if (carried == 2) triple |= byte(carry[1]) << 8;
     *next++ = kAlphabet[(triple >> 18) & 0x3F];
     *next++ = kAlphabet[(triple >> 12) & 0x3F];
-    if (rest == 2) *next = kAlphabet[(triple >> 6) & 0x3F];
+    if (carried == 2) *next = kAlphabet[(triple >> 6) & 0x3F];
   }
-  return out;
 }
 
 }  // namespace irsa::admission

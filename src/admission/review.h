@@ -2,6 +2,8 @@
 // webhook reads (decoded in place with simdjson) and the response it writes.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <map>
 #include <optional>
 #include <string>
@@ -37,12 +39,19 @@ struct ReviewRequest {
   bool dry_run = false;
   std::optional<GroupVersionKind> kind;          // nullopt when absent
   std::optional<simdjson::dom::element> object;  // nullopt when absent or null
+  // Set when an object in the review holds a key twice (outside the fields
+  // that say whom to answer): the API server would read the last, the webhook
+  // the first, so the handler refuses the review with this message.
+  std::optional<std::string> duplicate_key;
 };
 
 // Decodes an AdmissionReview. An error means the body is not a review the
 // webhook can answer (not JSON, not an object, apiVersion or kind wrong or
 // missing, no request, no uid): the caller replies HTTP 400 with the message.
 // A review whose object is not a Pod decodes fine; the handler denies it.
+// A key twice in the review object or its request's uid is an error too
+// (there is no unambiguous uid or apiVersion to answer with); a key twice
+// anywhere else sets `duplicate_key`.
 Result<ReviewRequest> decode_review(simdjson::dom::parser& parser, std::string_view body);
 
 // metav1.Status in a response: why a review is denied.
@@ -63,14 +72,32 @@ struct ReviewResponse {
   std::optional<ResponseStatus> status;                  // set for denials
 };
 
-// The AdmissionReview JSON for `response`.
+// The AdmissionReview JSON for `response`, written once into one string
+// sized up front (the patch is base64-encoded straight from its text).
 std::string encode_review_response(const ReviewResponse& response);
+// The same, or nullopt when it would be longer than `max_bytes` (0: no
+// limit). A reply whose unescaped parts already pass `max_bytes` is refused
+// before anything is written, so the budget bounds the memory it takes.
+std::optional<std::string> encode_review_response(const ReviewResponse& response,
+                                                  std::size_t max_bytes);
 
-// A response to `request` that denies it with `code` and a one-line reason.
+// The longest status.message a denial carries; a longer one is cut.
+inline constexpr std::size_t kMaxStatusMessageBytes = 4096;
+
+// A response to `request` that denies it with `code` and a one-line reason
+// (cut to kMaxStatusMessageBytes).
 ReviewResponse denial(const ReviewRequest& request, int code, std::string message);
 
 // Standard base64 (RFC 4648 section 4) with padding, as Kubernetes expects
 // for a []byte field such as response.patch.
 std::string base64_encode(std::string_view data);
+// Appends the base64 of the concatenation of `pieces`, without building it.
+void append_base64(std::string& out, const std::string_view* pieces, std::size_t count);
+template <std::size_t N>
+void append_base64(std::string& out, const std::array<std::string_view, N>& pieces) {
+  append_base64(out, pieces.data(), N);
+}
+// The length of the base64 of `size` bytes.
+constexpr std::size_t base64_size(std::size_t size) { return (size + 2) / 3 * 4; }
 
 }  // namespace irsa::admission

@@ -2,6 +2,7 @@
 // every failure turned into an answer at this boundary.
 #include "admission/review_handler.h"
 
+#include <algorithm>
 #include <exception>
 #include <optional>
 #include <utility>
@@ -44,15 +45,22 @@ std::optional<std::string> skip_reason(const ReviewRequest& request) {
   return std::nullopt;
 }
 
-void answer(HandleResult& result, const ReviewResponse& response) {
+// Writes `response` as the answer unless it would pass `max_bytes` (0: no
+// limit); false then, with `result` untouched.
+bool reply(HandleResult& result, const ReviewResponse& response, std::size_t max_bytes = 0) {
+  auto body = encode_review_response(response, max_bytes);
+  if (!body) return false;
   result.http_status = 200;
-  result.body = encode_review_response(response);
+  result.body = std::move(*body);
+  return true;
 }
 
 void deny(HandleResult& result, const ReviewRequest& request, std::string message, int code = 400) {
   result.outcome = Outcome::kDenied;
-  result.reason = message;
-  answer(result, denial(request, code, std::move(message)));
+  result.mode.reset();
+  ReviewResponse response = denial(request, code, std::move(message));
+  result.reason = response.status->message;
+  reply(result, response);
 }
 
 void bad_request(HandleResult& result, std::string message) {
@@ -63,6 +71,14 @@ void bad_request(HandleResult& result, std::string message) {
 }
 
 void log_result(const HandleResult& result) {
+  if (result.refusal == Refusal::kResponseTooLarge) {
+    log::warning("review refused: response too large", {{"uid", result.uid},
+                                                        {"pod", result.pod_name},
+                                                        {"namespace", result.namespace_name},
+                                                        {"serviceaccount", result.service_account},
+                                                        {"reason", result.reason}});
+    return;
+  }
   if (!log::enabled(3)) return;
   if (result.reason.empty() && result.notes.empty()) {
     log::info("admission review", {{"uid", result.uid},
@@ -97,16 +113,44 @@ std::string_view outcome_name(Outcome outcome) {
   return "bad_request";
 }
 
+std::string_view refusal_name(Refusal refusal) {
+  switch (refusal) {
+    case Refusal::kNone:
+      return "none";
+    case Refusal::kDuplicateKey:
+      return "duplicate_key";
+    case Refusal::kResponseTooLarge:
+      return "response_too_large";
+  }
+  return "none";
+}
+
 ReviewHandler::ReviewHandler(const identity::IdentityResolver& resolver, mutation::Options options,
                              credentials::Policy static_credentials, std::function<double()> jitter,
-                             UnknownServiceAccounts unknown_service_accounts)
+                             UnknownServiceAccounts unknown_service_accounts, ReviewLimits limits)
     : resolver_(resolver),
       options_(std::move(options)),
       static_credentials_(std::move(static_credentials)),
       jitter_(std::move(jitter)),
-      unknown_service_accounts_(std::move(unknown_service_accounts)) {}
+      unknown_service_accounts_(std::move(unknown_service_accounts)),
+      limits_(limits) {
+  // The patch goes out in base64 (4 bytes per 3): a patch past 3/4 of the
+  // budget cannot fit, so it is not written past that.
+  if (limits_.max_response_bytes != 0) {
+    std::size_t patch_budget = std::max<std::size_t>(1, limits_.max_response_bytes / 4 * 3);
+    if (options_.max_patch_bytes == 0 || options_.max_patch_bytes > patch_budget) {
+      options_.max_patch_bytes = patch_budget;
+    }
+  }
+}
 
-HandleResult ReviewHandler::handle(std::string_view body) const {
+HandleResult ReviewHandler::handle(std::string_view body) const { return *answer(body, true); }
+
+std::optional<HandleResult> ReviewHandler::try_handle(std::string_view body) const {
+  return answer(body, false);
+}
+
+std::optional<HandleResult> ReviewHandler::answer(std::string_view body, bool may_block) const {
   HandleResult result;
   std::string api_version;
   auto fail = [&](std::string message) {
@@ -124,7 +168,7 @@ HandleResult ReviewHandler::handle(std::string_view body) const {
     }
   };
   try {
-    handle_into(body, result, api_version);
+    if (!handle_into(body, may_block, result, api_version)) return std::nullopt;
   } catch (const std::exception& e) {
     fail(std::string("internal error while handling the review: ") + e.what());
   } catch (...) {
@@ -138,7 +182,24 @@ HandleResult ReviewHandler::handle(std::string_view body) const {
   return result;
 }
 
-void ReviewHandler::handle_into(std::string_view body, HandleResult& result,
+void ReviewHandler::refuse_too_large(HandleResult& result, std::string_view api_version,
+                                     std::size_t patch_bytes, std::size_t containers,
+                                     std::size_t init_containers) const {
+  ReviewRequest request;
+  request.api_version = api_version;
+  request.uid = result.uid;
+  result.refusal = Refusal::kResponseTooLarge;
+  deny(result, request,
+       "response too large: the answer for this Pod (" + std::to_string(containers) +
+           " containers, " + std::to_string(init_containers) +
+           " init containers) would pass the webhook's --max-response-bytes of " +
+           std::to_string(limits_.max_response_bytes) + " bytes (its JSON Patch alone passes " +
+           std::to_string(patch_bytes) +
+           " bytes); run fewer containers per Pod, or raise --max-response-bytes",
+       413);
+}
+
+bool ReviewHandler::handle_into(std::string_view body, bool may_block, HandleResult& result,
                                 std::string& api_version) const {
   std::optional<simdjson::dom::parser> own_parser;
   simdjson::dom::parser& parser =
@@ -147,11 +208,21 @@ void ReviewHandler::handle_into(std::string_view body, HandleResult& result,
   auto request = decode_review(parser, body);
   if (!request) {
     bad_request(result, request.error());
-    return;
+    return true;
   }
   api_version = std::string(request->api_version);
   result.uid = std::string(request->uid);
   result.namespace_name = std::string(request->namespace_name);
+  if (request->duplicate_key) {
+    // Go's decoder, and so the API server, reads the last of equal keys:
+    // whatever the webhook read could be another Pod than the one admitted.
+    result.refusal = Refusal::kDuplicateKey;
+    deny(result, *request,
+         *request->duplicate_key +
+             ": the API server reads the last of two equal keys, the webhook the first; send "
+             "each key once");
+    return true;
+  }
 
   ReviewResponse response;
   response.api_version = api_version;
@@ -160,17 +231,17 @@ void ReviewHandler::handle_into(std::string_view body, HandleResult& result,
   if (auto reason = skip_reason(*request)) {
     result.outcome = Outcome::kUnchanged;
     result.reason = std::move(*reason);
-    answer(result, response);
-    return;
+    reply(result, response);
+    return true;
   }
   if (!request->object) {
     deny(result, *request, "request.object is missing: a Pod CREATE review must carry the Pod");
-    return;
+    return true;
   }
   auto pod = mutation::read_pod(*request->object);
   if (!pod) {
     deny(result, *request, "request.object is not a Pod the webhook can read: " + pod.error());
-    return;
+    return true;
   }
 
   result.pod_name = std::string(pod->name.empty() ? pod->generate_name : pod->name);
@@ -182,6 +253,7 @@ void ReviewHandler::handle_into(std::string_view body, HandleResult& result,
     // Not in the cache yet: wait for the watch or read it directly, bounded
     // by the grace period, rather than admit the Pod without credentials.
     if (unknown_service_accounts_.lookup) {
+      if (!may_block) return false;
       if (auto settings =
               unknown_service_accounts_.lookup(result.namespace_name, result.service_account)) {
         lookup = resolver_.resolve_with(result.namespace_name, result.service_account, settings);
@@ -192,13 +264,20 @@ void ReviewHandler::handle_into(std::string_view body, HandleResult& result,
            "ServiceAccount " + result.namespace_name + "/" + result.service_account +
                " was not found yet (the webhook's cache has not seen it); retry the request",
            403);
-      return;
+      return true;
     }
   }
   double jitter = 0.0;
   if (lookup.identity && jitter_) jitter = jitter_();
   if (!(jitter >= 0.0 && jitter < 1.0)) jitter = 0.0;
-  Decision decision = decide(*pod, lookup.identity, options_, static_credentials_, jitter);
+  Decision decision;
+  try {
+    decision = decide(*pod, lookup.identity, options_, static_credentials_, jitter);
+  } catch (const mutation::PatchTooLarge& e) {
+    refuse_too_large(result, api_version, e.max_bytes(), pod->containers.size(),
+                     pod->init_containers.size());
+    return true;
+  }
   for (const auto& note : decision.notes) {
     if (!result.notes.empty()) result.notes += "; ";
     result.notes += note;
@@ -208,7 +287,7 @@ void ReviewHandler::handle_into(std::string_view body, HandleResult& result,
   if (!decision.allowed) {
     // A policy refusal, not a malformed request: 403 Forbidden.
     deny(result, *request, std::move(decision.denial), 403);
-    return;
+    return true;
   }
   response.warnings = std::move(decision.warnings);
   response.audit_annotations = std::move(decision.audit_annotations);
@@ -225,7 +304,11 @@ void ReviewHandler::handle_into(std::string_view body, HandleResult& result,
       result.reason = "nothing to change";
     }
   }
-  answer(result, response);
+  if (!reply(result, response, limits_.max_response_bytes)) {
+    refuse_too_large(result, api_version, response.patch.empty() ? 0 : response.patch.text_size(),
+                     pod->containers.size(), pod->init_containers.size());
+  }
+  return true;
 }
 
 }  // namespace irsa::admission

@@ -2,6 +2,7 @@
 // plan the mutation, encode. Knows nothing of sockets or TLS.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <string>
@@ -24,6 +25,30 @@ enum class Outcome {
 // "mutated", "unchanged", "denied", "bad_request".
 std::string_view outcome_name(Outcome outcome);
 
+// Why a review was refused before its Pod was acted on (also counted in
+// the outcome: kDenied or kBadRequest).
+enum class Refusal {
+  kNone,
+  kDuplicateKey,      // an object in the review holds a key twice
+  kResponseTooLarge,  // the answer would pass max_response_bytes
+};
+
+// "none", "duplicate_key", "response_too_large".
+std::string_view refusal_name(Refusal refusal);
+
+// The default reply budget: 4 MiB. etcd stores objects up to 1.5 MiB by
+// default (--max-request-bytes), and what a patch adds ends up in the stored
+// Pod, so no Pod that can be stored needs a patch of even 2 MiB (2.7 MiB in
+// base64); a few KiB is usual.
+inline constexpr std::size_t kDefaultMaxResponseBytes = 4 * 1024 * 1024;
+
+struct ReviewLimits {
+  // The largest AdmissionReview answer, in bytes. A review whose answer would
+  // be larger is refused (allowed: false, code 413); its JSON Patch is never
+  // built past the budget. 0: no limit.
+  std::size_t max_response_bytes = kDefaultMaxResponseBytes;
+};
+
 struct HandleResult {
   int http_status = 200;
   // The AdmissionReview response when http_status is 200 (application/json),
@@ -44,6 +69,7 @@ struct HandleResult {
   // The kind of identity injected, when the outcome is kMutated because of
   // one (for metrics).
   std::optional<identity::Mode> mode;
+  Refusal refusal = Refusal::kNone;  // for metrics
 };
 
 // What happens when a Pod's ServiceAccount is not in the registry. The API
@@ -70,23 +96,38 @@ class ReviewHandler {
   // threads at once. `resolver` must outlive the handler.
   ReviewHandler(const identity::IdentityResolver& resolver, mutation::Options options,
                 credentials::Policy static_credentials, std::function<double()> jitter,
-                UnknownServiceAccounts unknown_service_accounts = {});
+                UnknownServiceAccounts unknown_service_accounts = {}, ReviewLimits limits = {});
 
   // Answers one review. Thread-safe; never throws: any failure becomes an
   // HTTP 400 or an allowed: false response, never a 5xx. Logs one line per
-  // review at verbosity 3.
+  // review at verbosity 3, and a warning for a reply over the budget.
   HandleResult handle(std::string_view body) const;
 
+  // Answers one review without waiting: nullopt when the answer would have to
+  // wait for a ServiceAccount lookup (the ServiceAccount is not in the cache
+  // and a lookup is configured); then call handle() on a thread that may block.
+  std::optional<HandleResult> try_handle(std::string_view body) const;
+
  private:
+  // handle() when `may_block`, else try_handle(). Logs only what it answers.
+  std::optional<HandleResult> answer(std::string_view body, bool may_block) const;
   // Fills `result` step by step, so that after an exception handle() still
   // knows the uid and apiVersion (kept in `api_version`) to answer with.
-  void handle_into(std::string_view body, HandleResult& result, std::string& api_version) const;
+  // Returns false, having answered nothing, when it would have to wait for a
+  // lookup and may not block.
+  bool handle_into(std::string_view body, bool may_block, HandleResult& result,
+                   std::string& api_version) const;
+  // Refuses the review (allowed: false, 413) because its answer would pass
+  // the budget; `patch_bytes` is how far the patch got.
+  void refuse_too_large(HandleResult& result, std::string_view api_version, std::size_t patch_bytes,
+                        std::size_t containers, std::size_t init_containers) const;
 
   const identity::IdentityResolver& resolver_;
   mutation::Options options_;
   credentials::Policy static_credentials_;
   std::function<double()> jitter_;
   UnknownServiceAccounts unknown_service_accounts_;
+  ReviewLimits limits_;
 };
 
 }  // namespace irsa::admission

@@ -4,10 +4,11 @@
 
 #include <cstdint>
 #include <optional>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "admission/review_handler.h"
 #include "common/result.h"
 #include "credentials/static_credentials.h"
 #include "identity/identity.h"
@@ -25,13 +26,17 @@ struct ServeConfig {
   std::string tls_cert = "/etc/webhook/certs/tls.crt";
   std::string tls_key = "/etc/webhook/certs/tls.key";
   std::size_t max_request_bytes = 4 * 1024 * 1024;
+  // The largest AdmissionReview answer; a review whose answer would be
+  // larger is refused (allowed: false, code 413). See
+  // admission::kDefaultMaxResponseBytes for why 4 MiB.
+  std::size_t max_response_bytes = admission::kDefaultMaxResponseBytes;
   int worker_threads = 0;  // 0: derived from the machine
   double shutdown_grace_seconds = 10;
   // After SIGTERM, how long new connections are still served (with
   // Connection: close) while the Service stops routing here; within the grace.
   double shutdown_delay_seconds = 2;
   std::string tls_min_version = "1.2";
-  std::string tls_cipher_suites;  // comma-separated; empty: secure defaults
+  std::string tls_cipher_suites;      // comma-separated; empty: secure defaults
   double read_timeout_seconds = 10;   // a whole request, from its first byte
   double write_timeout_seconds = 10;  // a whole reply
   double idle_timeout_seconds = 120;  // keep-alive; above the API server's 90 s

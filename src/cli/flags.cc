@@ -188,6 +188,10 @@ const std::vector<Flag>& flag_table() {
        text(FIELD(serve.tls_key))},
       {"max-request-bytes", Kind::kSize, "Largest accepted request body (default 4194304)",
        integer("max-request-bytes", FIELD(serve.max_request_bytes))},
+      {"max-response-bytes", Kind::kSize,
+       "Largest AdmissionReview answer; a Pod whose patch would not fit is refused with "
+       "allowed: false, code 413 (default 4194304)",
+       integer("max-response-bytes", FIELD(serve.max_response_bytes))},
       {"tls-min-version", Kind::kString, "Lowest TLS version accepted: 1.2 or 1.3 (default 1.2)",
        text(FIELD(serve.tls_min_version))},
       {"tls-cipher-suites", Kind::kString,
@@ -553,6 +557,10 @@ Status validate_mutation_config(const Config& config) {
   return Ok{};
 }
 
+// The smallest --max-response-bytes: a denial with its 4 KiB message, or a
+// usual patch with 4 KB of warnings, fits many times over.
+constexpr std::size_t kMinResponseBytes = 16 * 1024;
+
 Status validate_config(const Config& config) {
   if (auto ok = validate_mutation_config(config); !ok) return ok;
   const auto& s = config.serve;
@@ -571,6 +579,12 @@ Status validate_config(const Config& config) {
   if (s.max_request_bytes < 1024) {
     return Error{"--max-request-bytes must be at least 1024, got " +
                  std::to_string(s.max_request_bytes)};
+  }
+  if (s.max_response_bytes < kMinResponseBytes) {
+    return Error{"--max-response-bytes must be at least " + std::to_string(kMinResponseBytes) +
+                 " (room for a usual patch and 4 KB of warnings), got " +
+                 std::to_string(s.max_response_bytes) + "; the default is " +
+                 std::to_string(admission::kDefaultMaxResponseBytes)};
   }
   if (s.service_account_lookup_grace_seconds < 0) {
     return Error{"--service-account-lookup-grace-period must not be negative"};

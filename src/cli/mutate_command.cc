@@ -38,6 +38,7 @@ constexpr char kMutateUsage[] =
     "--annotation-prefix, --token-expiration, --static-credentials, ...).\n"
     "Static credentials found are reported on stderr (and removed from the patch\n"
     "with --static-credentials=strip, the default).\n"
+    "No --max-response-bytes limit applies: the whole patch is printed.\n"
     "Exit status: 0 done, 1 the webhook would deny the Pod, 2 bad input.\n";
 
 struct MutateArgs {

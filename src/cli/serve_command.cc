@@ -71,6 +71,11 @@ void record_review(metrics::Metrics& metrics, const admission::HandleResult& res
   if (result.static_credentials_removed) {
     metrics.record_static_credentials_removed(result.static_credentials.size());
   }
+  if (result.refusal == admission::Refusal::kDuplicateKey) {
+    metrics.record_refusal(metrics::Refusal::kDuplicateKey);
+  } else if (result.refusal == admission::Refusal::kResponseTooLarge) {
+    metrics.record_refusal(metrics::Refusal::kResponseTooLarge);
+  }
 }
 
 std::chrono::milliseconds millis(double seconds) {
@@ -108,7 +113,8 @@ int run_serve(const Config& config) {
   if (!sources) return startup_error(sources.error());
 
   admission::ReviewHandler handler(resolver, config.mutation, config.static_credentials,
-                                   random_jitter, (*sources)->unknown_service_accounts());
+                                   random_jitter, (*sources)->unknown_service_accounts(),
+                                   admission::ReviewLimits{serve.max_response_bytes});
 
   metrics::Metrics metrics(IRSA_VERSION, IRSA_REVISION);
   metrics.add_scrape_hook(

@@ -281,7 +281,7 @@ std::vector<Finding> find_static_credentials(const PodView& pod, const DetectOpt
   return findings;
 }
 
-mutation::Patch plan_removal(const std::vector<Finding>& findings) {
+mutation::Patch plan_removal(const std::vector<Finding>& findings, std::size_t max_patch_bytes) {
   // Path of the array each finding lives in -> its indices, removed from the
   // highest down so earlier removals never shift later ones.
   std::map<std::string, std::set<std::size_t, std::greater<>>> arrays;
@@ -307,7 +307,7 @@ mutation::Patch plan_removal(const std::vector<Finding>& findings) {
     }
     arrays[base].insert(finding.index);
   }
-  mutation::Patch patch;
+  mutation::Patch patch(max_patch_bytes);
   for (const auto& [base, indices] : arrays) {
     for (std::size_t index : indices) patch.remove(base + "/" + std::to_string(index));
   }

@@ -63,7 +63,8 @@ std::vector<Finding> find_static_credentials(const mutation::PodView& pod,
 // RFC 6902 `remove` operations for `findings` (from find_static_credentials
 // on the same Pod), ordered so that every index stays valid: within one
 // array, highest index first. They apply before any `add` to the same Pod.
-mutation::Patch plan_removal(const std::vector<Finding>& findings);
+// `max_patch_bytes` as mutation::Patch's budget (0: no limit).
+mutation::Patch plan_removal(const std::vector<Finding>& findings, std::size_t max_patch_bytes = 0);
 
 // Glob match with `*` (any run) and `?` (one character), whole string.
 bool glob_match(std::string_view pattern, std::string_view text);

@@ -186,8 +186,14 @@ std::size_t ServiceAccountRegistry::end_full_list(Generation generation) {
 
 std::optional<ServiceAccountSettings> ServiceAccountRegistry::find(std::string_view namespace_name,
                                                                    std::string_view name) const {
-  // Reused per thread: the request path looks up without allocating.
-  thread_local std::string lookup_key;
+  // Reused per thread: the request path looks up without allocating. A key
+  // too long to be a real name (the names come from requests) gets a string
+  // of its own, so no thread keeps a large buffer for good.
+  constexpr std::size_t kReusedKeyMaxBytes = 1024;
+  thread_local std::string reused_key;
+  std::string own_key;
+  const bool reuse = namespace_name.size() + name.size() < kReusedKeyMaxBytes;
+  std::string& lookup_key = reuse ? reused_key : own_key;
   lookup_key.assign(namespace_name);
   lookup_key += '/';
   lookup_key += name;

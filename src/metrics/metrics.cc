@@ -58,6 +58,16 @@ struct Metrics::State {
           .Register(registry);
   std::array<prometheus::Counter*, 2> mutation_by_mode{};
 
+  prometheus::Family<prometheus::Counter>& refusals =
+      prometheus::BuildCounter()
+          .Name("irsa_webhook_reviews_refused_total")
+          .Help(
+              "AdmissionReviews refused before their Pod was acted on, by reason: duplicate_key "
+              "(a JSON key twice), response_too_large (the answer would pass "
+              "--max-response-bytes)")
+          .Register(registry);
+  std::array<prometheus::Counter*, 2> refusal_by_reason{};
+
   prometheus::Family<prometheus::Counter>& static_credentials =
       prometheus::BuildCounter()
           .Name("irsa_webhook_static_credentials_removed_total")
@@ -131,6 +141,8 @@ Metrics::Metrics(std::string_view version, std::string_view revision)
   s.latency_histogram = &s.latency.Add({}, latency_buckets());
   s.mutation_by_mode = {&s.mutations.Add({{"mode", "web_identity"}}),
                         &s.mutations.Add({{"mode", "container_credentials"}})};
+  s.refusal_by_reason = {&s.refusals.Add({{"reason", "duplicate_key"}}),
+                         &s.refusals.Add({{"reason", "response_too_large"}})};
   s.static_credentials_removed = &s.static_credentials.Add({});
   s.certificate_reload_success = &s.certificate_reloads.Add({{"result", "success"}});
   s.certificate_reload_failure = &s.certificate_reloads.Add({{"result", "failure"}});
@@ -154,6 +166,10 @@ void Metrics::record_review(ReviewOutcome outcome, std::chrono::nanoseconds elap
 
 void Metrics::record_mutation(MutationMode mode) {
   state_->mutation_by_mode[static_cast<std::size_t>(mode)]->Increment();
+}
+
+void Metrics::record_refusal(Refusal reason) {
+  state_->refusal_by_reason[static_cast<std::size_t>(reason)]->Increment();
 }
 
 void Metrics::record_static_credentials_removed(std::size_t count) {

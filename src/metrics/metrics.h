@@ -22,6 +22,12 @@ enum class ReviewOutcome {
 
 enum class MutationMode { kWebIdentity, kContainerCredentials };
 
+// Why a review was refused before its Pod was acted on.
+enum class Refusal {
+  kDuplicateKey,      // "duplicate_key": a JSON key twice in the review
+  kResponseTooLarge,  // "response_too_large": the answer would pass --max-response-bytes
+};
+
 // Thread-safe; recording is a few atomic operations (the latency histogram
 // takes a short lock), cheap enough for the request path.
 class Metrics {
@@ -35,6 +41,8 @@ class Metrics {
   // One review answered, and how long decode + resolve + plan + encode took.
   void record_review(ReviewOutcome outcome, std::chrono::nanoseconds elapsed);
   void record_mutation(MutationMode mode);
+  // One review refused (also counted by record_review as denied or error).
+  void record_refusal(Refusal reason);
   // Static credentials (env vars, mounts, envFrom) removed from one Pod.
   void record_static_credentials_removed(std::size_t count);
 

@@ -1,6 +1,7 @@
 // Options of the mutation core: the webhook-wide settings that come from flags.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace irsa::mutation {
@@ -21,6 +22,10 @@ struct Options {
       "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount";
   std::string container_credentials_token_volume_name = "eks-pod-identity-token";
   std::string container_credentials_token_path = "eks-pod-identity-token";
+  // The largest JSON Patch text the core writes for one Pod (0: no limit);
+  // past it, planning throws PatchTooLarge. The server derives it from
+  // --max-response-bytes.
+  std::size_t max_patch_bytes = 0;
 };
 
 }  // namespace irsa::mutation

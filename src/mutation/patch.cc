@@ -16,6 +16,9 @@ bool plain_ascii(std::string_view text) {
                      [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
 }
 
+// The bytes write_operation adds at least, besides its path and value.
+constexpr std::size_t kOperationOverhead = sizeof(R"({"op":"add","path":"","value":})") - 1;
+
 void write_operation(std::string& out, bool remove, std::string_view path,
                      std::string_view path_suffix, std::string_view value) {
   out += remove ? R"({"op":"remove","path":)" : R"({"op":"add","path":)";
@@ -39,6 +42,20 @@ void write_operation(std::string& out, bool remove, std::string_view path,
 
 }  // namespace
 
+PatchTooLarge::PatchTooLarge(std::size_t max_bytes)
+    : std::length_error("the JSON Patch would pass its budget of " + std::to_string(max_bytes) +
+                        " bytes"),
+      max_bytes_(max_bytes) {}
+
+void Patch::make_room(std::string& part, std::size_t more) {
+  if (max_bytes_ == 0) return;
+  const std::size_t total = text_size() + more;
+  if (total > max_bytes_) throw PatchTooLarge(max_bytes_);
+  const std::size_t needed = part.size() + more;
+  if (needed <= part.capacity()) return;
+  part.reserve(std::max(needed, std::min(2 * part.capacity(), max_bytes_)));
+}
+
 void Patch::add(std::string_view path, std::string_view path_suffix, std::string_view value) {
   add_operation(false, path, path_suffix, value);
 }
@@ -49,10 +66,13 @@ void Patch::add_operation(bool remove, std::string_view path, std::string_view p
                           std::string_view value) {
   // A path that cannot be written (not UTF-8) throws and leaves the patch as
   // it was.
+  // A path that needs escaping may grow past this estimate, by little.
+  make_room(body_, 1 + kOperationOverhead + path.size() + path_suffix.size() + value.size());
   const std::size_t size = body_.size();
   try {
     if (!body_.empty()) body_ += ',';
     write_operation(body_, remove, path, path_suffix, value);
+    if (max_bytes_ != 0 && text_size() > max_bytes_) throw PatchTooLarge(max_bytes_);
   } catch (...) {
     body_.resize(size);
     throw;
@@ -63,6 +83,9 @@ void Patch::add_operation(bool remove, std::string_view path, std::string_view p
 void Patch::prepend_add(std::string_view path, std::string_view value) {
   std::string head;
   write_operation(head, false, path, {}, value);
+  if (max_bytes_ != 0 && text_size() + head.size() + 1 > max_bytes_) {
+    throw PatchTooLarge(max_bytes_);
+  }
   if (!head_.empty()) {
     head += ',';
     head += head_;
@@ -73,10 +96,15 @@ void Patch::prepend_add(std::string_view path, std::string_view value) {
 
 void Patch::append(Patch&& other) {
   if (other.empty()) return;
+  std::size_t limit = max_bytes_ == 0         ? other.max_bytes_
+                      : other.max_bytes_ == 0 ? max_bytes_
+                                              : std::min(max_bytes_, other.max_bytes_);
+  if (limit != 0 && text_size() + other.text_size() > limit) throw PatchTooLarge(limit);
   if (empty()) {
     *this = std::move(other);
   } else {
     // `other`'s prepended operations go first among its own, after ours.
+    body_.reserve(body_.size() + other.head_.size() + other.body_.size() + 2);
     for (const std::string* part : {&other.head_, &other.body_}) {
       if (part->empty()) continue;
       if (!body_.empty()) body_ += ',';
@@ -84,6 +112,7 @@ void Patch::append(Patch&& other) {
     }
     count_ += other.count_;
   }
+  max_bytes_ = limit;
   other = Patch();
 }
 
@@ -95,9 +124,17 @@ void Patch::write(std::string& out) const {
   out += ']';
 }
 
+std::size_t Patch::text_size() const {
+  return 2 + head_.size() + (!head_.empty() && !body_.empty() ? 1 : 0) + body_.size();
+}
+
+std::array<std::string_view, 5> Patch::pieces() const {
+  return {"[", head_, !head_.empty() && !body_.empty() ? "," : "", body_, "]"};
+}
+
 std::string Patch::text() const {
   std::string out;
-  out.reserve(head_.size() + body_.size() + 3);
+  out.reserve(text_size());
   write(out);
   return out;
 }

@@ -197,6 +197,7 @@ std::vector<std::string> parse_skip_containers(std::string_view annotation) {
 Plan plan_mutation(const PodView& pod, const identity::Identity& identity, const Options& options,
                    double jitter) {
   Plan plan;
+  plan.patch = Patch(options.max_patch_bytes);
   bool container_credentials = identity.mode == identity::Mode::kContainerCredentials;
   const std::string prefix = options.annotation_prefix + "/";
 

@@ -2,12 +2,19 @@
 // mutation core, both API versions, and every way a body can be wrong.
 #include "admission/review_handler.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
+
+#include "log/log.h"
 
 namespace irsa::admission {
 namespace {
@@ -271,6 +278,193 @@ TEST_F(ReviewHandlerTest, TurnsAnExceptionIntoADenial) {
   EXPECT_EQ(out["response"]["status"]["code"], 400);
   EXPECT_NE(out["response"]["status"]["message"].get<std::string>().find("no randomness"),
             std::string::npos);
+}
+
+// `body` with the first `marker` followed by `marker` then `twin`: the same
+// key twice.
+std::string doubled(std::string body, const std::string& marker, const std::string& twin) {
+  auto at = body.find(marker);
+  EXPECT_NE(at, std::string::npos) << marker;
+  if (at != std::string::npos) body.insert(at + marker.size(), "," + twin);
+  return body;
+}
+
+TEST_F(ReviewHandlerTest, RefusesDuplicateServiceAccountName) {
+  // The webhook would read "plain" (no role), the API server "app".
+  std::string body = doubled(review(pod("plain")).dump(), R"("serviceAccountName":"plain")",
+                             R"("serviceAccountName":"app")");
+  HandleResult result = handler_.handle(body);
+  EXPECT_EQ(result.outcome, Outcome::kDenied);
+  EXPECT_EQ(result.refusal, Refusal::kDuplicateKey);
+  json out = response_of(result);
+  EXPECT_EQ(out["response"]["uid"], "b8c1a7e2-0000-4000-8000-000000000001");
+  EXPECT_EQ(out["response"]["allowed"], false);
+  EXPECT_EQ(out["response"]["status"]["code"], 400);
+  EXPECT_THAT(out["response"]["status"]["message"].get<std::string>(),
+              ::testing::HasSubstr(
+                  R"(duplicate key "serviceAccountName" at /request/object/spec: the API server)"));
+  EXPECT_FALSE(out["response"].contains("patch"));
+}
+
+TEST_F(ReviewHandlerTest, RefusesTwoContainersKeysInStaticCredentialDenyMode) {
+  credentials::Policy policy;
+  policy.managed = credentials::ManagedMode::kDeny;
+  ReviewHandler deny_mode(resolver_, mutation::Options{}, policy, [] { return 0.0; });
+  // The first `containers` is clean, the last (the API server's) has keys.
+  json keyed = {{{"name", "app"},
+                 {"image", "nginx"},
+                 {"env", {{{"name", "AWS_SECRET_ACCESS_KEY"}, {"value", "secret"}}}}}};
+  json clean = {{{"name", "app"}, {"image", "nginx"}}};
+  json object = pod();
+  object["spec"] = {{"serviceAccountName", "app"}, {"containers", clean}};
+  std::string body = doubled(review(object).dump(), R"("containers":)" + clean.dump(),
+                             R"("containers":)" + keyed.dump());
+  HandleResult result = deny_mode.handle(body);
+  json out = response_of(result);
+  EXPECT_EQ(out["response"]["allowed"], false);
+  EXPECT_EQ(out["response"]["status"]["code"], 400);
+  EXPECT_THAT(out["response"]["status"]["message"].get<std::string>(),
+              ::testing::HasSubstr(R"(duplicate key "containers" at /request/object/spec)"));
+  // The keyed Pod alone is refused by the policy, as before.
+  object["spec"]["containers"] = keyed;
+  EXPECT_EQ(response_of(deny_mode.handle(review(object).dump()))["response"]["status"]["code"],
+            403);
+}
+
+TEST_F(ReviewHandlerTest, RefusesAKeyTwiceAnywhereInThePodOrRequest) {
+  const std::string body = review(pod()).dump();
+  for (auto [marker, twin, where] :
+       {std::tuple<std::string, std::string, std::string>{
+            R"("value":"1")", R"("value":"2")", "/request/object/spec/containers/0/env/0"},
+        {R"("name":"web")", R"("name":"other")", "/request/object/metadata"},
+        {R"("operation":"CREATE")", R"("operation":"UPDATE")", "/request"},
+        {R"("group":"")", R"("group":"apps")", "/request/kind"}}) {
+    HandleResult result = handler_.handle(doubled(body, marker, twin));
+    json out = response_of(result);
+    EXPECT_EQ(out["response"]["allowed"], false) << marker;
+    EXPECT_THAT(out["response"]["status"]["message"].get<std::string>(),
+                ::testing::HasSubstr(" at " + where + ":"))
+        << marker;
+  }
+}
+
+TEST_F(ReviewHandlerTest, AnswersHttp400ToADuplicateKeyInTheEnvelope) {
+  std::string body = review(pod()).dump();
+  std::string twice = R"({"kind":"AdmissionReview",)" + body.substr(1);
+  HandleResult result = handler_.handle(twice);
+  EXPECT_EQ(result.http_status, 400);
+  EXPECT_EQ(result.outcome, Outcome::kBadRequest);
+  EXPECT_THAT(result.body, ::testing::HasSubstr(R"(duplicate key "kind" at the top level)"));
+  EXPECT_EQ(result.body.find('\n'), result.body.size() - 1);
+}
+
+class ReplyBudgetTest : public ReviewHandlerTest {
+ protected:
+  static json pod_with_containers(int count) {
+    json object = pod();
+    object["spec"]["containers"] = json::array();
+    for (int i = 0; i < count; ++i) {
+      object["spec"]["containers"].push_back({{"name", "c" + std::to_string(i)}, {"image", "x"}});
+    }
+    return object;
+  }
+  ReviewHandler budgeted(std::size_t max_response_bytes) const {
+    return ReviewHandler(
+        resolver_, mutation::Options{}, credentials::Policy{}, [] { return 0.0; }, {},
+        ReviewLimits{max_response_bytes});
+  }
+};
+
+TEST_F(ReplyBudgetTest, RefusesAReplyOverTheBudgetWithItsReason) {
+  ReviewHandler handler = budgeted(20000);
+  log::configure(log::Format::kText, 0);
+  ::testing::internal::CaptureStderr();
+  HandleResult result = handler.handle(review(pod_with_containers(300)).dump());
+  std::string log_text = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(result.outcome, Outcome::kDenied);
+  EXPECT_EQ(result.refusal, Refusal::kResponseTooLarge);
+  EXPECT_LT(result.body.size(), 2000u);
+  json out = response_of(result);
+  EXPECT_EQ(out["response"]["uid"], "b8c1a7e2-0000-4000-8000-000000000001");
+  EXPECT_EQ(out["response"]["allowed"], false);
+  EXPECT_EQ(out["response"]["status"]["code"], 413);
+  const std::string message = out["response"]["status"]["message"];
+  for (const char* part : {"response too large", "300 containers", "1 init containers",
+                           "--max-response-bytes of 20000 bytes", "raise --max-response-bytes"}) {
+    EXPECT_THAT(message, ::testing::HasSubstr(part));
+  }
+  EXPECT_FALSE(out["response"].contains("patch"));
+  // One warning line, even at verbosity 0.
+  EXPECT_THAT(log_text, ::testing::HasSubstr("warning review refused: response too large"));
+  EXPECT_EQ(std::count(log_text.begin(), log_text.end(), '\n'), 1) << log_text;
+}
+
+TEST_F(ReplyBudgetTest, AnswersAReviewJustUnderTheBudgetNormally) {
+  const std::string body = review(pod_with_containers(40)).dump();
+  HandleResult unlimited = budgeted(0).handle(body);
+  ASSERT_EQ(unlimited.outcome, Outcome::kMutated);
+  const std::size_t size = unlimited.body.size();
+  HandleResult exact = budgeted(size).handle(body);
+  EXPECT_EQ(exact.outcome, Outcome::kMutated) << exact.reason;
+  EXPECT_TRUE(exact.body == unlimited.body);
+  HandleResult over = budgeted(size - 1).handle(body);
+  EXPECT_EQ(over.outcome, Outcome::kDenied);
+  EXPECT_EQ(over.refusal, Refusal::kResponseTooLarge);
+}
+
+TEST_F(ReplyBudgetTest, TheDefaultBudgetAnswersUsualPods) {
+  HandleResult result = handler_.handle(review(pod_with_containers(50)).dump());
+  EXPECT_EQ(result.outcome, Outcome::kMutated);
+  EXPECT_EQ(result.refusal, Refusal::kNone);
+}
+
+TEST_F(ReviewHandlerTest, TryHandleAnswersACacheHitWithoutWaiting) {
+  std::atomic<int> calls{0};
+  UnknownServiceAccounts unknown;
+  unknown.lookup = [&](std::string_view, std::string_view) {
+    ++calls;
+    return std::optional<identity::ServiceAccountSettings>();
+  };
+  ReviewHandler handler(
+      resolver_, mutation::Options{}, credentials::Policy{}, [] { return 0.0; }, unknown);
+  auto result = handler.try_handle(review(pod()).dump());
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->outcome, Outcome::kMutated);
+  EXPECT_EQ(result->body, handler.handle(review(pod()).dump()).body);
+  // Whatever needs no lookup is answered too: bad bodies, other kinds.
+  EXPECT_EQ(handler.try_handle("garbage")->http_status, 400);
+  EXPECT_EQ(calls.load(), 0);
+}
+
+TEST_F(ReviewHandlerTest, TryHandleLeavesACacheMissWithALookupToHandle) {
+  std::atomic<int> calls{0};
+  UnknownServiceAccounts unknown;
+  unknown.lookup = [&](std::string_view, std::string_view) {
+    ++calls;
+    identity::ServiceAccountSettings settings;
+    settings.role_arn = kRoleArn;
+    return std::optional<identity::ServiceAccountSettings>(settings);
+  };
+  ReviewHandler handler(
+      resolver_, mutation::Options{}, credentials::Policy{}, [] { return 0.0; }, unknown);
+  const std::string body = review(pod("fresh")).dump();
+  log::configure(log::Format::kText, 3);
+  ::testing::internal::CaptureStderr();
+  EXPECT_FALSE(handler.try_handle(body).has_value());
+  std::string log_text = ::testing::internal::GetCapturedStderr();
+  log::configure(log::Format::kText, 0);
+  EXPECT_EQ(calls.load(), 0) << "try_handle must not call the lookup";
+  EXPECT_EQ(log_text, "") << "nothing logged for a review not answered";
+  HandleResult result = handler.handle(body);
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(result.outcome, Outcome::kMutated);
+}
+
+TEST_F(ReviewHandlerTest, TryHandleAnswersACacheMissWithoutALookup) {
+  auto result = handler_.try_handle(review(pod("nobody")).dump());
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->outcome, Outcome::kUnchanged);
+  EXPECT_EQ(result->reason, "ServiceAccount unknown");
 }
 
 TEST(OutcomeName, NamesEveryOutcome) {

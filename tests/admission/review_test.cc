@@ -164,6 +164,71 @@ TEST_F(DecodeReview, TheParserCanBeReused) {
   EXPECT_EQ(request->api_version, kApiVersionV1beta1);
 }
 
+TEST_F(DecodeReview, AKeyTwiceInThePodIsReportedWithItsPath) {
+  std::string body = review().dump();
+  const std::string marker = R"("image":"nginx")";
+  ASSERT_NE(body.find(marker), std::string::npos);
+  body.replace(body.find(marker), marker.size(), marker + R"(,"image":"evil")");
+  auto request = decode(std::string_view(body));
+  ASSERT_TRUE(request.ok()) << request.error();
+  ASSERT_TRUE(request->duplicate_key.has_value());
+  EXPECT_EQ(*request->duplicate_key,
+            R"(duplicate key "image" at /request/object/spec/containers/0)");
+  EXPECT_EQ(request->uid, "705ab4f5-6393-11e8-b7cc-42010a800002");
+  EXPECT_FALSE(decode(review())->duplicate_key.has_value());
+}
+
+TEST_F(DecodeReview, AKeyTwiceInTheEnvelopeOrTheUidTwiceIsNotAReview) {
+  std::string body = review().dump();
+  std::string doubled_version = R"({"apiVersion":"admission.k8s.io/v1beta1",)" + body.substr(1);
+  EXPECT_EQ(
+      refusal(std::string_view(doubled_version)),
+      R"(body is not an unambiguous AdmissionReview: duplicate key "apiVersion" at the top level)");
+  std::string doubled_uid = body;
+  doubled_uid.replace(doubled_uid.find(R"("uid")"), 5, R"("uid":"other","uid")");
+  EXPECT_EQ(refusal(std::string_view(doubled_uid)),
+            R"(body is not an unambiguous AdmissionReview: duplicate key "uid" at /request)");
+  // The uid twice is caught even when another key twice comes first.
+  std::string both = doubled_uid;
+  both.replace(both.find(R"("image")"), 7, R"("image":"x","image")");
+  EXPECT_NE(refusal(std::string_view(both)).find(R"(duplicate key "uid" at /request)"), std::string::npos);
+}
+
+TEST_F(DecodeReview, FindsDuplicatesInLargeObjectsAndEscapesTheirPath) {
+  json body = review();
+  json annotations = json::object();
+  for (int i = 0; i < 200; ++i) annotations["key-" + std::to_string(i)] = "v";
+  body["request"]["object"]["metadata"]["annotations"] = annotations;
+  EXPECT_FALSE(decode(body)->duplicate_key.has_value()) << "200 distinct keys";
+  body["request"]["object"]["metadata"]["annotations"] = json::object();
+  body["request"]["object"]["metadata"]["annotations"]["a/b~c"] = {{"key-0", 1}};
+  for (int i = 0; i < 40; ++i) {
+    body["request"]["object"]["metadata"]["annotations"]["a/b~c"]["key-" + std::to_string(i)] = i;
+  }
+  std::string text = body.dump();
+  text.replace(text.find(R"("key-7")"), 7, R"("key-7":7,"key-7")");
+  auto request = decode(std::string_view(text));
+  ASSERT_TRUE(request.ok());
+  EXPECT_EQ(*request->duplicate_key,
+            R"(duplicate key "key-7" at /request/object/metadata/annotations/a~1b~0c)");
+}
+
+TEST_F(DecodeReview, QuotesAHostileDuplicateKeyOnOneLineAndShort) {
+  json body = review();
+  const std::string hostile = "\x1b[31m\r\n" + std::string(500, 'k');
+  body["request"]["object"]["metadata"][hostile] = 1;
+  std::string text = body.dump();
+  const std::string key = json(hostile).dump();
+  text.replace(text.find(key), key.size(), key + ":2," + key);
+  auto request = decode(std::string_view(text));
+  ASSERT_TRUE(request.ok());
+  const std::string& message = *request->duplicate_key;
+  EXPECT_EQ(message.find_first_of("\x1b\r\n"), std::string::npos) << message;
+  EXPECT_NE(message.find(R"("\x1b[31m\x0d\x0akkk)"), std::string::npos) << message;
+  EXPECT_LT(message.size(), 200u) << message;
+  EXPECT_NE(message.find("...\" at /request/object/metadata"), std::string::npos) << message;
+}
+
 TEST(EncodeReviewResponse, CarriesNoPatchWhenNothingChanges) {
   ReviewResponse response;
   response.api_version = std::string(kApiVersionV1beta1);
@@ -226,6 +291,49 @@ TEST(Base64Encode, MatchesTheRfc4648Vectors) {
   EXPECT_EQ(base64_encode("foob"), "Zm9vYg==");
   EXPECT_EQ(base64_encode("fooba"), "Zm9vYmE=");
   EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
+}
+
+TEST(Base64Encode, EncodesPiecesAsTheirConcatenation) {
+  const std::string text = "[{\"op\":\"add\"},{\"x\":1}]";
+  for (std::size_t a = 0; a <= text.size(); ++a) {
+    for (std::size_t b = a; b <= text.size(); ++b) {
+      std::string out = "prefix:";
+      append_base64(out, std::array<std::string_view, 3>{std::string_view(text).substr(0, a),
+                                                         std::string_view(text).substr(a, b - a),
+                                                         std::string_view(text).substr(b)});
+      EXPECT_EQ(out, "prefix:" + base64_encode(text)) << a << " " << b;
+    }
+  }
+}
+
+TEST(EncodeReviewResponse, RefusesToWritePastItsBudget) {
+  ReviewResponse response;
+  response.uid = "u";
+  response.patch.add("/a", std::string(3000, '1'));
+  std::string full = encode_review_response(response);
+  EXPECT_TRUE(encode_review_response(response, full.size()) == full);
+  EXPECT_FALSE(encode_review_response(response, full.size() - 1).has_value());
+  EXPECT_FALSE(encode_review_response(response, 1000).has_value());
+  EXPECT_TRUE(encode_review_response(response, 0) == full);
+
+  // With every member set, the exact size still fits: the early refusal
+  // counts only what the reply takes at least.
+  response.warnings = {"one", "two \"quoted\""};
+  response.audit_annotations = {{"a", "b"}, {"c", "d\n"}};
+  response.status = ResponseStatus{403, "why"};
+  response.allowed = false;
+  full = encode_review_response(response);
+  EXPECT_TRUE(encode_review_response(response, full.size()) == full);
+  EXPECT_FALSE(encode_review_response(response, full.size() - 1).has_value());
+}
+
+TEST(Denial, CutsAHugeMessage) {
+  ReviewRequest request;
+  request.api_version = kApiVersionV1;
+  request.uid = "u";
+  ReviewResponse response = denial(request, 403, std::string(100000, 'x'));
+  EXPECT_LT(response.status->message.size(), kMaxStatusMessageBytes + 40);
+  EXPECT_NE(response.status->message.find("bytes more)"), std::string::npos);
 }
 
 TEST(Base64Encode, EncodesEveryByteValue) {

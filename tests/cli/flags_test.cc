@@ -147,6 +147,19 @@ TEST(ValidateConfig, ChecksFilesAndPorts) {
               HasSubstr("--metrics-port and --port are both 9999"));
 }
 
+TEST(ParseFlags, MaxResponseBytesDefaultsTo4MiBAndIsValidated) {
+  EXPECT_EQ(parse_ok({}).serve.max_response_bytes, 4u * 1024 * 1024);
+  EXPECT_EQ(parse_ok({"--max-response-bytes=65536"}).serve.max_response_bytes, 65536u);
+  EXPECT_THAT(parse_error({"--max-response-bytes=-1"}), HasSubstr("must not be negative"));
+  EXPECT_THAT(parse_error({"--max-response-bytes=big"}), HasSubstr("wants an integer"));
+  Config config = parse_ok({"--max-response-bytes=100"});
+  auto status = validate_config(config);
+  ASSERT_FALSE(status.ok());
+  EXPECT_THAT(status.error(), HasSubstr("--max-response-bytes must be at least 16384"));
+  EXPECT_THAT(status.error(), HasSubstr("got 100"));
+  EXPECT_THAT(usage_text(), HasSubstr("--max-response-bytes"));
+}
+
 TEST(Usage, ListsAwsFlags) {
   std::string text = usage_text();
   for (const char* flag : {"--port", "--token-audience", "--watch-container-credentials-config",

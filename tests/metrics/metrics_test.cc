@@ -21,6 +21,9 @@ TEST(Metrics, StartsWithEveryFamilyAtZeroAndTheBuildInfo) {
   EXPECT_TRUE(has_line(text, "irsa_webhook_mutations_total{mode=\"container_credentials\"} 0"));
   EXPECT_TRUE(has_line(text, "irsa_webhook_review_duration_seconds_count 0"));
   EXPECT_TRUE(has_line(text, "irsa_webhook_static_credentials_removed_total 0"));
+  EXPECT_TRUE(has_line(text, "irsa_webhook_reviews_refused_total{reason=\"duplicate_key\"} 0"));
+  EXPECT_TRUE(
+      has_line(text, "irsa_webhook_reviews_refused_total{reason=\"response_too_large\"} 0"));
   EXPECT_TRUE(has_line(text, "irsa_webhook_certificate_reloads_total{result=\"failure\"} 0"));
   EXPECT_TRUE(has_line(text, "irsa_webhook_watch_restarts_total{resource=\"serviceaccounts\"} 0"));
   EXPECT_TRUE(has_line(text, "irsa_webhook_build_info{revision=\"abc123\",version=\"1.2.3\"} 1"));
@@ -36,6 +39,9 @@ TEST(Metrics, CountsWhatIsRecorded) {
   metrics.record_mutation(MutationMode::kContainerCredentials);
   metrics.record_static_credentials_removed(2);
   metrics.record_static_credentials_removed(0);
+  metrics.record_refusal(Refusal::kResponseTooLarge);
+  metrics.record_refusal(Refusal::kResponseTooLarge);
+  metrics.record_refusal(Refusal::kDuplicateKey);
   metrics.record_http_response("mutate", 200);
   metrics.record_http_response("mutate", 413);
   metrics.record_http_response("mutate", 413);
@@ -58,6 +64,9 @@ TEST(Metrics, CountsWhatIsRecorded) {
   EXPECT_TRUE(has_line(text, "irsa_webhook_review_duration_seconds_bucket{le=\"0.005\"} 3"));
   EXPECT_TRUE(has_line(text, "irsa_webhook_mutations_total{mode=\"web_identity\"} 1"));
   EXPECT_TRUE(has_line(text, "irsa_webhook_static_credentials_removed_total 2"));
+  EXPECT_TRUE(has_line(text, "irsa_webhook_reviews_refused_total{reason=\"duplicate_key\"} 1"));
+  EXPECT_TRUE(
+      has_line(text, "irsa_webhook_reviews_refused_total{reason=\"response_too_large\"} 2"));
   EXPECT_TRUE(
       has_line(text, "irsa_webhook_http_responses_total{code=\"413\",handler=\"mutate\"} 2"));
   EXPECT_TRUE(has_line(text, "irsa_webhook_certificate_reloads_total{result=\"success\"} 1"));

@@ -64,5 +64,55 @@ TEST(Patch, APathThatIsNotUtf8ThrowsAndLeavesThePatchAsItWas) {
   EXPECT_EQ(patch.text(), R"([{"op":"add","path":"/a","value":1}])");
 }
 
+TEST(Patch, RefusesAnOperationPastItsBudgetAndStaysAsItWas) {
+  const std::string value = R"({"name":"AWS_ROLE_ARN","value":"arn:aws:iam::1:role/r"})";
+  Patch patch(1000);
+  std::size_t added = 0;
+  try {
+    for (; added < 1000; ++added) {
+      patch.add("/spec/containers/" + std::to_string(added), "/env/-", value);
+    }
+    FAIL() << "no PatchTooLarge";
+  } catch (const PatchTooLarge& e) {
+    EXPECT_EQ(e.max_bytes(), 1000u);
+  }
+  EXPECT_EQ(patch.size(), added);
+  EXPECT_LE(patch.text_size(), 1000u);
+  EXPECT_EQ(patch.text().size(), patch.text_size());
+  EXPECT_NO_THROW(json::parse(patch.text()));
+  EXPECT_THROW(patch.remove("/spec/volumes/" + std::string(1000, '9')), PatchTooLarge);
+  EXPECT_THROW(patch.prepend_add("/metadata/labels", std::string(1000, '1')), PatchTooLarge);
+  EXPECT_EQ(patch.size(), added);
+}
+
+TEST(Patch, AppendKeepsTheSmallerBudget) {
+  Patch small(200);
+  small.remove("/spec/volumes/0");
+  Patch big;
+  big.add("/a", std::string(150, '1'));
+  EXPECT_THROW(small.append(std::move(big)), PatchTooLarge);
+  EXPECT_EQ(small.size(), 1u);
+
+  Patch unlimited;
+  Patch limited(100);
+  limited.add("/a", "1");
+  unlimited.append(std::move(limited));
+  EXPECT_EQ(unlimited.max_bytes(), 100u);
+  EXPECT_THROW(unlimited.add("/b", std::string(100, '2')), PatchTooLarge);
+}
+
+TEST(Patch, PiecesSpellTheText) {
+  Patch patch;
+  patch.add("/a", "1");
+  patch.prepend_add("/b", "2");
+  std::string joined;
+  for (std::string_view piece : patch.pieces()) joined += piece;
+  EXPECT_EQ(joined, patch.text());
+  EXPECT_EQ(patch.text_size(), joined.size());
+  std::string empty;
+  for (std::string_view piece : Patch().pieces()) empty += piece;
+  EXPECT_EQ(empty, "[]");
+}
+
 }  // namespace
 }  // namespace irsa::mutation
