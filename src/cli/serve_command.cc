@@ -149,6 +149,16 @@ int run_serve(const Config& config) {
     record_review(metrics, result, std::chrono::steady_clock::now() - begin);
     return to_http_reply(std::move(result));
   };
+  // The usual review (its ServiceAccount cached) is answered on the I/O
+  // thread that read it; one that must wait for a lookup goes to a worker.
+  routes.mutate_now =
+      [&handler, &metrics](std::string_view body) -> std::optional<server::HttpReply> {
+    const auto begin = std::chrono::steady_clock::now();
+    std::optional<admission::HandleResult> result = handler.try_handle(body);
+    if (!result) return std::nullopt;
+    record_review(metrics, *result, std::chrono::steady_clock::now() - begin);
+    return to_http_reply(std::move(*result));
+  };
   routes.ready = [&sources = **sources] { return sources.ready(); };
 
   // --metrics-port 0: no metrics listener. A port that cannot be bound stops
