@@ -151,8 +151,8 @@ int run_serve(const Config& config) {
   };
   // The usual review (its ServiceAccount cached) is answered on the I/O
   // thread that read it; one that must wait for a lookup goes to a worker.
-  routes.mutate_now =
-      [&handler, &metrics](std::string_view body) -> std::optional<server::HttpReply> {
+  routes.mutate_now = [&handler,
+                       &metrics](std::string_view body) -> std::optional<server::HttpReply> {
     const auto begin = std::chrono::steady_clock::now();
     std::optional<admission::HandleResult> result = handler.try_handle(body);
     if (!result) return std::nullopt;
