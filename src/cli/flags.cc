@@ -212,9 +212,17 @@ const std::vector<Flag>& flag_table() {
        "the open-files limit less a reserve)",
        integer("max-connections", FIELD(serve.max_connections))},
       {"worker-threads", Kind::kInt,
-       "Threads serving requests, at least (default max(8, 4 x cores); more are added while "
-       "requests wait on slow clients)",
+       "Threads for reviews that wait on a ServiceAccount lookup or are large, at least "
+       "(default max(8, 4 x cores); more are added, up to 256, while all are busy)",
        integer("worker-threads", FIELD(serve.worker_threads))},
+      {"io-threads", Kind::kInt,
+       "Threads that accept, run TLS, read requests, answer the usual review and write replies "
+       "(default: one per core)",
+       integer("io-threads", FIELD(serve.io_threads))},
+      {"max-bytes-in-flight", Kind::kSize,
+       "Request bodies and replies held at once across all connections; a body that does not "
+       "fit waits within its read timeout (default 67108864)",
+       integer("max-bytes-in-flight", FIELD(serve.max_bytes_in_flight))},
       {"shutdown-grace", Kind::kDuration,
        "On SIGTERM/SIGINT, finish the requests in progress and exit within this (default 10s)",
        duration("shutdown-grace", FIELD(serve.shutdown_grace_seconds))},
@@ -606,6 +614,15 @@ Status validate_config(const Config& config) {
     return Error{"--shutdown-delay must not be longer than --shutdown-grace"};
   }
   if (s.worker_threads < 0) return Error{"--worker-threads must not be negative"};
+  if (s.io_threads < 0 || s.io_threads > 256) {
+    return Error{"--io-threads must be from 0 (one per core) to 256, got " +
+                 std::to_string(s.io_threads)};
+  }
+  if (s.max_bytes_in_flight < s.max_request_bytes) {
+    return Error{"--max-bytes-in-flight (" + std::to_string(s.max_bytes_in_flight) +
+                 ") must be at least --max-request-bytes (" + std::to_string(s.max_request_bytes) +
+                 "), or a body of the largest accepted size could never be read"};
+  }
   if (s.watch_config_map && !s.service_accounts_file.empty()) {
     return Error{
         "--watch-config-map reads the ConfigMap from the API server; it cannot be used "

@@ -137,6 +137,8 @@ int run_serve(const Config& config) {
   options.tls = {serve.tls_min_version, serve.tls_cipher_suites};
   options.max_request_bytes = serve.max_request_bytes;
   options.worker_threads = serve.worker_threads;
+  options.io_threads = serve.io_threads;
+  options.max_bytes_in_flight = serve.max_bytes_in_flight;
   options.max_connections = serve.max_connections;
   options.read_timeout = millis(serve.read_timeout_seconds);
   options.write_timeout = millis(serve.write_timeout_seconds);

@@ -160,6 +160,24 @@ TEST(ParseFlags, MaxResponseBytesDefaultsTo4MiBAndIsValidated) {
   EXPECT_THAT(usage_text(), HasSubstr("--max-response-bytes"));
 }
 
+TEST(ServeFlags, IoThreadsAndBytesInFlightAreValidated) {
+  Config config = parse_ok({"--io-threads=3", "--max-bytes-in-flight=8388608"});
+  EXPECT_EQ(config.serve.io_threads, 3);
+  EXPECT_EQ(config.serve.max_bytes_in_flight, 8388608u);
+  // (Valid values: what validation says, if anything, is about the files.)
+  auto valid = validate_config(config);
+  if (!valid) {
+    EXPECT_THAT(valid.error(), HasSubstr("--tls-cert"));
+  }
+  auto too_many = validate_config(parse_ok({"--io-threads=1000"}));
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_THAT(too_many.error(), HasSubstr("--io-threads must be from 0"));
+  auto too_small = validate_config(parse_ok({"--max-bytes-in-flight=1048576"}));
+  ASSERT_FALSE(too_small.ok());
+  EXPECT_THAT(too_small.error(), HasSubstr("must be at least --max-request-bytes (4194304)"));
+  EXPECT_THAT(usage_text(), HasSubstr("--max-bytes-in-flight"));
+}
+
 TEST(Usage, ListsAwsFlags) {
   std::string text = usage_text();
   for (const char* flag : {"--port", "--token-audience", "--watch-container-credentials-config",
