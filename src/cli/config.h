@@ -31,7 +31,7 @@ struct ServeConfig {
   // admission::kDefaultMaxResponseBytes for why 4 MiB.
   std::size_t max_response_bytes = admission::kDefaultMaxResponseBytes;
   int worker_threads = 0;  // 0: derived from the machine
-  int io_threads = 0;      // 0: one per core
+  int io_threads = 0;      // 0: one per core, at most 4
   // Request bodies and replies held at once across all connections.
   std::size_t max_bytes_in_flight = 64 * 1024 * 1024;
   double shutdown_grace_seconds = 10;

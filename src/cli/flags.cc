@@ -217,7 +217,7 @@ const std::vector<Flag>& flag_table() {
        integer("worker-threads", FIELD(serve.worker_threads))},
       {"io-threads", Kind::kInt,
        "Threads that accept, run TLS, read requests, answer the usual review and write replies "
-       "(default: one per core)",
+       "(default: one per core, at most 4)",
        integer("io-threads", FIELD(serve.io_threads))},
       {"max-bytes-in-flight", Kind::kSize,
        "Request bodies and replies held at once across all connections; a body that does not "

@@ -1,5 +1,6 @@
 // The serve command: wires flags -> registry, resolver, review handler and
 // HTTPS server, then waits for SIGTERM/SIGINT to stop gracefully.
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -103,6 +104,11 @@ int run_serve(const Config& config) {
   // A client that disconnects mid-reply must not kill the process (OpenSSL
   // writes with write(2)).
   signal(SIGPIPE, SIG_IGN);
+  // Buffers of large reviews (bodies, parses, replies) are mapped and
+  // unmapped on their own, so that the memory goes back to the system once
+  // they are done: glibc otherwise raises its mmap threshold after the first
+  // such free and keeps later ones in its heap.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   // A thousand connections need a thousand descriptors.
   log::debug(2, "open files limit", {{"soft", std::to_string(server::raise_open_file_limit())}});
 

@@ -757,8 +757,11 @@ ConnectionLoop::ConnectionLoop(int listen_fd, SSL_CTX* ctx, ConnectionLoopOption
   options_.max_connections = std::max<std::size_t>(1, options_.max_connections);
   options_.min_workers = std::max<std::size_t>(1, options_.min_workers);
   options_.max_workers = std::max(options_.min_workers, options_.max_workers);
-  if (options_.io_threads == 0) options_.io_threads = cores;
-  if (options_.large_concurrency == 0) options_.large_concurrency = cores;
+  // A container sees every core of its node, not its CPU limit: a few I/O
+  // threads and two large reviews at a time unless told otherwise, so that
+  // memory does not scale with the node (README "Sizing").
+  if (options_.io_threads == 0) options_.io_threads = std::min<std::size_t>(cores, 4);
+  if (options_.large_concurrency == 0) options_.large_concurrency = 2;
 }
 
 ConnectionLoop::~ConnectionLoop() { stop(); }

@@ -1,5 +1,5 @@
 // The webhook port's connections and threads, event-driven: a few I/O
-// threads (one per core) each own an epoll set and the connections they
+// threads (one per core, at most 4) each own an epoll set and the connections they
 // accepted, and run everything that waits on a client without blocking:
 // accept, the TLS handshake, reading a request (HttpRequestParser), writing
 // its reply. A request reaches the application only when complete. It is
@@ -83,7 +83,7 @@ struct ConnectionLoopOptions {
   // (0: no limit).
   std::size_t max_requests_per_connection = 0;
   HttpLimits limits;
-  // I/O threads (0: one per core).
+  // I/O threads (0: one per core, at most 4).
   std::size_t io_threads = 0;
   // Worker threads for requests that block or are large: this many from the
   // start, more (up to max_workers) while all are busy.
@@ -94,7 +94,7 @@ struct ConnectionLoopOptions {
   std::size_t max_bytes_in_flight = 64 * 1024 * 1024;
   // Bodies up to this size are answered on the I/O thread when they can be
   // without blocking; larger ones go to a worker, at most
-  // `large_concurrency` at a time (0: one per core).
+  // `large_concurrency` at a time (0: two).
   std::size_t inline_max_body_bytes = 128 * 1024;
   std::size_t large_concurrency = 0;
   // Called with the open-connection count as it changes (from any thread,

@@ -55,7 +55,7 @@ struct ServerOptions {
   // Request bodies and replies held across all connections at once; a body
   // that does not fit waits for room within its read deadline.
   std::size_t max_bytes_in_flight = 64 * 1024 * 1024;
-  // I/O threads (0: one per core).
+  // I/O threads (0: one per core, at most 4).
   int io_threads = 0;
 };
 
