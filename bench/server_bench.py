@@ -12,6 +12,10 @@ container) and ~10 KB, beside references in the same run:
   httplib ceiling  cpp-httplib answering the same fixed body
                    (bench/httplib_ceiling.cc), when built
 
+All servers run at once (idle ones cost nothing) and the runs are
+interleaved by connection count, so load from a neighbour falls on the
+webhook and its references alike.
+
 Prints a table: reviews/s and p50/p99/p99.9 latency at 1, 16, 64 and 256
 connections, CPU seconds per 10,000 reviews (utime+stime from
 /proc/PID/stat), the webhook beside nginx with the ratio and DESIGN's goals
@@ -64,11 +68,11 @@ def review_bodies(work):
     return paths
 
 
-def measure(pid, port, body, connections, duration, delay_ms=0):
-    before = harness.cpu_seconds(pid)
+def measure(pid, port, body, connections, duration, delay_ms=0, cpu=harness.cpu_seconds):
+    before = cpu(pid)
     result = harness.run_wrk(f"https://127.0.0.1:{port}/mutate", body, connections, duration,
                              delay_ms)
-    used = harness.cpu_seconds(pid) - before
+    used = cpu(pid) - before
     result["cpu_per_10k"] = used / max(1, result["requests"]) * 10000
     return result
 
@@ -233,22 +237,9 @@ def main():
         with open(fixed, "wb") as handle:
             handle.write(answer)
 
-        rows = []
-        for name in sizes:
-            path, size = bodies[name]
-            for connections in connection_counts:
-                result = measure(webhook.pid, port, path, connections, args.duration)
-                rows.append(("irsa-webhook", f"{name} ({size} B)", connections, result))
-                print(f"  irsa-webhook {name} c={connections}: {result['rate']:.0f}/s",
-                      file=sys.stderr)
-        delay = max(0.0, 16 / args.paced_rate * 1000)
-        paced = measure(webhook.pid, port, bodies["2KB"][0], 16, args.duration, delay_ms=delay)
-        idle_cpu, held = idle_connections_cpu(port, 1000, 5.0, webhook.pid)
-        peak_rss_kb = harness.status_value(webhook.pid, "VmHWM")
-        threads = harness.status_value(webhook.pid, "Threads")
-        harness.stop(webhook)
-
-        nginx_rows = []
+        # Every server is started first and the runs are interleaved by
+        # connection count, so a busy neighbour on a shared machine weighs on
+        # the webhook and its references alike.
         nginx_note = ""
         if args.no_nginx:
             nginx_note = "nginx skipped (--no-nginx)"
@@ -266,18 +257,6 @@ def main():
             nginx_note = (f"nginx {nginx_version(args.nginx)}: worker_processes auto "
                           f"(= {workers} here), keep-alive without a request limit, access log "
                           "off, TLS 1.2/1.3 with the webhook's TLS 1.2 suites, server preference")
-            for connections in connection_counts:
-                before = group_cpu_seconds(nginx)
-                result = harness.run_wrk(f"https://127.0.0.1:{nginx_port}/mutate",
-                                         bodies[REFERENCE][0], connections, args.duration)
-                result["cpu_per_10k"] = ((group_cpu_seconds(nginx) - before)
-                                         / max(1, result["requests"]) * 10000)
-                nginx_rows.append(("nginx fixed reply", f"{REFERENCE} (fixed reply)",
-                                   connections, result))
-                print(f"  nginx c={connections}: {result['rate']:.0f}/s", file=sys.stderr)
-            stop_group(nginx)
-
-        ceiling_rows = []
         if os.path.exists(args.ceiling):
             ceiling_port = harness.free_port()
             ceiling = subprocess.Popen(
@@ -285,13 +264,37 @@ def main():
                  str(max(connection_counts) + 16)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             harness.wait_healthy(ceiling_port, ca, ceiling)
-            for connections in connection_counts:
+
+        rows, nginx_rows, ceiling_rows = [], [], []
+        for connections in connection_counts:
+            for name in sizes:
+                path, size = bodies[name]
+                result = measure(webhook.pid, port, path, connections, args.duration)
+                rows.append(("irsa-webhook", f"{name} ({size} B)", connections, result))
+                print(f"  irsa-webhook {name} c={connections}: {result['rate']:.0f}/s",
+                      file=sys.stderr)
+            if nginx is not None:
+                result = measure(nginx.pid, nginx_port, bodies[REFERENCE][0], connections,
+                                 args.duration, cpu=lambda _: group_cpu_seconds(nginx))
+                nginx_rows.append(("nginx fixed reply", f"{REFERENCE} (fixed reply)",
+                                   connections, result))
+                print(f"  nginx c={connections}: {result['rate']:.0f}/s", file=sys.stderr)
+            if ceiling is not None:
                 result = measure(ceiling.pid, ceiling_port, bodies[REFERENCE][0], connections,
                                  args.duration)
                 ceiling_rows.append(("httplib ceiling", f"{REFERENCE} (fixed reply)",
                                      connections, result))
                 print(f"  ceiling c={connections}: {result['rate']:.0f}/s", file=sys.stderr)
+        if nginx is not None:
+            stop_group(nginx)
+        if ceiling is not None:
             harness.stop(ceiling)
+        delay = max(0.0, 16 / args.paced_rate * 1000)
+        paced = measure(webhook.pid, port, bodies["2KB"][0], 16, args.duration, delay_ms=delay)
+        idle_cpu, held = idle_connections_cpu(port, 1000, 5.0, webhook.pid)
+        peak_rss_kb = harness.status_value(webhook.pid, "VmHWM")
+        threads = harness.status_value(webhook.pid, "Threads")
+        harness.stop(webhook)
 
         print(f"\nirsa-webhook load benchmark: wrk, TLS keep-alive, 127.0.0.1, "
               f"{os.cpu_count()} CPUs shared by server and client, {args.duration}s per run; "
@@ -300,6 +303,7 @@ def main():
         print("| server | review | conns | reviews/s | p50 ms | p99 ms | p99.9 ms | errors |"
               " CPU s / 10k |")
         print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        rows.sort(key=lambda row: [row[1].startswith(name) for name in sizes].index(True))
         for server, review, connections, r in rows + nginx_rows + ceiling_rows:
             print(f"| {server} | {review} | {connections} | {r['rate']:.0f} |"
                   f" {harness.ms(r['p50_us'])} | {harness.ms(r['p99_us'])} |"
