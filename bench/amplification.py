@@ -231,7 +231,7 @@ def main():
               f"{{\"name\":\"cN\",\"image\":\"x\"}} for {NAMESPACE}/{SERVICE_ACCOUNT} (a role); "
               f"TLS, 127.0.0.1, {os.cpu_count()} CPUs; load average before "
               f"{one:.2f} (1 min), {five:.2f} (5 min); server flags: defaults"
-              + (" " + " ".join(extra) if extra else "") + "\n")
+              + (" plus " + " ".join(extra) if extra else "") + "\n")
         print("| # | HTTP | allowed | patch | reply bytes | seconds | message |")
         print("|---:|---:|---|---|---:|---:|---|")
         for review in posts:

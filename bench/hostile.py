@@ -261,10 +261,15 @@ def phase(args, webhook, port, ca, body_path, counts):
             held = {k: counters[slot(k, "held")] for k in KINDS}
             print(f"  attackers open in {time.monotonic() - start:.1f} s: {held}", file=sys.stderr)
             time.sleep(1.0)  # let the server settle into holding them
+        server_before = harness.cpu_seconds(webhook.pid)
+        attacker_before = harness.cpu_seconds(attacker.pid) if attacker else 0.0
         with Prober(port, ca) as prober:
             wrk = harness.run_wrk(f"https://127.0.0.1:{port}/mutate", body_path,
                                   args.connections, args.duration)
         result["wrk"] = wrk
+        result["server_cpu"] = harness.cpu_seconds(webhook.pid) - server_before
+        result["attacker_cpu"] = (harness.cpu_seconds(attacker.pid) - attacker_before
+                                  if attacker else 0.0)
         probes = sorted(prober.latencies)
         result["probe"] = {"sent": len(probes) + prober.failed, "failed": prober.failed,
                            "p50": percentile(probes, 0.50), "p99": percentile(probes, 0.99),
@@ -320,6 +325,10 @@ def report(args, baseline, attacked, cpu_note):
         a = attacked["attack"][kind]
         rows.append((f"{kind}: held at end / opened / closed by server / failed opens",
                      "-", f"{a['held']} / {a['opened']} / {a['closed']} / {a['failed']}", ""))
+    rows.append(("server CPU s during the load", f"{baseline['server_cpu']:.1f}",
+                 f"{attacked['server_cpu']:.1f}", ""))
+    rows.append(("attackers' CPU s (one Python process)", "-",
+                 f"{attacked['attacker_cpu']:.1f}", ""))
     rows.append(("server threads at end", baseline["threads"], attacked["threads"], ""))
     rows.append(("server VmRSS at end MiB", f"{baseline['rss'] / 1024:.1f}",
                  f"{attacked['rss'] / 1024:.1f}", ""))
