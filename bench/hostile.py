@@ -82,30 +82,40 @@ class Attack:
         self.counters[slot(kind, field)] += by
 
     async def open(self, kind):
+        """A connected attacker: the record header sent, or the handshake done
+        (and for an idle one, a /healthz answered); closed again on failure."""
         async with self.gate:
             if kind == "stalled":
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection("127.0.0.1", self.port), OPEN_TIMEOUT)
-                writer.write(TLS_RECORD_HEADER)
-                await writer.drain()
-                return reader, writer
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection("127.0.0.1", self.port, ssl=self.context,
-                                        server_hostname="127.0.0.1"), OPEN_TIMEOUT)
-            if kind == "idle":
-                writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-                await writer.drain()
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), OPEN_TIMEOUT)
-                if not head.startswith(b"HTTP/1.1 200"):
-                    writer.close()
-                    raise ConnectionError("healthz answered " + head[:12].decode(errors="replace"))
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                if length:
-                    await asyncio.wait_for(reader.readexactly(length), OPEN_TIMEOUT)
+            else:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection("127.0.0.1", self.port, ssl=self.context,
+                                            server_hostname="127.0.0.1"), OPEN_TIMEOUT)
+            try:
+                if kind == "stalled":
+                    writer.write(TLS_RECORD_HEADER)
+                    await writer.drain()
+                elif kind == "idle":
+                    await self.one_healthz(reader, writer)
+            except BaseException:
+                writer.close()
+                raise
             return reader, writer
+
+    @staticmethod
+    async def one_healthz(reader, writer):
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), OPEN_TIMEOUT)
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise ConnectionError("healthz answered " + head[:12].decode(errors="replace"))
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        if length:
+            await asyncio.wait_for(reader.readexactly(length), OPEN_TIMEOUT)
 
     @staticmethod
     def slow_headers(index):
@@ -134,7 +144,7 @@ class Attack:
     async def attacker(self, kind, index, first):
         """One socket, re-opened whenever the server closes it; bounded by the
         deadline and by a count of attempts."""
-        for attempt in range(100_000):
+        for _ in range(100_000):
             if time.monotonic() > self.deadline:
                 break
             writer = None
@@ -154,7 +164,7 @@ class Attack:
                     self.bump(kind, "closed")
                     await asyncio.sleep(REOPEN_PAUSE)
             except (OSError, EOFError, asyncio.TimeoutError, asyncio.IncompleteReadError,
-                    ValueError):
+                    asyncio.LimitOverrunError, ValueError):
                 self.bump(kind, "failed")
                 if not first.done():
                     first.set_result(False)
@@ -300,8 +310,8 @@ def report(args, baseline, attacked, cpu_note):
           f"127.0.0.1, {os.cpu_count()} CPUs shared by server, wrk and attackers; {cpu_note}\n")
     counts = attacked["counts"]
     print(f"attack: {counts['stalled']} stalled handshakes, {counts['slowloris']} slow-loris "
-          f"(1 header byte/s), {counts['idle']} idle keep-alive; re-opened {REOPEN_PAUSE:g} s after "
-          "the server closes one\n")
+          f"(1 header byte/s), {counts['idle']} idle keep-alive; re-opened "
+          f"{REOPEN_PAUSE:g} s after the server closes one\n")
     print("| measure | baseline (no attack) | under attack | goal |")
     print("|---|---:|---:|---|")
     rows = []
