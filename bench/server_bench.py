@@ -24,7 +24,7 @@ a paced run near 5,000 reviews/s, and the CPU an idle server spends holding
 1,000 keep-alive connections.
 
 Usage: bench/server_bench.py --binary build/irsa-webhook [--ceiling build/bench/httplib_ceiling]
-       [--duration 8] [--connections 1,16,64,256] [--reviews 2KB,4.4KB,10KB] [--no-nginx]
+       [--duration 8] [--connections 1,16,64,256] [--reviews 2KB,4.4KB,10KB] [--no-nginx] [--rounds 1]
 Every wait is bounded; the servers are killed on exit.
 """
 
@@ -198,6 +198,8 @@ def main():
     parser.add_argument("--connections", default="1,16,64,256")
     parser.add_argument("--reviews", default=f"2KB,{REFERENCE},10KB",
                         help=f"review sizes to post ({REFERENCE} is compared with nginx)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="runs of each cell, interleaved; the median by rate is shown")
     parser.add_argument("--paced-rate", type=int, default=5000)
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # tables and progress interleave right
@@ -265,26 +267,32 @@ def main():
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             harness.wait_healthy(ceiling_port, ca, ceiling)
 
+        # Each cell is run --rounds times (the rounds interleaved too) and the
+        # run of median rate is kept: one 8 s run on a shared machine is noisy.
+        runs = {}  # (server, review, connections) -> [result]
+        for round_number in range(args.rounds):
+            for connections in connection_counts:
+                plan = [("irsa-webhook", f"{name} ({bodies[name][1]} B)", webhook.pid, port,
+                         bodies[name][0], harness.cpu_seconds) for name in sizes]
+                if nginx is not None:
+                    plan.append(("nginx fixed reply", f"{REFERENCE} (fixed reply)", nginx.pid,
+                                 nginx_port, bodies[REFERENCE][0],
+                                 lambda _: group_cpu_seconds(nginx)))
+                if ceiling is not None:
+                    plan.append(("httplib ceiling", f"{REFERENCE} (fixed reply)", ceiling.pid,
+                                 ceiling_port, bodies[REFERENCE][0], harness.cpu_seconds))
+                for server, review, pid, server_port, body, cpu in plan:
+                    result = measure(pid, server_port, body, connections, args.duration,
+                                     cpu=cpu)
+                    runs.setdefault((server, review, connections), []).append(result)
+                    print(f"  round {round_number + 1}: {server} {review} c={connections}: "
+                          f"{result['rate']:.0f}/s", file=sys.stderr)
         rows, nginx_rows, ceiling_rows = [], [], []
-        for connections in connection_counts:
-            for name in sizes:
-                path, size = bodies[name]
-                result = measure(webhook.pid, port, path, connections, args.duration)
-                rows.append(("irsa-webhook", f"{name} ({size} B)", connections, result))
-                print(f"  irsa-webhook {name} c={connections}: {result['rate']:.0f}/s",
-                      file=sys.stderr)
-            if nginx is not None:
-                result = measure(nginx.pid, nginx_port, bodies[REFERENCE][0], connections,
-                                 args.duration, cpu=lambda _: group_cpu_seconds(nginx))
-                nginx_rows.append(("nginx fixed reply", f"{REFERENCE} (fixed reply)",
-                                   connections, result))
-                print(f"  nginx c={connections}: {result['rate']:.0f}/s", file=sys.stderr)
-            if ceiling is not None:
-                result = measure(ceiling.pid, ceiling_port, bodies[REFERENCE][0], connections,
-                                 args.duration)
-                ceiling_rows.append(("httplib ceiling", f"{REFERENCE} (fixed reply)",
-                                     connections, result))
-                print(f"  ceiling c={connections}: {result['rate']:.0f}/s", file=sys.stderr)
+        for (server, review, connections), results in runs.items():
+            median = sorted(results, key=lambda r: r["rate"])[len(results) // 2]
+            table = {"irsa-webhook": rows, "nginx fixed reply": nginx_rows}.get(server,
+                                                                                ceiling_rows)
+            table.append((server, review, connections, median))
         if nginx is not None:
             stop_group(nginx)
         if ceiling is not None:
@@ -297,7 +305,8 @@ def main():
         harness.stop(webhook)
 
         print(f"\nirsa-webhook load benchmark: wrk, TLS keep-alive, 127.0.0.1, "
-              f"{os.cpu_count()} CPUs shared by server and client, {args.duration}s per run; "
+              f"{os.cpu_count()} CPUs shared by server and client, {args.duration}s per run"
+              + (f", median of {args.rounds} rounds" if args.rounds > 1 else "") + "; "
               f"load average before {one:.2f} (1 min), {five:.2f} (5 min)")
         print(nginx_note + "\n")
         print("| server | review | conns | reviews/s | p50 ms | p99 ms | p99.9 ms | errors |"
