@@ -145,6 +145,14 @@ class Review:
         match = re.search(rb'"allowed"\s*:\s*(true|false)', self.head)
         return match.group(1).decode() if match else "-"
 
+    def code(self):
+        """status.code of the review's response, when it has one."""
+        for part in (self.head, self.tail):
+            match = re.search(rb'"code"\s*:\s*(\d+)', part)
+            if match:
+                return match.group(1).decode()
+        return "-"
+
     def message(self):
         for part in (self.head, self.tail):
             match = re.search(rb'"message"\s*:\s*"((?:[^"\\]|\\.)*)"', part)
@@ -232,11 +240,12 @@ def main():
               f"TLS, 127.0.0.1, {os.cpu_count()} CPUs; load average before "
               f"{one:.2f} (1 min), {five:.2f} (5 min); server flags: defaults"
               + (" plus " + " ".join(extra) if extra else "") + "\n")
-        print("| # | HTTP | allowed | patch | reply bytes | seconds | message |")
-        print("|---:|---:|---|---|---:|---:|---|")
+        print("| # | HTTP | allowed | status.code | patch | reply bytes | seconds | message |")
+        print("|---:|---:|---|---:|---|---:|---:|---|")
         for review in posts:
             size = f"{review.reply_bytes}" + (" (stopped reading)" if review.truncated else "")
             print(f"| {review.index + 1} | {review.status or '-'} | {review.allowed()} | "
+                  f"{review.code()} | "
                   f"{'yes' if review.patched() else 'no'} | {size} | {review.seconds:.2f} | "
                   f"{cut(review.message())} |")
         peak_mib = max(sampler.peak_kib, hwm_kib) / 1024
