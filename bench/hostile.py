@@ -315,11 +315,12 @@ def report(args, baseline, attacked, cpu_note):
     print("| measure | baseline (no attack) | under attack | goal |")
     print("|---|---:|---:|---|")
     rows = []
-    def sent(wrk):  # wrk counts an HTTP error status among the requests too
-        return wrk["requests"] + wrk["errors"] - wrk.get("status_errors", 0)
+    def sent(wrk):  # answered (whatever the answer) plus never answered
+        return (wrk["requests"] + wrk["errors"] - wrk.get("status_errors", 0)
+                - wrk.get("unexpected", 0))
 
     rows.append(("reviews sent", sent(baseline["wrk"]), sent(attacked["wrk"]), ""))
-    rows.append(("reviews failed (no answer, or HTTP >= 400)", baseline["wrk"]["errors"],
+    rows.append(("reviews failed (no answer, HTTP >= 400, no patch)", baseline["wrk"]["errors"],
                  attacked["wrk"]["errors"], "0 failed"))
     for label, key in (("review p50 ms", "p50_us"), ("review p99 ms", "p99_us"),
                        ("review max ms", "max_us")):
@@ -358,7 +359,8 @@ def report(args, baseline, attacked, cpu_note):
           f"{harness.ms(wrk['p99_us'])} ms (goal <= {GOAL_P99_MS:.0f} ms): {verdict(p99_ok)}")
     if wrk["errors"]:
         print("  wrk errors: " + ", ".join(f"{k} {wrk[k]}" for k in (
-            "connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
+            "connect_errors", "read_errors", "write_errors", "status_errors", "timeouts",
+            "unexpected")
             if k in wrk))
 
 
