@@ -24,7 +24,8 @@ a paced run near 5,000 reviews/s, and the CPU an idle server spends holding
 1,000 keep-alive connections.
 
 Usage: bench/server_bench.py --binary build/irsa-webhook [--ceiling build/bench/httplib_ceiling]
-       [--duration 8] [--connections 1,16,64,256] [--reviews 2KB,4.4KB,10KB] [--no-nginx] [--rounds 1]
+       [--duration 8] [--connections 1,16,64,256] [--reviews 2KB,4.4KB,10KB] [--rounds 1]
+       [--no-nginx] [--nginx-workers auto]
 Every wait is bounded; the servers are killed on exit.
 """
 
@@ -109,7 +110,7 @@ def nginx_string(text):
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def start_nginx(nginx, work, cert, key, fixed_reply):
+def start_nginx(nginx, work, cert, key, fixed_reply, workers="auto"):
     """nginx in the foreground (own session, killed as a group on stop) with
     a private configuration in work/nginx; returns (process, port, workers)."""
     root = os.path.join(work, "nginx")
@@ -122,7 +123,7 @@ def start_nginx(nginx, work, cert, key, fixed_reply):
                      for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     config = f"""
 daemon off;
-worker_processes auto;
+worker_processes {workers};
 pid {root}/nginx.pid;
 error_log {root}/error.log warn;
 events {{ worker_connections 4096; }}
@@ -153,7 +154,7 @@ http {{
                                    start_new_session=True)
     finally:
         log.close()
-    return process, port, os.cpu_count()
+    return process, port, os.cpu_count() if workers == "auto" else int(workers)
 
 
 def stop_group(process):
@@ -193,6 +194,8 @@ def main():
                                                           "httplib_ceiling"),
                         help="cpp-httplib's fixed reply; skipped when not built")
     parser.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx")
+    parser.add_argument("--nginx-workers", default="auto",
+                        help="nginx's worker_processes (auto: one per CPU)")
     parser.add_argument("--no-nginx", action="store_true")
     parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
     parser.add_argument("--connections", default="1,16,64,256")
@@ -250,15 +253,16 @@ def main():
                           "(apt-get install nginx-light; make bench installs it)")
         else:
             nginx, nginx_port, workers = start_nginx(args.nginx, work, cert, key,
-                                                     answer.decode())
+                                                     answer.decode(), args.nginx_workers)
             try:
                 harness.wait_healthy(nginx_port, ca, nginx)
             except RuntimeError as error:
                 log = open(os.path.join(work, "nginx", "error.log"), errors="replace").read()
                 raise RuntimeError(f"nginx did not start: {error}\n{log[-2000:]}") from None
-            nginx_note = (f"nginx {nginx_version(args.nginx)}: worker_processes auto "
-                          f"(= {workers} here), keep-alive without a request limit, access log "
-                          "off, TLS 1.2/1.3 with the webhook's TLS 1.2 suites, server preference")
+            nginx_note = (f"nginx {nginx_version(args.nginx)}: worker_processes "
+                          f"{args.nginx_workers} (= {workers} here), keep-alive without a request "
+                          "limit, access log off, TLS 1.2/1.3 with the webhook's TLS 1.2 suites, "
+                          "server preference")
         if os.path.exists(args.ceiling):
             ceiling_port = harness.free_port()
             ceiling = subprocess.Popen(
@@ -347,9 +351,11 @@ def print_comparison(rows, nginx_rows, ceiling_rows, connection_counts):
         base = {c: r for s, n, c, r in nginx_rows}
         print(f"\nirsa-webhook ({REFERENCE} review, real mutation) beside nginx (fixed reply), "
               "same run:\n")
-        print("| conns | webhook/s | nginx/s | ratio | webhook p50 / p99 ms |"
+        print("(ratio: the webhook's reviews/s over nginx's; CPU ratio: nginx's CPU per reply "
+              "over the webhook's, which a busy neighbour moves less than the rates)\n")
+        print("| conns | webhook/s | nginx/s | ratio | CPU ratio | webhook p50 / p99 ms |"
               " nginx p50 / p99 ms | goal |")
-        print("|---:|---:|---:|---:|---|---|---|")
+        print("|---:|---:|---:|---:|---:|---|---|---|")
         for connections in connection_counts:
             mine, theirs = ours.get(connections), base.get(connections)
             if not mine or not theirs:
@@ -362,7 +368,9 @@ def print_comparison(rows, nginx_rows, ceiling_rows, connection_counts):
             if connections == 16:
                 goals.append(f"p99 <= {GOAL_P99_MS:g} ms: "
                              + ("ok" if mine["p99_us"] / 1000 <= GOAL_P99_MS else "MISSED"))
+            cpu_ratio = theirs["cpu_per_10k"] / max(1e-9, mine["cpu_per_10k"]) * 100
             print(f"| {connections} | {mine['rate']:.0f} | {theirs['rate']:.0f} | {ratio:.0f} % |"
+                  f" {cpu_ratio:.0f} % |"
                   f" {harness.ms(mine['p50_us'])} / {harness.ms(mine['p99_us'])} |"
                   f" {harness.ms(theirs['p50_us'])} / {harness.ms(theirs['p99_us'])} |"
                   f" {'; '.join(goals)} |")
