@@ -32,7 +32,7 @@ help:
 	@echo "make image-test build the image and test it (user, contents, flags, serving)"
 	@echo "make deploy     kubectl apply -k manifests/overlays/\$$(OVERLAY) (self-signed | cert-manager); undeploy"
 	@echo "make check-manifests   render every overlay and check it (schemas, flags, certificates)"
-	@echo "make bench      run the benchmarks in bench/"
+	@echo "make bench      run the benchmarks in bench/ (load beside nginx, hostile clients, memory amplification; installs wrk, nginx-light)"
 	@echo "make fuzz       every libFuzzer target for FUZZ_SECONDS (300) each, then a table (clang-14)"
 	@echo "make fuzz-campaign  FUZZ_CAMPAIGN_TOTAL seconds on the targets furthest from 10M executions"
 	@echo "make fuzz-smoke replay every seed and fuzz/regressions/ file through every target (in make test)"
@@ -186,16 +186,24 @@ check-manifests: build
 BENCH_ARGS ?=
 bench: build
 	@set -euo pipefail; \
+	SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); updated=0; \
 	if ! command -v wrk >/dev/null; then \
-	  echo "installing wrk"; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q && \
+	  echo "installing wrk"; $$SUDO apt-get update -q && updated=1 && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends wrk; \
+	fi; \
+	if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+	  echo "installing nginx-light (the TLS reference of bench/server_bench.py)"; \
+	  { [ $$updated = 1 ] || $$SUDO apt-get update -q; } && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends nginx-light \
+	    || echo "could not install nginx-light: server_bench.py skips the nginx column"; \
 	fi; \
 	names=$$(sed -n 's/^add_executable(\([A-Za-z0-9_-]*\).*/\1/p' bench/CMakeLists.txt); \
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target $$names; \
 	echo "== bench/server_bench.py"; \
 	/usr/bin/python3 bench/server_bench.py --binary $(BINARY) \
 	  --ceiling $(BUILD_DIR)/bench/httplib_ceiling $(BENCH_ARGS); \
+	echo "== bench/hostile.py"; /usr/bin/python3 bench/hostile.py --binary $(BINARY); \
+	echo "== bench/amplification.py"; /usr/bin/python3 bench/amplification.py --binary $(BINARY); \
 	for name in $$names; do \
 	  if [ "$$name" = httplib_ceiling ]; then continue; fi; \
 	  echo "== bench/$$name"; $(BUILD_DIR)/bench/$$name; \
