@@ -27,9 +27,10 @@ struct DuplicateKey {
   std::string describe() const;
 };
 
-// The first object, in document order (an object before its members), that
-// holds a key twice. One pass over the document; keys of small objects are
-// compared pairwise, those of large ones sorted.
-std::optional<DuplicateKey> find_duplicate_key(simdjson::dom::element root);
+// An object that holds a key twice, in the document a parser has just parsed
+// (parser.doc): the root object itself when it does, else the first found
+// depth-first. One pass over the document; keys of small objects are compared
+// pairwise, those of large ones sorted.
+std::optional<DuplicateKey> find_duplicate_key(const simdjson::dom::document& document);
 
 }  // namespace irsa::admission

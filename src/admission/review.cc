@@ -90,7 +90,7 @@ Result<ReviewRequest> decode_review(simdjson::dom::parser& parser, std::string_v
   }
 
   // One walk over the whole document, before anything is read from it.
-  std::optional<DuplicateKey> duplicate = find_duplicate_key(root);
+  std::optional<DuplicateKey> duplicate = find_duplicate_key(parser.doc);
   if (duplicate && duplicate->path.empty()) {
     return Error{"body is not an unambiguous AdmissionReview: " + duplicate->describe()};
   }
@@ -257,53 +257,63 @@ std::string base64_encode(std::string_view data) {
   return out;
 }
 
+namespace {
+
+constexpr char kBase64Alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+// Two output characters per 12 input bits: two lookups per 3 bytes.
+constexpr auto kBase64Pairs = [] {
+  std::array<char, 2 * 4096> pairs{};
+  for (int v = 0; v < 4096; ++v) {
+    pairs[2 * v] = kBase64Alphabet[v >> 6];
+    pairs[2 * v + 1] = kBase64Alphabet[v & 0x3F];
+  }
+  return pairs;
+}();
+
+inline uint32_t byte_at(const char* data) {
+  return static_cast<uint32_t>(static_cast<unsigned char>(*data));
+}
+
+// Writes the 4 characters of the 3 bytes at `data`; returns the next output.
+inline char* encode_triple(char* next, const char* data) {
+  uint32_t triple = byte_at(data) << 16 | byte_at(data + 1) << 8 | byte_at(data + 2);
+  std::memcpy(next, &kBase64Pairs[2 * (triple >> 12)], 2);
+  std::memcpy(next + 2, &kBase64Pairs[2 * (triple & 0xFFF)], 2);
+  return next + 4;
+}
+
+}  // namespace
+
 void append_base64(std::string& out, const std::string_view* pieces, std::size_t count) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  // Two output characters per 12 input bits: two lookups per 3 bytes.
-  static constexpr auto kPairs = [] {
-    std::array<char, 2 * 4096> pairs{};
-    for (int v = 0; v < 4096; ++v) {
-      pairs[2 * v] = kAlphabet[v >> 6];
-      pairs[2 * v + 1] = kAlphabet[v & 0x3F];
-    }
-    return pairs;
-  }();
-  auto byte = [](char c) { return static_cast<uint32_t>(static_cast<unsigned char>(c)); };
   std::size_t total = 0;
   for (std::size_t k = 0; k < count; ++k) total += pieces[k].size();
   const std::size_t start = out.size();
   out.resize(start + base64_size(total), '=');  // the padding '=' is already there
   char* next = out.data() + start;
-  auto encode = [&](uint32_t triple) {
-    std::memcpy(next, &kPairs[2 * (triple >> 12)], 2);
-    std::memcpy(next + 2, &kPairs[2 * (triple & 0xFFF)], 2);
-    next += 4;
-  };
   // Bytes of a group of three that spans two pieces.
   std::array<char, 3> carry{};
   std::size_t carried = 0;
   for (std::size_t k = 0; k < count; ++k) {
-    std::string_view data = pieces[k];
+    const char* data = pieces[k].data();
+    const std::size_t size = pieces[k].size();
     std::size_t i = 0;
-    while (carried > 0 && i < data.size()) {
+    while (carried > 0 && i < size) {
       carry[carried++] = data[i++];
       if (carried == 3) {
-        encode(byte(carry[0]) << 16 | byte(carry[1]) << 8 | byte(carry[2]));
+        next = encode_triple(next, carry.data());
         carried = 0;
       }
     }
-    for (; i + 3 <= data.size(); i += 3) {
-      encode(byte(data[i]) << 16 | byte(data[i + 1]) << 8 | byte(data[i + 2]));
-    }
-    while (i < data.size()) carry[carried++] = data[i++];
+    for (; i + 3 <= size; i += 3) next = encode_triple(next, data + i);
+    while (i < size) carry[carried++] = data[i++];
   }
   if (carried > 0) {
-    uint32_t triple = byte(carry[0]) << 16;
-    if (carried == 2) triple |= byte(carry[1]) << 8;
-    *next++ = kAlphabet[(triple >> 18) & 0x3F];
-    *next++ = kAlphabet[(triple >> 12) & 0x3F];
-    if (carried == 2) *next = kAlphabet[(triple >> 6) & 0x3F];
+    if (carried == 1) carry[1] = 0;
+    carry[2] = 0;
+    char quad[4];
+    encode_triple(quad, carry.data());
+    std::memcpy(next, quad, carried + 1);  // the rest stays '='
   }
 }
 

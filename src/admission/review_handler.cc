@@ -134,6 +134,11 @@ ReviewHandler::ReviewHandler(const identity::IdentityResolver& resolver, mutatio
       jitter_(std::move(jitter)),
       unknown_service_accounts_(std::move(unknown_service_accounts)),
       limits_(limits) {
+  if (limits_.max_concurrent_large_reviews != 0) {
+    large_reviews_ = std::make_unique<std::counting_semaphore<>>(
+        static_cast<std::ptrdiff_t>(std::min<std::size_t>(limits_.max_concurrent_large_reviews,
+                                                          std::counting_semaphore<>::max())));
+  }
   // The patch goes out in base64 (4 bytes per 3): a patch past 3/4 of the
   // budget cannot fit, so it is not written past that.
   if (limits_.max_response_bytes != 0) {
@@ -151,6 +156,23 @@ std::optional<HandleResult> ReviewHandler::try_handle(std::string_view body) con
 }
 
 std::optional<HandleResult> ReviewHandler::answer(std::string_view body, bool may_block) const {
+  // A large body waits for a slot, so that a burst of them cannot take
+  // memory without bound (each takes about 15 times its size while parsed).
+  std::counting_semaphore<>* slot = nullptr;
+  if (body.size() > kThreadParserMaxBytes && large_reviews_) {
+    if (may_block) {
+      large_reviews_->acquire();
+    } else if (!large_reviews_->try_acquire()) {
+      return std::nullopt;
+    }
+    slot = large_reviews_.get();
+  }
+  struct Release {
+    std::counting_semaphore<>* slot;
+    ~Release() {
+      if (slot) slot->release();
+    }
+  } release{slot};
   HandleResult result;
   std::string api_version;
   auto fail = [&](std::string message) {

@@ -4,7 +4,9 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <semaphore>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +49,12 @@ struct ReviewLimits {
   // be larger is refused (allowed: false, code 413); its JSON Patch is never
   // built past the budget. 0: no limit.
   std::size_t max_response_bytes = kDefaultMaxResponseBytes;
+  // How many reviews with a large body (over 256 KiB; a usual one is a few
+  // KiB) are decoded at once; the others wait their turn (try_handle: nullopt).
+  // The parsed document and the Pod's view take about 15 times the body, so
+  // this bounds what large reviews take together: about 2 x 15 x
+  // --max-request-bytes. 0: no limit.
+  std::size_t max_concurrent_large_reviews = 2;
 };
 
 struct HandleResult {
@@ -106,6 +114,8 @@ class ReviewHandler {
   // Answers one review without waiting: nullopt when the answer would have to
   // wait for a ServiceAccount lookup (the ServiceAccount is not in the cache
   // and a lookup is configured); then call handle() on a thread that may block.
+  // (Also nullopt for a large body while max_concurrent_large_reviews others
+  // are being answered.)
   std::optional<HandleResult> try_handle(std::string_view body) const;
 
  private:
@@ -128,6 +138,8 @@ class ReviewHandler {
   std::function<double()> jitter_;
   UnknownServiceAccounts unknown_service_accounts_;
   ReviewLimits limits_;
+  // Slots for large reviews; null without a limit.
+  std::unique_ptr<std::counting_semaphore<>> large_reviews_;
 };
 
 }  // namespace irsa::admission

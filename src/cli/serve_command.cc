@@ -3,6 +3,9 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <chrono>
 #include <cstdio>
@@ -112,6 +115,13 @@ int run_serve(const Config& config) {
   // A thousand connections need a thousand descriptors.
   log::debug(2, "open files limit", {{"soft", std::to_string(server::raise_open_file_limit())}});
 
+#ifdef __GLIBC__
+  // Buffers of 1 MiB and more (a large review's parsed document) come from
+  // mmap and go back to the system when freed. Otherwise glibc raises this
+  // threshold to the largest block freed so far (up to 32 MiB), and a burst
+  // of large reviews left ~60 MiB in its arenas for good.
+  mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+#endif
   const ServeConfig& serve = config.serve;
   identity::ServiceAccountRegistry registry;
   identity::IdentityResolver resolver(registry, config.identity);

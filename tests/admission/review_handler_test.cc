@@ -7,9 +7,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <tuple>
 
 #include <nlohmann/json.hpp>
@@ -465,6 +469,51 @@ TEST_F(ReviewHandlerTest, TryHandleAnswersACacheMissWithoutALookup) {
   ASSERT_TRUE(result.has_value());
   EXPECT_EQ(result->outcome, Outcome::kUnchanged);
   EXPECT_EQ(result->reason, "ServiceAccount unknown");
+}
+
+TEST_F(ReviewHandlerTest, LargeReviewsTakeTurnsAndTryHandleDoesNotWaitForOne) {
+  // Two large reviews hold both slots, blocked in a lookup until released.
+  std::mutex mutex;
+  std::condition_variable changed;
+  int waiting = 0;
+  bool release = false;
+  UnknownServiceAccounts unknown;
+  unknown.lookup = [&](std::string_view, std::string_view) {
+    std::unique_lock lock(mutex);
+    ++waiting;
+    changed.notify_all();
+    changed.wait_for(lock, std::chrono::seconds(20), [&] { return release; });
+    return std::optional<identity::ServiceAccountSettings>();
+  };
+  ReviewHandler handler(
+      resolver_, mutation::Options{}, credentials::Policy{}, [] { return 0.0; }, unknown,
+      ReviewLimits{kDefaultMaxResponseBytes, 2});
+  auto large = [](std::string_view service_account) {
+    json object = pod(service_account);
+    object["metadata"]["annotations"] = {{"big", std::string(300 * 1024, 'x')}};
+    return review(object).dump();
+  };
+  const std::string blocked = large("fresh");
+  std::thread first([&] { handler.handle(blocked); });
+  std::thread second([&] { handler.handle(blocked); });
+  {
+    std::unique_lock lock(mutex);
+    EXPECT_TRUE(changed.wait_for(lock, std::chrono::seconds(20), [&] { return waiting == 2; }));
+  }
+  EXPECT_FALSE(handler.try_handle(large("app")).has_value()) << "a third large review waits";
+  auto small = handler.try_handle(review(pod()).dump());
+  ASSERT_TRUE(small.has_value()) << "small reviews never wait for large ones";
+  EXPECT_EQ(small->outcome, Outcome::kMutated);
+  {
+    std::lock_guard lock(mutex);
+    release = true;
+  }
+  changed.notify_all();
+  first.join();
+  second.join();
+  auto after = handler.try_handle(large("app"));
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->outcome, Outcome::kMutated);
 }
 
 TEST(OutcomeName, NamesEveryOutcome) {

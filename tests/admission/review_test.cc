@@ -191,7 +191,8 @@ TEST_F(DecodeReview, AKeyTwiceInTheEnvelopeOrTheUidTwiceIsNotAReview) {
   // The uid twice is caught even when another key twice comes first.
   std::string both = doubled_uid;
   both.replace(both.find(R"("image")"), 7, R"("image":"x","image")");
-  EXPECT_NE(refusal(std::string_view(both)).find(R"(duplicate key "uid" at /request)"), std::string::npos);
+  EXPECT_NE(refusal(std::string_view(both)).find(R"(duplicate key "uid" at /request)"),
+            std::string::npos);
 }
 
 TEST_F(DecodeReview, FindsDuplicatesInLargeObjectsAndEscapesTheirPath) {
