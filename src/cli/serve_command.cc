@@ -4,7 +4,6 @@
 #include <pthread.h>
 #include <signal.h>
 #ifdef __GLIBC__
-#include <malloc.h>
 #endif
 
 #include <chrono>
@@ -107,21 +106,16 @@ int run_serve(const Config& config) {
   // A client that disconnects mid-reply must not kill the process (OpenSSL
   // writes with write(2)).
   signal(SIGPIPE, SIG_IGN);
-  // Buffers of large reviews (bodies, parses, replies) are mapped and
-  // unmapped on their own, so that the memory goes back to the system once
-  // they are done: glibc otherwise raises its mmap threshold after the first
-  // such free and keeps later ones in its heap.
-  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-  // A thousand connections need a thousand descriptors.
-  log::debug(2, "open files limit", {{"soft", std::to_string(server::raise_open_file_limit())}});
-
 #ifdef __GLIBC__
-  // Buffers of 1 MiB and more (a large review's parsed document) come from
+  // Buffers of large reviews (bodies, parsed documents, replies) come from
   // mmap and go back to the system when freed. Otherwise glibc raises this
   // threshold to the largest block freed so far (up to 32 MiB), and a burst
   // of large reviews left ~60 MiB in its arenas for good.
-  mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 #endif
+  // A thousand connections need a thousand descriptors.
+  log::debug(2, "open files limit", {{"soft", std::to_string(server::raise_open_file_limit())}});
+
   const ServeConfig& serve = config.serve;
   identity::ServiceAccountRegistry registry;
   identity::IdentityResolver resolver(registry, config.identity);

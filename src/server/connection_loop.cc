@@ -758,10 +758,9 @@ ConnectionLoop::ConnectionLoop(int listen_fd, SSL_CTX* ctx, ConnectionLoopOption
   options_.min_workers = std::max<std::size_t>(1, options_.min_workers);
   options_.max_workers = std::max(options_.min_workers, options_.max_workers);
   // A container sees every core of its node, not its CPU limit: a few I/O
-  // threads and two large reviews at a time unless told otherwise, so that
-  // memory does not scale with the node (README "Sizing").
+  // threads unless told otherwise, so that memory does not scale with the
+  // node (README "Sizing").
   if (options_.io_threads == 0) options_.io_threads = std::min<std::size_t>(cores, 4);
-  if (options_.large_concurrency == 0) options_.large_concurrency = 2;
 }
 
 ConnectionLoop::~ConnectionLoop() { stop(); }
@@ -812,15 +811,6 @@ void ConnectionLoop::work() {
     Job job = std::move(jobs_.front());
     jobs_.pop_front();
     lock.unlock();
-    const bool large = job.request->body.size() > options_.inline_max_body_bytes;
-    if (large) {
-      // Large reviews take memory in proportion: a few at a time.
-      std::unique_lock slots(large_mutex_);
-      large_free_.wait(slots, [this] {
-        return stopping_.load() || large_running_ < options_.large_concurrency;
-      });
-      ++large_running_;
-    }
     std::optional<HttpResponse> response;
     try {
       response = application_.respond(*job.request, true);
@@ -833,11 +823,6 @@ void ConnectionLoop::work() {
       response = HttpResponse{500, "text/plain; charset=utf-8", "internal error\n", {}, true};
     }
     std::string().swap(job.request->body);
-    if (large) {
-      std::lock_guard slots(large_mutex_);
-      --large_running_;
-      large_free_.notify_one();
-    }
     job.io->post_reply(job.connection, std::move(job.request), std::move(*response));
     lock.lock();
   }
@@ -947,8 +932,6 @@ void ConnectionLoop::stop() {
     jobs_.clear();
   }
   jobs_ready_.notify_all();
-  { std::lock_guard slots(large_mutex_); }
-  large_free_.notify_all();
   std::vector<std::thread> workers;
   {
     std::lock_guard lock(jobs_mutex_);

@@ -93,10 +93,10 @@ struct ConnectionLoopOptions {
   // would take the total past this waits for room (within its deadline).
   std::size_t max_bytes_in_flight = 64 * 1024 * 1024;
   // Bodies up to this size are answered on the I/O thread when they can be
-  // without blocking; larger ones go to a worker, at most
-  // `large_concurrency` at a time (0: two).
+  // without blocking; larger ones (their parse takes milliseconds) always go
+  // to a worker. (How many large reviews run at once is the application's
+  // to bound: admission::ReviewLimits.)
   std::size_t inline_max_body_bytes = 128 * 1024;
-  std::size_t large_concurrency = 0;
   // Called with the open-connection count as it changes (from any thread,
   // one call at a time).
   std::function<void(std::size_t open)> on_connections_changed;
@@ -178,10 +178,6 @@ class ConnectionLoop {
   std::deque<Job> jobs_;
   std::vector<std::thread> worker_threads_;
   std::size_t idle_workers_ = 0;
-
-  std::mutex large_mutex_;
-  std::condition_variable large_free_;
-  std::size_t large_running_ = 0;
 
   std::mutex open_mutex_;
   std::condition_variable all_closed_;
