@@ -24,7 +24,7 @@ import sys
 import tempfile
 
 TARGETS = ["admission_review", "manifest", "kubeconfig", "watch_stream", "list_page",
-           "identity_config", "pem_keys", "jwks", "jwt", "trust_policy", "flags"]
+           "identity_config", "pem_keys", "jwks", "jwt", "trust_policy", "flags", "http_request"]
 
 
 class Corpus:

@@ -35,14 +35,14 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TARGETS = ["admission_review", "manifest", "kubeconfig", "watch_stream", "list_page",
-           "identity_config", "pem_keys", "jwks", "jwt", "trust_policy", "flags"]
+           "identity_config", "pem_keys", "jwks", "jwt", "trust_policy", "flags", "http_request"]
 ARTIFACTS = ("crash-", "leak-", "timeout-", "oom-")
 # Longest input libFuzzer makes (-max_len), where --max-len / FUZZ_MAX_LEN do
 # not say. pem_keys: libFuzzer's own default, 4 KiB, holds a key file of ~9
 # RSA-2048 or ~23 EC P-256 public keys, two RSA-8192 keys or a chain of three
 # certificates, more than any rotation; longer inputs only repeat blocks, each
 # costing OpenSSL's decoders and a key check (the 64-block limit is a unit test).
-MAX_LEN = {"pem_keys": 4096}
+MAX_LEN = {"pem_keys": 4096, "http_request": 4096}
 DEFAULT_MAX_LEN = 16384
 
 
