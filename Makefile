@@ -178,10 +178,12 @@ check-manifests: build
 	IRSA_BINARY=$(abspath $(BINARY)) IRSA_SOURCE_DIR=$(CURDIR) IRSA_SHARED_DIR=$(SHARED_DIR) \
 	  /usr/bin/python3 tests/manifests/test_manifests.py -v
 
-# Benchmarks (bench/, not run by `make test`): the server load benchmark
-# (bench/server_bench.py: wrk over TLS against the real binary and the
-# framework ceiling, same run; installs wrk when missing; BENCH_ARGS passes
-# options such as --duration 10), then every program bench/CMakeLists.txt
+# Benchmarks (bench/, not run by `make test`; bench/README.md): the server
+# load benchmark (bench/server_bench.py: wrk over TLS against the real binary
+# beside nginx's fixed reply and the framework ceiling, same run; installs wrk
+# and nginx-light when missing; BENCH_ARGS passes options such as
+# --duration 10), the hostile mix (bench/hostile.py) and the amplification
+# benchmark (bench/amplification.py), then every program bench/CMakeLists.txt
 # names, but the ceiling, which is a server the load benchmark drives.
 BENCH_ARGS ?=
 bench: build
