@@ -342,6 +342,93 @@ class BadInput(WebhookTestCase):
         self.assertIsNotNone(closed_after, "a slow client kept its connection over 25 s")
         self.assertLess(closed_after, 15.0)  # --read-timeout 10s, plus scheduling
 
+    def raw_exchange(self, request):
+        """Sends `request` on a new TLS connection; returns (status, body,
+        closed): the reply and whether the server then closed the connection."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as raw:
+            with self.tls.wrap_socket(raw, server_hostname="127.0.0.1") as conn:
+                conn.sendall(request)
+                data = b""
+                deadline = time.monotonic() + 10
+                closed = False
+                while time.monotonic() < deadline:
+                    try:
+                        chunk = conn.recv(65536)
+                    except OSError:
+                        closed = True
+                        break
+                    if not chunk:
+                        closed = True
+                        break
+                    data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        status = int(head.split(b" ")[1]) if head.startswith(b"HTTP/1.1 ") else 0
+        self.assertIn(b"\r\nConnection: close", head, head)
+        return status, body, closed
+
+    def check_refused_framing(self, expectation, reason, request):
+        status, body, closed = self.raw_exchange(request)
+        self.check_http(expectation, reason, status, body)
+        self.assertTrue(closed, "the connection stayed open after an ambiguous request")
+
+    FRAMING_HEAD = (b"POST /mutate HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b"Content-Type: application/json\r\n")
+
+    def case_content_length_and_chunked(self, expectation, reason):
+        self.check_refused_framing(
+            expectation, reason,
+            self.FRAMING_HEAD + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+
+    def case_two_content_lengths(self, expectation, reason):
+        self.check_refused_framing(
+            expectation, reason,
+            self.FRAMING_HEAD + b"Content-Length: 2\r\nContent-Length: 30\r\n\r\n{}")
+
+    def case_chunked_identity(self, expectation, reason):
+        self.check_refused_framing(
+            expectation, reason,
+            self.FRAMING_HEAD + b"Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n")
+
+    def case_too_many_headers(self, expectation, reason):
+        fields = b"".join(b"X-Field-%d: v\r\n" % i for i in range(1000))
+        self.check_refused_framing(expectation, reason, self.FRAMING_HEAD + fields + b"\r\n")
+
+    def case_folded_header(self, expectation, reason):
+        self.check_refused_framing(
+            expectation, reason, self.FRAMING_HEAD + b"X-A: b\r\n  c\r\nContent-Length: 2\r\n\r\n{}")
+
+    def case_stalled_handshake(self, expectation, reason):
+        stalled = []
+        try:
+            for _ in range(300):
+                sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+                stalled.append(sock)
+                sock.sendall(b"\x16\x03\x01\x02\x00")
+            before = time.monotonic()
+            self.uid = f"bad-input-{time.monotonic_ns()}"
+            status, _, answer = self.request("POST", "/mutate",
+                                             json.dumps(review(pod(), uid=self.uid)).encode(),
+                                             timeout=10)
+            self.assertEqual(status, 200, answer[:300])
+            self.assertLess(time.monotonic() - before, 5.0)
+            # Each is closed at --read-timeout (10 s) counted from accept.
+            deadline = time.monotonic() + 25
+            open_ones = list(stalled)
+            while open_ones and time.monotonic() < deadline:
+                readable, _, _ = select.select(open_ones, [], [], 1.0)
+                for sock in readable:
+                    try:
+                        data = sock.recv(4096)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        open_ones.remove(sock)
+            self.assertEqual(len(open_ones), 0, "stalled handshakes outlived --read-timeout")
+        finally:
+            for sock in stalled:
+                sock.close()
+
     # --- command rows --------------------------------------------------------------
 
     def case_cert_missing(self, expectation, reason):
