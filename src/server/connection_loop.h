@@ -37,40 +37,10 @@
 #include <openssl/ssl.h>
 
 #include "common/result.h"
+#include "server/connection.h"
 #include "server/http_request.h"
 
 namespace irsa::server {
-
-// A reply, and what becomes of the connection after it.
-struct HttpResponse {
-  int status = 200;
-  std::string content_type = "text/plain; charset=utf-8";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // extra ones (Allow)
-  // The connection ends after this reply (Connection: close is sent).
-  bool close = false;
-};
-
-// What the loop asks of the application. Called from I/O threads (screen,
-// respond with may_block false, completed) and worker threads (respond with
-// may_block true), many at once.
-class HttpApplication {
- public:
-  virtual ~HttpApplication() = default;
-  // After the head, before the body is read: a refusal (sent at once; the
-  // connection then closes, since the body stays unread), or nullopt to
-  // read the body. Must not block.
-  virtual std::optional<HttpResponse> screen(const HttpRequest& head) = 0;
-  // A complete request. With may_block false (an I/O thread) it returns
-  // nullopt when answering would wait (it is then called again on a worker
-  // with may_block true, where it must answer).
-  virtual std::optional<HttpResponse> respond(const HttpRequest& request, bool may_block) = 0;
-  // Once per reply, after it was handed to the connection: for metrics and
-  // logs. `request` may be only a head (a refusal) or empty (a request that
-  // could not be parsed).
-  virtual void completed(const HttpRequest& request, const HttpResponse& response,
-                         const std::string& remote) = 0;
-};
 
 struct ConnectionLoopOptions {
   std::chrono::milliseconds read_timeout{10000};
@@ -132,14 +102,15 @@ class ConnectionLoop {
   std::size_t workers() const;
   std::size_t bytes_in_flight() const { return in_flight_.load(); }
 
-  struct Connection;
+  struct Slot;
   class IoThread;
 
  private:
   friend class IoThread;
   struct Job {
     IoThread* io;
-    Connection* connection;
+    Slot* slot;
+    uint64_t id;
     std::shared_ptr<HttpRequest> request;
   };
 
@@ -149,8 +120,8 @@ class ConnectionLoop {
   bool charge(std::size_t bytes, bool force);
   void release(std::size_t bytes);
   // Returns the open-connection count with this one.
-  std::size_t connection_opened(Connection* connection);
-  void connection_closed(Connection* connection);
+  std::size_t connection_opened(Slot* connection);
+  void connection_closed(Slot* connection);
   // Asks the longest-idle connection (of any I/O thread) to close.
   bool kick_oldest_idle();
   void report_open();
@@ -159,6 +130,7 @@ class ConnectionLoop {
   int listen_fd_;
   SSL_CTX* ctx_;
   ConnectionLoopOptions options_;
+  ConnectionOptions connection_options_;  // from options_
   HttpApplication& application_;
 
   std::atomic<bool> stopping_{false};
@@ -171,7 +143,7 @@ class ConnectionLoop {
 
   // Every open connection, for kicks across I/O threads and for stop().
   std::mutex registry_mutex_;
-  std::unordered_set<Connection*> registry_;
+  std::unordered_set<Slot*> registry_;
 
   mutable std::mutex jobs_mutex_;  // guards what follows
   std::condition_variable jobs_ready_;
