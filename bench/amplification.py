@@ -272,9 +272,7 @@ def main():
                   f"(peak {peak_mib:.0f} MiB): the goal is missed by far")
     except Exception:
         if webhook is not None:
-            with open(os.path.join(work, "server.log"), "rb") as handle:
-                tail = handle.read()[-2000:].decode(errors="replace")
-            print("server log (tail):\n" + tail, file=sys.stderr)
+            harness.print_log_tail(os.path.join(work, "server.log"))
         raise
     finally:
         if webhook is not None:

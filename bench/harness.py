@@ -10,6 +10,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -99,6 +100,18 @@ def start_webhook(binary, cert, key, accounts, log_path, extra=()):
     finally:
         log.close()
     return process, port
+
+
+def print_log_tail(log_path, size=2000):
+    """The end of a server log on stderr, when a benchmark fails."""
+    try:
+        with open(log_path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - size))
+            tail = handle.read().decode(errors="replace")
+    except OSError as error:
+        tail = f"(cannot read {log_path}: {error})"
+    print("server log (tail):\n" + tail, file=sys.stderr)
 
 
 def stop(process, grace=5.0):

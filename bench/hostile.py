@@ -426,10 +426,7 @@ def main():
         report(args, baseline, attacked, cpu_note)
     except Exception:
         if webhook is not None:
-            log = os.path.join(work, "server.log")
-            with open(log, "rb") as handle:
-                tail = handle.read()[-2000:].decode(errors="replace")
-            print("server log (tail):\n" + tail, file=sys.stderr)
+            harness.print_log_tail(os.path.join(work, "server.log"))
         raise
     finally:
         if webhook is not None:

@@ -182,21 +182,15 @@ HttpRequestParser::State HttpRequestParser::feed(std::string_view data, std::siz
         line_.clear();
         continue;
       }
-      case Phase::kBody: {
+      case Phase::kBody:
         // Reserved when the body starts to arrive, not when it is announced.
         if (request_.body.empty()) request_.body.reserve(static_cast<std::size_t>(left_));
-        const std::size_t n = static_cast<std::size_t>(
-            std::min<uint64_t>(left_, static_cast<uint64_t>(data.size() - at)));
-        request_.body.append(data.data() + at, n);
-        at += n;
-        left_ -= n;
-        if (left_ > 0) {
+        if (!take_body(data, at)) {
           consumed = at;
           return state_ = State::kNeedMore;
         }
         phase_ = Phase::kDone;
         continue;
-      }
       case Phase::kChunkSize: {
         if (!take_line(data, at, kMaxChunkLineBytes, 400)) {
           if (state_ == State::kFailed) return state_;
@@ -207,19 +201,13 @@ HttpRequestParser::State HttpRequestParser::feed(std::string_view data, std::siz
         line_.clear();
         continue;
       }
-      case Phase::kChunkData: {
-        const std::size_t n = static_cast<std::size_t>(
-            std::min<uint64_t>(left_, static_cast<uint64_t>(data.size() - at)));
-        request_.body.append(data.data() + at, n);
-        at += n;
-        left_ -= n;
-        if (left_ > 0) {
+      case Phase::kChunkData:
+        if (!take_body(data, at)) {
           consumed = at;
           return state_ = State::kNeedMore;
         }
         phase_ = Phase::kChunkDataEnd;
         continue;
-      }
       case Phase::kChunkDataEnd: {
         // Exactly CRLF after a chunk's data.
         while (at < data.size() && line_.size() < 2) line_ += data[at++];
@@ -239,6 +227,15 @@ HttpRequestParser::State HttpRequestParser::feed(std::string_view data, std::siz
         return state_ = State::kComplete;
     }
   }
+}
+
+bool HttpRequestParser::take_body(std::string_view data, std::size_t& at) {
+  const std::size_t n =
+      static_cast<std::size_t>(std::min<uint64_t>(left_, static_cast<uint64_t>(data.size() - at)));
+  request_.body.append(data.data() + at, n);
+  at += n;
+  left_ -= n;
+  return left_ == 0;
 }
 
 bool HttpRequestParser::parse_request_line() {

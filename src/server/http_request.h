@@ -99,6 +99,9 @@ class HttpRequestParser {
   // Reads one CRLF-terminated line into line_ (without the CRLF); false
   // when more bytes are needed or the line failed (state_ set then).
   bool take_line(std::string_view data, std::size_t& at, std::size_t limit, int status);
+  // Appends what `data` holds of the body or chunk from `at` on (left_
+  // bytes at most); true once it is all there.
+  bool take_body(std::string_view data, std::size_t& at);
   bool parse_request_line();
   bool parse_header_line(bool trailer);
   bool finish_head();
