@@ -9,6 +9,7 @@
 
 #include "common/quote.h"
 #include "common/utf8.h"
+#include "mutation/plan.h"
 
 namespace irsa::admission {
 namespace {
@@ -148,15 +149,7 @@ std::string DuplicateKey::pointer() const {
   std::string out;
   for (const auto& member : path) {
     out += '/';
-    for (char c : member) {
-      if (c == '~') {
-        out += "~0";
-      } else if (c == '/') {
-        out += "~1";
-      } else {
-        out += c;
-      }
-    }
+    out += mutation::escape_pointer_token(member);
   }
   return out;
 }
