@@ -298,15 +298,22 @@ void append_base64(std::string& out, const std::string_view* pieces, std::size_t
     const char* data = pieces[k].data();
     const std::size_t size = pieces[k].size();
     std::size_t i = 0;
-    while (carried > 0 && i < size) {
-      carry[carried++] = data[i++];
-      if (carried == 3) {
+    if (carried > 0) {
+      // Complete the group begun in an earlier piece, if this one holds
+      // enough; carried is 1 or 2 here.
+      const std::size_t take = std::min(carry.size() - carried, size);
+      for (std::size_t j = 0; j < take; ++j) carry[carried + j] = data[j];
+      carried += take;
+      i = take;
+      if (carried == carry.size()) {
         next = encode_triple(next, carry.data());
         carried = 0;
       }
     }
     for (; i + 3 <= size; i += 3) next = encode_triple(next, data + i);
-    while (i < size) carry[carried++] = data[i++];
+    // Fewer than 3 bytes are left, and only when the carry is empty.
+    for (std::size_t j = 0; i + j < size && j < carry.size(); ++j) carry[j] = data[i + j];
+    if (i < size) carried = size - i;
   }
   if (carried > 0) {
     if (carried == 1) carry[1] = 0;
