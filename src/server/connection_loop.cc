@@ -442,11 +442,6 @@ ConnectionLoop::ConnectionLoop(int listen_fd, SSL_CTX* ctx, ConnectionLoopOption
 
 ConnectionLoop::~ConnectionLoop() { stop(); }
 
-std::size_t ConnectionLoop::workers() const {
-  std::lock_guard lock(jobs_mutex_);
-  return worker_threads_.size();
-}
-
 Status ConnectionLoop::start() {
   ::fcntl(listen_fd_, F_SETFL, ::fcntl(listen_fd_, F_GETFL, 0) | O_NONBLOCK);
   for (std::size_t i = 0; i < options_.io_threads; ++i) {

@@ -99,8 +99,6 @@ class ConnectionLoop {
   void stop();
 
   std::size_t open_connections() const { return open_.load(); }
-  std::size_t workers() const;
-  std::size_t bytes_in_flight() const { return in_flight_.load(); }
 
   struct Slot;
   class IoThread;

@@ -27,24 +27,13 @@ bool is_token(std::string_view text) {
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
 // Calls `each` with every comma-separated element of a list header, trimmed;
 // empty elements are skipped (RFC 9110 section 5.6.1).
 template <typename Each>
 void for_each_element(std::string_view list, Each each) {
   while (!list.empty()) {
     std::size_t comma = list.find(',');
-    std::string_view element = trim(list.substr(0, comma));
+    std::string_view element = trim_whitespace(list.substr(0, comma));
     if (!element.empty()) each(element);
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
@@ -55,7 +44,7 @@ void for_each_element(std::string_view list, Each each) {
 
 std::optional<std::string_view> HttpRequest::header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
-    if (iequals(key, name)) return std::string_view(value);
+    if (iequals_ascii(key, name)) return std::string_view(value);
   }
   return std::nullopt;
 }
@@ -298,7 +287,7 @@ bool HttpRequestParser::parse_header_line(bool trailer) {
     fail(400, "malformed header field name " + quote(name));
     return false;
   }
-  std::string_view value = trim(line.substr(colon + 1));
+  std::string_view value = trim_whitespace(line.substr(colon + 1));
   for (char c : value) {
     auto byte = static_cast<unsigned char>(c);
     if ((byte < 0x20 && c != '\t') || byte == 0x7F) {
@@ -307,16 +296,16 @@ bool HttpRequestParser::parse_header_line(bool trailer) {
     }
   }
   if (trailer) return true;  // read, checked and dropped
-  if (iequals(name, "Content-Length")) {
+  if (iequals_ascii(name, "Content-Length")) {
     content_lengths_.emplace_back(value);
-  } else if (iequals(name, "Transfer-Encoding")) {
+  } else if (iequals_ascii(name, "Transfer-Encoding")) {
     for_each_element(value, [&](std::string_view coding) {
       std::string lowered(coding);
       std::transform(lowered.begin(), lowered.end(), lowered.begin(), lower);
       transfer_codings_.push_back(std::move(lowered));
     });
     if (value.empty()) transfer_codings_.emplace_back();
-  } else if (iequals(name, "Host")) {
+  } else if (iequals_ascii(name, "Host")) {
     if (request_.header("Host")) {
       fail(400, "more than one Host header");
       return false;
@@ -334,12 +323,12 @@ bool HttpRequestParser::finish_head() {
   }
   if (auto connection = r.header("Connection")) {
     for_each_element(*connection, [&](std::string_view option) {
-      if (iequals(option, "close")) r.keep_alive = false;
-      if (iequals(option, "keep-alive") && r.minor_version == 0) r.keep_alive = true;
+      if (iequals_ascii(option, "close")) r.keep_alive = false;
+      if (iequals_ascii(option, "keep-alive") && r.minor_version == 0) r.keep_alive = true;
     });
   }
   if (auto expect = r.header("Expect")) {
-    if (!iequals(trim(*expect), "100-continue")) {
+    if (!iequals_ascii(trim_whitespace(*expect), "100-continue")) {
       fail(417, "unsupported expectation " + quote(*expect));
       return false;
     }
@@ -446,6 +435,17 @@ bool HttpRequestParser::parse_chunk_size() {
   left_ = size;
   phase_ = Phase::kChunkData;
   return true;
+}
+
+std::string_view trim_whitespace(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+bool iequals_ascii(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::string_view status_text(int status) {

@@ -121,6 +121,11 @@ class HttpRequestParser {
   std::vector<std::string> content_lengths_;
 };
 
+// `text` without the spaces and tabs around it (HTTP's OWS).
+std::string_view trim_whitespace(std::string_view text);
+// Equal but for the case of ASCII letters (header names, tokens).
+bool iequals_ascii(std::string_view a, std::string_view b);
+
 // The reason phrase of a status this server sends ("OK", "Not Found", ...).
 std::string_view status_text(int status);
 

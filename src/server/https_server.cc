@@ -30,22 +30,10 @@ namespace {
 
 constexpr char kTextPlain[] = "text/plain; charset=utf-8";
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
 // "application/json", any case, with or without parameters ("; charset=utf-8").
 bool is_json_media_type(std::string_view content_type) {
-  return iequals(trim(content_type.substr(0, content_type.find(';'))), "application/json");
+  return iequals_ascii(trim_whitespace(content_type.substr(0, content_type.find(';'))),
+                       "application/json");
 }
 
 // The metrics label for a path: a fixed set, whatever clients send.

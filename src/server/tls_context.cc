@@ -21,6 +21,7 @@
 #include <openssl/x509.h>
 
 #include "log/log.h"
+#include "server/http_request.h"
 
 namespace irsa::server {
 namespace {
@@ -70,18 +71,13 @@ const CipherName* find_cipher(std::string_view name) {
   return nullptr;
 }
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
 std::vector<std::string_view> split_list(std::string_view text) {
   std::vector<std::string_view> items;
   std::size_t start = 0;
   while (start <= text.size()) {
     std::size_t end = std::min(text.find(',', start), text.size());
-    if (auto item = trim(text.substr(start, end - start)); !item.empty()) items.push_back(item);
+    if (auto item = trim_whitespace(text.substr(start, end - start)); !item.empty())
+      items.push_back(item);
     start = end + 1;
   }
   return items;
