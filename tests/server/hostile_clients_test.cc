@@ -265,6 +265,8 @@ TEST(HostileClients, BodiesWaitForRoomInTheInFlightBudget) {
   TlsClient second(server.port());
   ASSERT_TRUE(second.handshake());
   ASSERT_TRUE(second.send(kPost + "Content-Length: 2000\r\n\r\n" + std::string(2000, ' ')));
+  EXPECT_FALSE(second.readable_within(std::chrono::milliseconds(500)))
+      << "answered while the first body held the budget";
   ASSERT_TRUE(first.send(std::string(2400, ' ')));
   EXPECT_NE(first.response().find("{\"bytes\":2500}"), std::string::npos);
   EXPECT_NE(second.response().find("{\"bytes\":2000}"), std::string::npos);

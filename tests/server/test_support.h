@@ -4,6 +4,7 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -142,6 +143,30 @@ class TlsClient {
       got.append(buffer, static_cast<std::size_t>(n));
     }
     return {};
+  }
+
+  // True when application data (or the end of the connection) arrives
+  // within `within`; TLS records without data (session tickets) do not
+  // count. Reads nothing the next response() needs.
+  bool readable_within(std::chrono::milliseconds within) {
+    if (!buffered_.empty() || (ssl_ && SSL_pending(ssl_) > 0)) return true;
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    const int flags = ::fcntl(fd_, F_GETFL, 0);
+    ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
+    bool readable = false;
+    for (int i = 0; i < 1000 && !readable; ++i) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      pollfd entry{fd_, POLLIN, 0};
+      if (::poll(&entry, 1, static_cast<int>(left.count())) <= 0) break;
+      char byte;
+      const int n = SSL_peek(ssl_, &byte, 1);
+      readable = n > 0 || SSL_get_error(ssl_, n) != SSL_ERROR_WANT_READ;
+    }
+    ERR_clear_error();
+    ::fcntl(fd_, F_SETFL, flags);
+    return readable;
   }
 
   // True when the server ends the connection (EOF, close_notify or reset)
