@@ -75,10 +75,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   // What a start checks before it serves, so that --check-config and a
-  // start fail alike.
+  // start fail alike: exit 1, as every start-up failure.
   if (auto ready = irsa::cli::preflight(*config, std::time(nullptr)); !ready) {
     std::fprintf(stderr, "irsa-webhook: %s\n", ready.error().c_str());
-    return 2;
+    return 1;
   }
   if (config->check_config) {
     std::printf("configuration OK\n");

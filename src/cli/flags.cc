@@ -371,8 +371,8 @@ const std::vector<Flag>& flag_table() {
        boolean("version", FIELD(show_version))},
       {"help", Kind::kBool, "Print this help and exit", boolean("help", FIELD(show_help))},
       {"check-config", Kind::kBool,
-       "Check the flags and the files they name, print \"configuration OK\" and exit (0 valid, 2 "
-       "not)",
+       "Check the flags and the files they name as a start would, print \"configuration OK\" and "
+       "exit (0 valid, 2 a bad flag, 1 would not start)",
        boolean("check-config", FIELD(check_config))},
       {"log-format", Kind::kString, "text or json (default text)",
        [](Config& config, std::string_view value) -> Status {
@@ -484,9 +484,9 @@ Result<Config> parse_flags(const std::vector<std::string>& args, std::vector<std
     }
     std::string_view body = std::string_view(arg).substr(arg[1] == '-' ? 2 : 1);
     std::string klog_short;
-    if (arg.size() > 2 && arg[1] == 'v' &&
-        std::all_of(arg.begin() + 2, arg.end(),
-                    [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    if (arg.size() > 2 && arg[1] == 'v' && std::all_of(arg.begin() + 2, arg.end(), [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c));
+        })) {
       // klog's shorthand with its value attached: -v3.
       klog_short = "v=" + arg.substr(2);
       body = klog_short;
@@ -521,7 +521,8 @@ Result<Config> parse_flags(const std::vector<std::string>& args, std::vector<std
       } else if (i + 1 < args.size() && !looks_like_flag(args[i + 1])) {
         value = args[++i];
       } else {
-        return Error{missing_value("--" + std::string(name), i + 1 < args.size() ? args[i + 1] : "")};
+        return Error{
+            missing_value("--" + std::string(name), i + 1 < args.size() ? args[i + 1] : "")};
       }
     }
     if (auto status = flag->set(config, *value); !status) return Error{status.error()};
@@ -663,8 +664,10 @@ Status validate_config(const Config& config) {
 }
 
 std::string commands_text() {
-  return "Usage: irsa-webhook [serve] [flags]            serve the webhook over HTTPS (flags below)\n"
-         "       irsa-webhook mutate [flags]             print the patch the webhook would make for "
+  return "Usage: irsa-webhook [serve] [flags]            serve the webhook over HTTPS (flags "
+         "below)\n"
+         "       irsa-webhook mutate [flags]             print the patch the webhook would make "
+         "for "
          "a Pod file\n"
          "       irsa-webhook audit [flags]              list static AWS credentials in manifests\n"
          "       irsa-webhook issuer documents [flags]   write a self-managed cluster's OIDC "
@@ -683,7 +686,8 @@ std::string usage_text() {
   std::vector<std::pair<std::string, const Flag*>> lines;
   std::size_t width = 0;
   for (const auto& flag : flag_table()) {
-    std::string line = std::string(flag.name) == "v" ? "  -v, --v" : "  --" + std::string(flag.name);
+    std::string line =
+        std::string(flag.name) == "v" ? "  -v, --v" : "  --" + std::string(flag.name);
     switch (flag.kind) {
       case Kind::kString:
         line += " string";

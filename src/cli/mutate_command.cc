@@ -123,8 +123,9 @@ int run_mutate(const std::vector<std::string>& args) {
 
   identity::ServiceAccountRegistry registry;
   std::vector<std::string> loaded_names;
-  if (auto loaded = load_service_account_files(
-          parsed->service_account_files, config->mutation.annotation_prefix, registry, &loaded_names);
+  if (auto loaded =
+          load_service_account_files(parsed->service_account_files,
+                                     config->mutation.annotation_prefix, registry, &loaded_names);
       !loaded) {
     return fail(loaded.error());
   }
@@ -161,8 +162,9 @@ int run_mutate(const std::vector<std::string>& args) {
       }
     }
     if (elsewhere.empty()) {
-      log::info("ServiceAccount not found in the given files; nothing to inject",
-                {{"serviceaccount", namespace_name + "/" + std::string(pod->service_account_name)}});
+      log::info(
+          "ServiceAccount not found in the given files; nothing to inject",
+          {{"serviceaccount", namespace_name + "/" + std::string(pod->service_account_name)}});
     } else {
       log::warning(
           "ServiceAccount not found in the Pod's namespace, only in another; nothing to inject "

@@ -36,8 +36,7 @@ Result<std::vector<std::string>> parse_subcommand_flags(const std::vector<std::s
     }
     if (!value) {
       if (i + 1 >= args.size() || looks_like_flag(args[i + 1])) {
-        return Error{missing_value(name,
-                                   i + 1 < args.size() ? args[i + 1] : "")};
+        return Error{missing_value(name, i + 1 < args.size() ? args[i + 1] : "")};
       }
       value = args[++i];
     }

@@ -94,8 +94,8 @@ TEST(ParseFlags, ErrorsNameTheFlag) {
 // `--aws-default-region --check-config` once served with the region
 // "--check-config": a value flag never takes a following flag as its value.
 TEST(ParseFlags, AValueFlagNeverSwallowsTheNextFlag) {
-  for (const char* flag : {"--aws-default-region", "--token-audience", "--service-name", "--port",
-                           "--read-timeout"}) {
+  for (const char* flag :
+       {"--aws-default-region", "--token-audience", "--service-name", "--port", "--read-timeout"}) {
     std::string error = parse_error({flag, "--check-config"});
     EXPECT_THAT(error, HasSubstr(std::string("flag ") + flag + " needs a value"));
     EXPECT_THAT(error, HasSubstr("followed by the flag --check-config"));

@@ -34,7 +34,8 @@ TEST(ParseSubcommandFlags, MissingValueIsAnError) {
 
 TEST(ParseSubcommandFlags, AFollowingFlagIsNeverTheValue) {
   std::string output;
-  auto rest = parse_subcommand_flags({"--output", "--pod", "p.yaml"}, {{{"--output", "-o"}, &output}});
+  auto rest =
+      parse_subcommand_flags({"--output", "--pod", "p.yaml"}, {{{"--output", "-o"}, &output}});
   ASSERT_FALSE(rest.ok());
   EXPECT_EQ(rest.error(),
             "flag --output needs a value, but is followed by the flag --pod (for a value that "

@@ -43,13 +43,13 @@ class FirstHourTest(unittest.TestCase):
         return run("--check-config", *flags)
 
     def assert_refused_alike(self, flags, reason):
-        """--check-config and a real start both exit 2 with the same message."""
+        """--check-config and a real start both exit 1 with the same message."""
         checked = self.check_config(*flags)
-        self.assertEqual(checked.returncode, 2, checked.stdout + checked.stderr)
+        self.assertEqual(checked.returncode, 1, checked.stdout + checked.stderr)
         self.assertIn(reason, checked.stderr)
         self.assertNotIn("configuration OK", checked.stdout)
         started = run("--port", "0", "--metrics-port", "0", *flags)
-        self.assertEqual(started.returncode, 2, started.stderr)
+        self.assertEqual(started.returncode, 1, started.stderr)
         self.assertEqual(started.stderr, checked.stderr)
 
     def test_check_config_accepts_a_configuration_that_starts(self):

@@ -276,6 +276,10 @@ class Manifests(unittest.TestCase):
                 _, container = self.container(objects)
                 self.assertNotIn("command", container, "the image's ENTRYPOINT is the binary")
                 args = [arg.replace(CERT_DIR + "/", self.generated + "/") for arg in container["args"]]
+                # --check-config checks the ServiceAccount source a start would
+                # use: in a Pod the in-cluster config, which exists only there;
+                # --kube-api (read, never connected to) stands in for it.
+                args.append("--kube-api=https://kubernetes.default.svc")
                 result = subprocess.run([BINARY, *args, "--check-config"], capture_output=True,
                                         text=True, timeout=30)
                 self.assertEqual(result.returncode, 0, f"{args}: {result.stderr}")
