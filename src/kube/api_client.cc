@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/openssl.h"
 #include "common/quote.h"
 #include "manifest/documents.h"
 
@@ -40,14 +41,12 @@ std::string trim(std::string text) {
 X509_STORE* store_from_pem(const std::string& pem) {
   X509_STORE* store = X509_STORE_new();
   if (!store) return nullptr;
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  auto bio = openssl::memory_bio(pem.data(), pem.size());
   for (int i = 0; bio && i < 10000; ++i) {
-    X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    openssl::Certificate cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     if (!cert) break;
-    X509_STORE_add_cert(store, cert);
-    X509_free(cert);
+    X509_STORE_add_cert(store, cert.get());  // takes its own reference
   }
-  if (bio) BIO_free(bio);
   ERR_clear_error();
   return store;
 }
@@ -176,27 +175,25 @@ std::unique_ptr<Connection> ApiClient::connect() const {
   if (server.scheme == "https") {
     std::unique_ptr<httplib::SSLClient> ssl;
     if (!config_.client_certificate_pem.empty()) {
-      BIO* cert_bio = BIO_new_mem_buf(config_.client_certificate_pem.data(),
-                                      static_cast<int>(config_.client_certificate_pem.size()));
-      BIO* key_bio = BIO_new_mem_buf(config_.client_key_pem.data(),
-                                     static_cast<int>(config_.client_key_pem.size()));
-      X509* cert = cert_bio ? PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr) : nullptr;
-      EVP_PKEY* key =
-          key_bio ? PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr) : nullptr;
+      auto cert_bio = openssl::memory_bio(config_.client_certificate_pem.data(),
+                                          config_.client_certificate_pem.size());
+      auto key_bio =
+          openssl::memory_bio(config_.client_key_pem.data(), config_.client_key_pem.size());
+      openssl::Certificate cert(
+          cert_bio ? PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr) : nullptr);
+      openssl::Key key(key_bio ? PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr)
+                               : nullptr);
       // The SSL_CTX takes its own references.
-      ssl = std::make_unique<httplib::SSLClient>(tls_host, server.port, cert, key);
+      ssl = std::make_unique<httplib::SSLClient>(tls_host, server.port, cert.get(), key.get());
       if (SSL_CTX* ctx = ssl->ssl_context()) {
         // The rest of the chain, if the file holds one.
         for (int i = 0; cert_bio && i < 100; ++i) {
-          X509* extra = PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr);
+          openssl::Certificate extra(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
           if (!extra) break;
-          if (SSL_CTX_add_extra_chain_cert(ctx, extra) != 1) X509_free(extra);
+          // On success the context owns the certificate.
+          if (SSL_CTX_add_extra_chain_cert(ctx, extra.get()) == 1) extra.release();
         }
       }
-      X509_free(cert);
-      EVP_PKEY_free(key);
-      if (cert_bio) BIO_free(cert_bio);
-      if (key_bio) BIO_free(key_bio);
       ERR_clear_error();
     } else {
       ssl = std::make_unique<httplib::SSLClient>(tls_host, server.port);

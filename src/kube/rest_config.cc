@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/openssl.h"
 #include "common/quote.h"
 #include "manifest/documents.h"
 
@@ -24,18 +25,8 @@ std::string named(std::string_view text) { return quote(text, 128); }
 
 using nlohmann::json;
 
-struct BioFree {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-struct X509Free {
-  void operator()(X509* cert) const { X509_free(cert); }
-};
-struct KeyFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-
-std::unique_ptr<BIO, BioFree> memory_bio(const std::string& text) {
-  return std::unique_ptr<BIO, BioFree>(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+openssl::Bio memory_bio(const std::string& text) {
+  return openssl::memory_bio(text.data(), text.size());
 }
 
 // Counts the certificates in a PEM text; 0 when there is none or one is broken.
@@ -44,7 +35,7 @@ int count_certificates(const std::string& pem) {
   if (!bio) return 0;
   int count = 0;
   for (int i = 0; i < 10000; ++i) {
-    std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    openssl::Certificate cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     if (!cert) break;
     ++count;
   }
@@ -304,11 +295,11 @@ Status check_credentials(const RestConfig& config) {
   }
   if (!config.client_certificate_pem.empty()) {
     auto cert_bio = memory_bio(config.client_certificate_pem);
-    std::unique_ptr<X509, X509Free> cert(
+    openssl::Certificate cert(
         cert_bio ? PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr) : nullptr);
     auto key_bio = memory_bio(config.client_key_pem);
-    std::unique_ptr<EVP_PKEY, KeyFree> key(
-        key_bio ? PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr) : nullptr);
+    openssl::Key key(key_bio ? PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr)
+                             : nullptr);
     ERR_clear_error();
     if (!cert) return Error{config.origin + ": the client certificate is not a PEM certificate"};
     if (!key)

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
+#include "common/openssl.h"
 #include "common/quote.h"
 #include "oidc/base64url.h"
 
@@ -19,20 +20,7 @@ namespace {
 // Keys in one JWKS beyond this are refused: bounds the work of a check.
 constexpr std::size_t kMaxJwksKeys = 100;
 
-struct BnFree {
-  void operator()(BIGNUM* bn) const { BN_free(bn); }
-};
-using Bignum = std::unique_ptr<BIGNUM, BnFree>;
-
-struct ParamBldFree {
-  void operator()(OSSL_PARAM_BLD* bld) const { OSSL_PARAM_BLD_free(bld); }
-};
-struct ParamFree {
-  void operator()(OSSL_PARAM* params) const { OSSL_PARAM_free(params); }
-};
-struct PkeyCtxFree {
-  void operator()(EVP_PKEY_CTX* ctx) const { EVP_PKEY_CTX_free(ctx); }
-};
+using openssl::Bignum;
 
 std::size_t field_size(KeyType type) { return type == KeyType::kEcP384 ? 48 : 32; }
 
@@ -52,18 +40,16 @@ std::string bignum_param(EVP_PKEY* key, const char* name, std::size_t pad_to) {
 
 // Builds a public EVP_PKEY of `type_name` from `bld`'s parameters and checks it.
 Result<std::shared_ptr<EVP_PKEY>> key_from_params(const char* type_name, OSSL_PARAM_BLD* bld) {
-  std::unique_ptr<OSSL_PARAM, ParamFree> params(OSSL_PARAM_BLD_to_param(bld));
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(
-      EVP_PKEY_CTX_new_from_name(nullptr, type_name, nullptr));
+  openssl::Params params(OSSL_PARAM_BLD_to_param(bld));
+  openssl::KeyContext ctx(EVP_PKEY_CTX_new_from_name(nullptr, type_name, nullptr));
   EVP_PKEY* raw = nullptr;
   if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
       EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
     ERR_clear_error();
     return Error{"is not a valid public key"};
   }
-  std::shared_ptr<EVP_PKEY> key(raw, EVP_PKEY_free);
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> check(
-      EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
+  std::shared_ptr<EVP_PKEY> key = openssl::Key(raw);
+  openssl::KeyContext check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
   if (!check || EVP_PKEY_public_check(check.get()) != 1) {
     ERR_clear_error();
     return Error{"is not a valid public key (fails OpenSSL's public key check)"};
@@ -96,7 +82,7 @@ Result<std::shared_ptr<EVP_PKEY>> rsa_from_jwk(const nlohmann::json& jwk) {
     return Error{"has an RSA modulus of " + std::to_string(BN_num_bits(n_bn.get())) +
                  " bits; keys over " + std::to_string(kMaxRsaBits) + " bits are refused"};
   }
-  std::unique_ptr<OSSL_PARAM_BLD, ParamBldFree> bld(OSSL_PARAM_BLD_new());
+  openssl::ParamBuilder bld(OSSL_PARAM_BLD_new());
   if (!n_bn || !e_bn || !bld ||
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n_bn.get()) != 1 ||
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e_bn.get()) != 1) {
@@ -117,7 +103,7 @@ Result<std::shared_ptr<EVP_PKEY>> ec_from_jwk(const nlohmann::json& jwk, KeyType
                  " bytes; " + std::string(describe(type)) + " needs " + std::to_string(size)};
   }
   std::string point = "\x04" + *x + *y;
-  std::unique_ptr<OSSL_PARAM_BLD, ParamBldFree> bld(OSSL_PARAM_BLD_new());
+  openssl::ParamBuilder bld(OSSL_PARAM_BLD_new());
   const char* group = type == KeyType::kEcP384 ? "P-384" : "P-256";
   if (!bld ||
       OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, 0) != 1 ||

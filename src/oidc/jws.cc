@@ -8,18 +8,12 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "common/openssl.h"
 #include "oidc/base64url.h"
 #include "oidc/json_input.h"
 
 namespace irsa::oidc {
 namespace {
-
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-struct SigFree {
-  void operator()(ECDSA_SIG* sig) const { ECDSA_SIG_free(sig); }
-};
 
 Result<nlohmann::json> decode_object(std::string_view part, std::string_view what) {
   auto bytes = base64url_decode(part);
@@ -83,30 +77,29 @@ Result<std::string> ecdsa_raw_to_der(std::string_view raw, std::size_t field_siz
                  std::to_string(2 * field_size)};
   }
   const auto* bytes = reinterpret_cast<const unsigned char*>(raw.data());
-  BIGNUM* r = BN_bin2bn(bytes, static_cast<int>(field_size), nullptr);
-  BIGNUM* s = BN_bin2bn(bytes + field_size, static_cast<int>(field_size), nullptr);
-  std::unique_ptr<ECDSA_SIG, SigFree> sig(ECDSA_SIG_new());
-  if (!r || !s || !sig || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
-    BN_free(r);
-    BN_free(s);
+  openssl::Bignum r(BN_bin2bn(bytes, static_cast<int>(field_size), nullptr));
+  openssl::Bignum s(BN_bin2bn(bytes + field_size, static_cast<int>(field_size), nullptr));
+  openssl::EcdsaSignature sig(ECDSA_SIG_new());
+  if (!r || !s || !sig || ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1) {
     ERR_clear_error();
     return Error{"signature cannot be converted (out of memory)"};
   }
-  unsigned char* der = nullptr;
-  int length = i2d_ECDSA_SIG(sig.get(), &der);
+  // The signature owns r and s now.
+  r.release();
+  s.release();
+  unsigned char* raw_der = nullptr;
+  int length = i2d_ECDSA_SIG(sig.get(), &raw_der);
+  openssl::Bytes der(raw_der);
   if (length <= 0) {
     ERR_clear_error();
     return Error{"signature cannot be DER-encoded"};
   }
-  std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(length));
-  OPENSSL_free(der);
-  return out;
+  return std::string(reinterpret_cast<const char*>(der.get()), static_cast<std::size_t>(length));
 }
 
 Result<std::string> ecdsa_der_to_raw(std::string_view der, std::size_t field_size) {
   const auto* cursor = reinterpret_cast<const unsigned char*>(der.data());
-  std::unique_ptr<ECDSA_SIG, SigFree> sig(
-      d2i_ECDSA_SIG(nullptr, &cursor, static_cast<long>(der.size())));
+  openssl::EcdsaSignature sig(d2i_ECDSA_SIG(nullptr, &cursor, static_cast<long>(der.size())));
   if (!sig) {
     ERR_clear_error();
     return Error{"not a DER ECDSA signature"};
@@ -141,7 +134,7 @@ Status verify_signature(const PublicKey& key, std::string_view alg, std::string_
     der = std::move(*converted);
     to_verify = der;
   }
-  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  openssl::DigestContext ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, digest, nullptr, key.evp()) != 1) {
     ERR_clear_error();
     return Error{"cannot set up verification with key " + key.kid()};

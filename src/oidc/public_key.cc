@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "common/openssl.h"
 #include "common/quote.h"
 #include "oidc/base64url.h"
 
@@ -24,16 +25,7 @@ namespace {
 // More blocks than any key file holds; bounds the reading loop.
 constexpr int kMaxPemBlocks = 64;
 
-struct BioFree {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-struct X509Free {
-  void operator()(X509* cert) const { X509_free(cert); }
-};
-
-std::shared_ptr<EVP_PKEY> own(EVP_PKEY* key) {
-  return std::shared_ptr<EVP_PKEY>(key, EVP_PKEY_free);
-}
+std::shared_ptr<EVP_PKEY> own(EVP_PKEY* key) { return openssl::Key(key); }
 
 Result<KeyType> ec_key_type(EVP_PKEY* key) {
   std::array<char, 80> name{};
@@ -72,23 +64,6 @@ bool mentions_private_key(std::string_view pem) {
   return false;
 }
 
-// What PEM_read_bio hands out, freed with OPENSSL_free.
-struct PemBlock {
-  char* name = nullptr;
-  char* header = nullptr;
-  unsigned char* data = nullptr;
-  long length = 0;
-
-  PemBlock() = default;
-  PemBlock(const PemBlock&) = delete;
-  PemBlock& operator=(const PemBlock&) = delete;
-  ~PemBlock() {
-    OPENSSL_free(name);
-    OPENSSL_free(header);
-    OPENSSL_free(data);
-  }
-};
-
 Result<std::shared_ptr<EVP_PKEY>> decode_block(const std::string& label, const unsigned char* data,
                                                long length) {
   const unsigned char* cursor = data;
@@ -103,7 +78,7 @@ Result<std::shared_ptr<EVP_PKEY>> decode_block(const std::string& label, const u
     return own(key);
   }
   if (label == "CERTIFICATE") {
-    std::unique_ptr<X509, X509Free> cert(d2i_X509(nullptr, &cursor, length));
+    openssl::Certificate cert(d2i_X509(nullptr, &cursor, length));
     if (!cert) return Error{"has a CERTIFICATE block that is not a valid certificate"};
     EVP_PKEY* key = X509_get_pubkey(cert.get());
     if (!key) return Error{"has a certificate whose public key cannot be read"};
@@ -173,14 +148,14 @@ Result<PublicKey> PublicKey::from_evp(std::shared_ptr<EVP_PKEY> key) {
                  " key; only RSA (RS256) and EC P-256 / P-384 (ES256 / ES384) are supported"};
   }
 
-  unsigned char* der = nullptr;
-  int der_length = i2d_PUBKEY(key.get(), &der);
+  unsigned char* raw_der = nullptr;
+  int der_length = i2d_PUBKEY(key.get(), &raw_der);
+  openssl::Bytes der(raw_der);
   if (der_length <= 0) {
     ERR_clear_error();
     return Error{"has a public key that cannot be DER-encoded"};
   }
-  std::string spki(reinterpret_cast<const char*>(der), static_cast<std::size_t>(der_length));
-  OPENSSL_free(der);
+  std::string spki(reinterpret_cast<const char*>(der.get()), static_cast<std::size_t>(der_length));
 
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int digest_length = 0;
@@ -205,16 +180,22 @@ Result<std::vector<PublicKey>> parse_public_keys_pem(std::string_view pem,
   if (pem.find("-----BEGIN ") == std::string_view::npos) {
     return Error{where + " has no PEM block (-----BEGIN PUBLIC KEY-----)"};
   }
-  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  auto bio = openssl::memory_bio(pem.data(), pem.size());
   if (!bio) return Error{where + ": out of memory"};
 
   std::vector<PublicKey> keys;
   ERR_clear_error();
   // Bounded: every pass reads a block, and the 65th is refused.
   for (int block = 0; block <= kMaxPemBlocks; ++block) {
-    PemBlock pem_block;
-    if (PEM_read_bio(bio.get(), &pem_block.name, &pem_block.header, &pem_block.data,
-                     &pem_block.length) != 1) {
+    char* raw_name = nullptr;
+    char* raw_header = nullptr;
+    unsigned char* raw_data = nullptr;
+    long length = 0;
+    const int read = PEM_read_bio(bio.get(), &raw_name, &raw_header, &raw_data, &length);
+    openssl::String name(raw_name);
+    openssl::String header(raw_header);
+    openssl::Bytes data(raw_data);
+    if (read != 1) {
       unsigned long code = ERR_peek_last_error();
       bool at_end = ERR_GET_LIB(code) == ERR_LIB_PEM &&
                     ERR_GET_REASON(code) == PEM_R_NO_START_LINE && !keys.empty();
@@ -227,9 +208,9 @@ Result<std::vector<PublicKey>> parse_public_keys_pem(std::string_view pem,
     if (block == kMaxPemBlocks) {
       return Error{where + " has more than " + std::to_string(kMaxPemBlocks) + " PEM blocks"};
     }
-    bool encrypted = pem_block.header != nullptr && pem_block.header[0] != '\0';
+    bool encrypted = header != nullptr && header.get()[0] != '\0';
     auto key = encrypted ? Result<std::shared_ptr<EVP_PKEY>>(Error{"has an encrypted PEM block"})
-                         : decode_block(pem_block.name, pem_block.data, pem_block.length);
+                         : decode_block(name.get(), data.get(), length);
     ERR_clear_error();
     if (!key) return Error{where + " " + key.error()};
     auto loaded = PublicKey::from_evp(std::move(*key));

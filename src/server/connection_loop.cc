@@ -22,6 +22,7 @@
 
 #include <openssl/err.h>
 
+#include "common/openssl.h"
 #include "log/log.h"
 
 namespace irsa::server {
@@ -52,36 +53,37 @@ std::string address_of(const sockaddr_storage& address) {
 // the connection's waits; the socket is closed with the TLS object.
 class TlsTransport final : public Transport {
  public:
-  TlsTransport(SSL* ssl, int fd) : ssl_(ssl), fd_(fd) {}
+  TlsTransport(openssl::Ssl ssl, int fd) : ssl_(std::move(ssl)), fd_(fd) {}
   ~TlsTransport() override { close(false); }
 
   IoResult handshake() override {
     ERR_clear_error();
-    const int result = SSL_do_handshake(ssl_);
+    const int result = SSL_do_handshake(ssl_.get());
     return result == 1 ? IoResult{} : failure(result);
   }
   IoResult read(char* buffer, std::size_t size) override {
     ERR_clear_error();
-    const int n = SSL_read(ssl_, buffer, static_cast<int>(std::min<std::size_t>(size, INT_MAX)));
+    const int n =
+        SSL_read(ssl_.get(), buffer, static_cast<int>(std::min<std::size_t>(size, INT_MAX)));
     return n > 0 ? IoResult{IoResult::kOk, static_cast<std::size_t>(n), {}} : failure(n);
   }
   IoResult write(const char* data, std::size_t size) override {
     ERR_clear_error();
-    const int n = SSL_write(ssl_, data, static_cast<int>(std::min<std::size_t>(size, INT_MAX)));
+    const int n =
+        SSL_write(ssl_.get(), data, static_cast<int>(std::min<std::size_t>(size, INT_MAX)));
     return n > 0 ? IoResult{IoResult::kOk, static_cast<std::size_t>(n), {}} : failure(n);
   }
   void close(bool notify) override {
     if (!ssl_) return;
-    if (notify && SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);  // best effort
-    SSL_free(ssl_);
-    ssl_ = nullptr;
+    if (notify && SSL_is_init_finished(ssl_.get())) SSL_shutdown(ssl_.get());  // best effort
+    ssl_.reset();
     ::close(fd_);  // also leaves the epoll set
     ERR_clear_error();
   }
 
  private:
   IoResult failure(int result) {
-    const int error = SSL_get_error(ssl_, result);
+    const int error = SSL_get_error(ssl_.get(), result);
     if (error == SSL_ERROR_WANT_READ) return IoResult{IoResult::kWantRead, 0, {}};
     if (error == SSL_ERROR_WANT_WRITE) return IoResult{IoResult::kWantWrite, 0, {}};
     IoResult closed{IoResult::kClosed, 0, {}};
@@ -101,7 +103,7 @@ class TlsTransport final : public Transport {
     return closed;
   }
 
-  SSL* ssl_;
+  openssl::Ssl ssl_;
   int fd_;
 };
 
@@ -342,22 +344,22 @@ void ConnectionLoop::IoThread::adopt(int fd, std::string remote, Clock::time_poi
   static std::atomic<uint64_t> next_id{1};
   int yes = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
-  SSL* ssl = SSL_new(owner_.ctx_);
-  if (!ssl || SSL_set_fd(ssl, fd) != 1) {
-    if (ssl) SSL_free(ssl);
+  openssl::Ssl ssl(SSL_new(owner_.ctx_));
+  if (!ssl || SSL_set_fd(ssl.get(), fd) != 1) {
     ERR_clear_error();
     ::close(fd);
     return;
   }
-  SSL_set_accept_state(ssl);
+  SSL_set_accept_state(ssl.get());
   // Idle connections keep no TLS buffers; replies may leave in pieces.
-  SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                        SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_set_mode(ssl.get(), SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   auto owned = std::make_unique<Slot>(*this, owner_);
   Slot& slot = *owned;
   slot.id = next_id.fetch_add(1, std::memory_order_relaxed);
-  slot.connection = std::make_unique<Connection>(
-      slot, owner_.connection_options_, std::make_unique<TlsTransport>(ssl, fd), std::move(remote));
+  slot.connection = std::make_unique<Connection>(slot, owner_.connection_options_,
+                                                 std::make_unique<TlsTransport>(std::move(ssl), fd),
+                                                 std::move(remote));
   epoll_event event{};
   event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   event.data.ptr = &slot;

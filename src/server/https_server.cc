@@ -20,6 +20,7 @@
 
 #include <limits>
 
+#include "common/openssl.h"
 #include "common/quote.h"
 #include "log/log.h"
 #include "metrics/metrics.h"
@@ -153,15 +154,11 @@ struct HttpsServer::Impl final : HttpApplication {
   Routes routes;
   metrics::Metrics* metrics = nullptr;
   std::unique_ptr<CertificateStore> certificates;
-  SSL_CTX* ctx = nullptr;
+  openssl::SslContext ctx;  // uses `certificates`; used by `loop`
   std::unique_ptr<CertificateReloader> reloader;
   std::unique_ptr<ConnectionLoop> loop;
   int port = 0;
   bool started = false;
-
-  ~Impl() override {
-    if (ctx) SSL_CTX_free(ctx);
-  }
 
   std::optional<HttpResponse> screen(const HttpRequest& head) override { return screen_head(head); }
   std::optional<HttpResponse> respond(const HttpRequest& request, bool may_block) override;
@@ -204,7 +201,7 @@ Status HttpsServer::start() {
   impl.certificates = std::make_unique<CertificateStore>(*pair);
   auto ctx = make_server_context(options.tls, *impl.certificates);
   if (!ctx) return Error{ctx.error()};
-  impl.ctx = *ctx;
+  impl.ctx = std::move(*ctx);
 
   auto listener = listen_on(options.bind_address, options.port);
   if (!listener) return Error{listener.error()};
@@ -237,7 +234,7 @@ Status HttpsServer::start() {
       metrics->set_open_connections(open);
     };
   }
-  impl.loop = std::make_unique<ConnectionLoop>(*listener, impl.ctx, loop_options, impl);
+  impl.loop = std::make_unique<ConnectionLoop>(*listener, impl.ctx.get(), loop_options, impl);
   if (auto started = impl.loop->start(); !started) {
     impl.loop.reset();
     return Error{"cannot serve on " + options.bind_address + ":" + std::to_string(impl.port) +

@@ -252,19 +252,18 @@ Result<std::shared_ptr<const CertifiedKey>> CertifiedKey::load(const std::string
   ERR_clear_error();
   std::shared_ptr<CertifiedKey> pair(new CertifiedKey());
   {
-    BIO* bio = BIO_new_mem_buf(cert_pem->data(), static_cast<int>(cert_pem->size()));
+    auto bio = openssl::memory_bio(cert_pem->data(), cert_pem->size());
     if (!bio) return Error{"cannot load the TLS certificate " + cert_file + ": " + openssl_error()};
-    pair->leaf_ = PEM_read_bio_X509(bio, nullptr, no_passphrase, nullptr);
+    pair->leaf_.reset(PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr));
     if (pair->leaf_) {
-      pair->chain_ = sk_X509_new_null();
+      pair->chain_.reset(sk_X509_new_null());
       // A chain is a handful of certificates; the bound keeps a garbage file cheap.
       for (int i = 0; i < 16 && pair->chain_; ++i) {
-        X509* next = PEM_read_bio_X509(bio, nullptr, no_passphrase, nullptr);
+        openssl::Certificate next(PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr));
         if (!next) break;
-        sk_X509_push(pair->chain_, next);
+        if (sk_X509_push(pair->chain_.get(), next.get()) > 0) next.release();  // the stack owns it
       }
     }
-    BIO_free(bio);
     if (!pair->leaf_) {
       return Error{"cannot load the TLS certificate " + cert_file + ": no PEM certificate in it (" +
                    openssl_error() + ")"};
@@ -272,61 +271,55 @@ Result<std::shared_ptr<const CertifiedKey>> CertifiedKey::load(const std::string
     ERR_clear_error();  // the end of the chain reads as "no start line"
   }
   {
-    BIO* bio = BIO_new_mem_buf(key_pem->data(), static_cast<int>(key_pem->size()));
+    auto bio = openssl::memory_bio(key_pem->data(), key_pem->size());
     if (!bio) return Error{"cannot load the TLS key " + key_file + ": " + openssl_error()};
-    pair->key_ = PEM_read_bio_PrivateKey(bio, nullptr, no_passphrase, nullptr);
-    BIO_free(bio);
+    pair->key_.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
     if (!pair->key_) {
       return Error{"cannot load the TLS key " + key_file +
                    ": no unencrypted PEM private key in it (" + openssl_error() + ")"};
     }
   }
-  if (X509_check_private_key(pair->leaf_, pair->key_) != 1) {
+  if (X509_check_private_key(pair->leaf_.get(), pair->key_.get()) != 1) {
     ERR_clear_error();
     return Error{"the TLS key " + key_file + " does not match the certificate " + cert_file};
   }
 
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_size = 0;
-  if (X509_digest(pair->leaf_, EVP_sha256(), digest, &digest_size) == 1) {
+  if (X509_digest(pair->leaf_.get(), EVP_sha256(), digest, &digest_size) == 1) {
     pair->sha256_ = hex(digest, digest_size);
   }
-  if (BIGNUM* serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(pair->leaf_), nullptr)) {
-    if (char* text = BN_bn2hex(serial)) {
-      pair->serial_ = text;
-      OPENSSL_free(text);
-    }
-    BN_free(serial);
+  if (openssl::Bignum serial{
+          ASN1_INTEGER_to_BN(X509_get0_serialNumber(pair->leaf_.get()), nullptr)}) {
+    if (openssl::String text{BN_bn2hex(serial.get())}) pair->serial_ = text.get();
   }
   char subject[256] = {0};
-  X509_NAME_oneline(X509_get_subject_name(pair->leaf_), subject, sizeof subject);
+  X509_NAME_oneline(X509_get_subject_name(pair->leaf_.get()), subject, sizeof subject);
   pair->subject_ = subject;
-  pair->not_after_ = to_epoch_seconds(X509_get0_notAfter(pair->leaf_));
+  pair->not_after_ = to_epoch_seconds(X509_get0_notAfter(pair->leaf_.get()));
   ERR_clear_error();
   return std::shared_ptr<const CertifiedKey>(std::move(pair));
 }
 
-CertifiedKey::~CertifiedKey() {
-  if (chain_) sk_X509_pop_free(chain_, X509_free);
-  if (leaf_) X509_free(leaf_);
-  if (key_) EVP_PKEY_free(key_);
-}
-
 bool CertifiedKey::install(SSL* ssl) const {
   // Copies references: the connection keeps them after this snapshot goes.
-  return SSL_use_cert_and_key(ssl, leaf_, key_, chain_, 1) == 1;
+  return SSL_use_cert_and_key(ssl, leaf_.get(), key_.get(), chain_.get(), 1) == 1;
 }
 
 bool CertifiedKey::same_as(const CertifiedKey& other) const {
-  if (sha256_ != other.sha256_ || sk_X509_num(chain_) != sk_X509_num(other.chain_)) return false;
-  for (int i = 0; i < sk_X509_num(chain_); ++i) {
-    if (X509_cmp(sk_X509_value(chain_, i), sk_X509_value(other.chain_, i)) != 0) return false;
+  if (sha256_ != other.sha256_ || sk_X509_num(chain_.get()) != sk_X509_num(other.chain_.get())) {
+    return false;
   }
-  return EVP_PKEY_eq(key_, other.key_) == 1;
+  for (int i = 0; i < sk_X509_num(chain_.get()); ++i) {
+    if (X509_cmp(sk_X509_value(chain_.get(), i), sk_X509_value(other.chain_.get(), i)) != 0) {
+      return false;
+    }
+  }
+  return EVP_PKEY_eq(key_.get(), other.key_.get()) == 1;
 }
 
 bool CertifiedKey::names_host(std::string_view host) const {
-  return X509_check_host(leaf_, host.data(), host.size(), 0, nullptr) == 1;
+  return X509_check_host(leaf_.get(), host.data(), host.size(), 0, nullptr) == 1;
 }
 
 CertificateStore::CertificateStore(std::shared_ptr<const CertifiedKey> initial)
@@ -343,7 +336,8 @@ void CertificateStore::replace(std::shared_ptr<const CertifiedKey> next) {
   // The old snapshot is released here or by the last handshake using it.
 }
 
-Result<SSL_CTX*> make_server_context(const TlsSettings& settings, CertificateStore& store) {
+Result<openssl::SslContext> make_server_context(const TlsSettings& settings,
+                                                CertificateStore& store) {
   auto parsed = parse_settings(settings);
   if (!parsed) return Error{parsed.error()};
   const int min_version = parsed->min_version;
@@ -351,10 +345,10 @@ Result<SSL_CTX*> make_server_context(const TlsSettings& settings, CertificateSto
   const std::string& tls13 = parsed->tls13;
 
   ERR_clear_error();
-  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-  if (!ctx) return Error{"cannot create the TLS context: " + openssl_error()};
-  auto fail = [ctx](std::string message) -> Result<SSL_CTX*> {
-    SSL_CTX_free(ctx);
+  openssl::SslContext owned(SSL_CTX_new(TLS_server_method()));
+  if (!owned) return Error{"cannot create the TLS context: " + openssl_error()};
+  SSL_CTX* ctx = owned.get();
+  auto fail = [](std::string message) -> Result<openssl::SslContext> {
     return Error{std::move(message)};
   };
   if (SSL_CTX_set_min_proto_version(ctx, min_version) != 1) {
@@ -376,7 +370,7 @@ Result<SSL_CTX*> make_server_context(const TlsSettings& settings, CertificateSto
   SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
   SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
   SSL_CTX_set_cert_cb(ctx, install_current_certificate, &store);
-  return ctx;
+  return owned;
 }
 
 CertificateReloader::CertificateReloader(CertificateStore& store,

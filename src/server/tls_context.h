@@ -16,6 +16,7 @@
 
 #include <openssl/ssl.h>
 
+#include "common/openssl.h"
 #include "common/result.h"
 #include "common/thread_annotations.h"
 
@@ -42,7 +43,6 @@ class CertifiedKey {
   // what is wrong: unreadable, no certificate, no key, key not matching.
   static Result<std::shared_ptr<const CertifiedKey>> load(const std::string& cert_file,
                                                           const std::string& key_file);
-  ~CertifiedKey();
   CertifiedKey(const CertifiedKey&) = delete;
   CertifiedKey& operator=(const CertifiedKey&) = delete;
 
@@ -61,9 +61,9 @@ class CertifiedKey {
 
  private:
   CertifiedKey() = default;
-  X509* leaf_ = nullptr;
-  STACK_OF(X509) * chain_ = nullptr;  // the intermediates, without the leaf
-  EVP_PKEY* key_ = nullptr;
+  openssl::Certificate leaf_;
+  openssl::CertificateStack chain_;  // the intermediates, without the leaf
+  openssl::Key key_;
   std::string sha256_;
   std::string serial_;
   std::string subject_;
@@ -85,8 +85,9 @@ class CertificateStore {
 
 // Builds the server SSL_CTX: minimum version, ciphers, ALPN http/1.1, and a
 // certificate callback that serves `store`'s current snapshot. `store` must
-// outlive the context. The caller owns the result (SSL_CTX_free).
-Result<SSL_CTX*> make_server_context(const TlsSettings& settings, CertificateStore& store);
+// outlive the context.
+Result<openssl::SslContext> make_server_context(const TlsSettings& settings,
+                                                CertificateStore& store);
 
 struct CertificateReloaderOptions {
   std::string cert_file;
