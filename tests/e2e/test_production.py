@@ -164,6 +164,7 @@ class Production(WebhookTestCase):
         self.assertEqual(first.status, 200)
 
         failures, seen, stop = [], set(), threading.Event()
+        answered = [0]
 
         def loop():
             # New connections (each handshake picks the certificate in
@@ -185,6 +186,7 @@ class Production(WebhookTestCase):
                         seen.add(hashlib.sha256(conn.sock.getpeercert(True)).hexdigest())
                     if response.status != 200 or b'"patch"' not in response.read():
                         failures.append(f"status {response.status}")
+                    answered[0] += 1
                     if not i % 2:
                         conn.close()
                 except (OSError, http.client.HTTPException) as error:
@@ -193,12 +195,14 @@ class Production(WebhookTestCase):
         client = threading.Thread(target=loop)
         client.start()
         try:
-            time.sleep(0.5)
+            self.wait_until("reviews answered before the swap", lambda: answered[0] >= 20)
             self.put_version(volume, "..v2", os.path.join(self.renewed, "tls.crt"),
                              os.path.join(self.renewed, "tls.key"))
             self.swap_data(volume, "..v2")
             self.wait_until("the new certificate is served", lambda: new in seen)
-            time.sleep(0.5)
+            after_swap = answered[0]
+            self.wait_until("reviews answered after the swap",
+                            lambda: answered[0] >= after_swap + 20)
         finally:
             stop.set()
             client.join(timeout=20)

@@ -55,6 +55,8 @@ TEST(ServiceAccountRegistryWait, ReturnsAtOnceForAKnownServiceAccount) {
 TEST(ServiceAccountRegistryWait, WakesWhenTheServiceAccountArrives) {
   ServiceAccountRegistry registry;
   std::thread writer([&] {
+    // A delay, not a wait: the waiter is (very likely) waiting by then; the
+    // test holds either way.
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
     registry.upsert("a", "other", {});
     registry.upsert("a", "app", role("arn:x"));
@@ -76,6 +78,7 @@ TEST(ServiceAccountRegistryWait, NotifyWakesConditionsBeyondTheRegistry) {
   ServiceAccountRegistry registry;
   std::atomic<bool> answered{false};
   std::thread other([&] {
+    // A delay, not a wait (as above).
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
     answered = true;
     registry.notify_waiters();

@@ -70,6 +70,7 @@ TEST_F(ServiceAccountLookupTest, TheWatchArrivingFirstWakesTheWaiter) {
   server_->set_response_delay(std::chrono::milliseconds(3000));  // the GET is stuck
   auto lookup = make_lookup();
   std::thread watch([&] {
+    // A delay, not a wait: the lookup's GET is in flight by then.
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     identity::ServiceAccountSettings settings;
     settings.role_arn = kRole;

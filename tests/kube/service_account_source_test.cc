@@ -213,6 +213,7 @@ TEST_F(ServiceAccountSourceTest, BacksOffWithoutABusyLoopWhileTheServerFails) {
   options.backoff.max = std::chrono::milliseconds(400);
   auto source = make_source(options);
   source->start();
+  // A window to count attempts in, not a wait for a condition.
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   const auto attempts = server_->stats().failed_on_purpose;
   // Without backoff this would be thousands; with it: 50+100+200+400+400... ms.

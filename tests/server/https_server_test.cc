@@ -300,8 +300,16 @@ TEST(HttpsServerConnections, ShutdownDrainsThenStops) {
   std::thread stopping([&] {
     EXPECT_EQ(s.server->shutdown(std::chrono::milliseconds(1500), std::chrono::seconds(5)), 0u);
   });
-  // Draining: /readyz says 503, and the reply closes its connection.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Draining (polled on new connections, bounded): /readyz says 503, and the
+  // reply closes its connection.
+  bool draining = false;
+  for (int i = 0; i < 200 && !draining; ++i) {
+    TlsClient probe(s.port());
+    draining = probe.handshake() && probe.send(kGetReady) &&
+               probe.response().find("503") != std::string::npos;
+    if (!draining) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(draining);
   ASSERT_TRUE(busy.send(kGetReady));
   std::string during = busy.response();
   EXPECT_NE(during.find("503"), std::string::npos) << during;
