@@ -105,6 +105,9 @@ int run_mutate(const std::vector<std::string>& args) {
     std::fputs(kMutateUsage, stdout);
     return 0;
   }
+  auto config = parse_flags(parsed->webhook_flags);
+  if (!config) return fail(config.error());
+  if (auto valid = validate_mutation_config(*config); !valid) return fail(valid.error());
   if (parsed->service_account_files.empty() && parsed->container_credentials_file.empty()) {
     return fail(
         "--service-account FILE is required: the ServiceAccounts that give the Pod its identity "
@@ -112,9 +115,6 @@ int run_mutate(const std::vector<std::string>& args) {
         "would be injected\n\n" +
         std::string(kMutateUsage));
   }
-  auto config = parse_flags(parsed->webhook_flags);
-  if (!config) return fail(config.error());
-  if (auto valid = validate_mutation_config(*config); !valid) return fail(valid.error());
   log::configure(config->log_format == LogFormat::kJson ? log::Format::kJson : log::Format::kText,
                  config->verbosity);
 
