@@ -21,7 +21,8 @@ struct Plan {
   // The token lifetime the volume asks for (after Pod annotation, clamping
   // and jitter); 0 when no volume is added.
   int64_t token_expiration = 0;
-  // Things worth a log line (never a value of an env var or secret).
+  // Things worth a log line: never a secret nor a value the Pod's owner set
+  // (the session name made from the Pod's name is neither).
   std::vector<std::string> notes;
   // For the AdmissionResponse: each under 120 characters, about a Pod that
   // is admitted but will not behave as its owner may expect.
