@@ -185,6 +185,16 @@ deploy: check-cluster
 	$(KUBECTL) apply -k $$work; \
 	$(KUBECTL) -n $(WEBHOOK_NAMESPACE) rollout status deployment/irsa-webhook --timeout=180s
 
+# Says what is missing before kubectl would (its advice for an unreachable
+# cluster is to turn validation off, which does not help).
+check-cluster:
+	@command -v $(KUBECTL) >/dev/null || { echo "make deploy: $(KUBECTL) is not installed; install kubectl (with kustomize) first" >&2; exit 1; }
+	@context=$$($(KUBECTL) config current-context 2>/dev/null) || { \
+	  echo "make deploy: kubectl has no current context: point KUBECONFIG at your cluster's kubeconfig or run 'kubectl config use-context NAME'" >&2; exit 1; }; \
+	$(KUBECTL) version --request-timeout=10s >/dev/null 2>&1 || { \
+	  echo "make deploy: the cluster of kubectl's context \"$$context\" does not answer (kubectl version failed): check the context, the network and your credentials" >&2; exit 1; }; \
+	echo "cluster: kubectl context \"$$context\""
+
 undeploy: check-cluster
 	@set -euo pipefail; \
 	if [ "$(OVERLAY)" = self-signed ] && [ ! -f manifests/overlays/self-signed/generated/ca-bundle-patch.yaml ]; then \

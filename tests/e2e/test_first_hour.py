@@ -157,6 +157,47 @@ class FirstHourTest(unittest.TestCase):
         self.assertIn("--trust-policy " + token + " is not valid JSON", done.stderr)
         self.assertIn("looks like a token", done.stderr)
 
+    def make(self, *args):
+        return subprocess.run(["make", "--no-print-directory", "-s", *args], cwd=SOURCE,
+                              capture_output=True, text=True, timeout=120)
+
+    def test_make_deploy_says_what_is_missing_before_kubectl_does(self):
+        if shutil.which("make") is None:
+            self.skipTest("make is not installed")
+        absent = self.make("check-cluster", "KUBECTL=/nonexistent/kubectl")
+        self.assertNotEqual(absent.returncode, 0)
+        self.assertIn("/nonexistent/kubectl is not installed", absent.stderr)
+        no_context = os.path.join(self.work, "kubectl-no-context")
+        with open(no_context, "w", encoding="utf-8") as file:
+            file.write("#!/bin/sh\necho 'error: current-context is not set' >&2\nexit 1\n")
+        os.chmod(no_context, 0o755)
+        done = self.make("check-cluster", "KUBECTL=" + no_context)
+        self.assertNotEqual(done.returncode, 0)
+        self.assertIn("kubectl has no current context", done.stderr)
+        unreachable = os.path.join(self.work, "kubectl-unreachable")
+        with open(unreachable, "w", encoding="utf-8") as file:
+            file.write('#!/bin/sh\nif [ "$1" = config ]; then echo lab; exit 0; fi\n'
+                       "echo 'connection refused' >&2\nexit 1\n")
+        os.chmod(unreachable, 0o755)
+        done = self.make("check-cluster", "KUBECTL=" + unreachable)
+        self.assertNotEqual(done.returncode, 0)
+        self.assertIn('context "lab" does not answer', done.stderr)
+
+    def test_make_install_puts_the_binary_under_prefix(self):
+        if shutil.which("make") is None:
+            self.skipTest("make is not installed")
+        prefix = os.path.join(self.work, "prefix")
+        build_dir = os.path.dirname(os.path.abspath(BINARY))
+        done = self.make("install", "PREFIX=" + prefix, "BUILD_DIR=" + build_dir)
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+        installed = os.path.join(prefix, "bin", "irsa-webhook")
+        self.assertTrue(os.access(installed, os.X_OK))
+        version = subprocess.run([installed, "--version"], capture_output=True, text=True,
+                                 timeout=RUN_DEADLINE)
+        self.assertTrue(version.stdout.startswith("irsa-webhook "), version.stdout)
+        self.assertEqual(self.make("uninstall", "PREFIX=" + prefix).returncode, 0)
+        self.assertFalse(os.path.exists(installed))
+
     def test_audit_counts_in_the_singular(self):
         done = run("audit", "-f", os.path.join(SOURCE, "examples/pod.yaml"))
         self.assertIn("1 workload scanned", done.stdout)
