@@ -18,7 +18,7 @@ BINARY := $(BUILD_DIR)/irsa-webhook
 BUILD_PACKAGES := build-essential cmake pkg-config git ca-certificates \
   libcpp-httplib-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libsimdjson-dev prometheus-cpp-dev
 DEB_PACKAGES := $(BUILD_PACKAGES) openssl curl libgtest-dev libgmock-dev \
-  libbenchmark-dev python3 python3-jsonpatch python3-yaml python3-jsonschema python3-jwcrypto clang-format
+  libbenchmark-dev python3 python3-jsonpatch python3-yaml python3-jsonschema python3-jwcrypto clang-format awscli
 
 .PHONY: all deps deps-binary binary build install uninstall format-check thread-safety lint test test-unit test-e2e test-conformance test-asan run certs format clean help bench
 

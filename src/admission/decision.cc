@@ -17,6 +17,7 @@ using credentials::UnmanagedMode;
 
 void add_warnings(Decision& decision, std::string_view verb, const std::vector<Finding>& findings) {
   std::size_t total = 0;
+  for (const auto& warning : decision.warnings) total += warning.size();
   for (std::size_t i = 0; i < findings.size(); ++i) {
     // One line, and cut on a character boundary: a cut inside a UTF-8
     // sequence became U+FFFD on the wire and the warning outgrew the API
@@ -135,6 +136,7 @@ Decision decide(const mutation::PodView& pod, const std::optional<identity::Iden
   const mutation::PodView& planned = stripped_pod ? *stripped_pod : pod;
   mutation::Plan plan = mutation::plan_mutation(planned, *identity, options, jitter);
   decision.notes = std::move(plan.notes);
+  decision.warnings = std::move(plan.warnings);
   if (strip) {
     decision.patch = credentials::plan_removal(findings, options.max_patch_bytes);
     decision.stripped = true;

@@ -3,7 +3,10 @@
 #include "mutation/plan.h"
 
 #include <cmath>
+#include <cstdint>
 #include <string>
+
+#include "common/quote.h"
 
 namespace irsa::mutation {
 namespace {
@@ -89,6 +92,9 @@ struct ContainerRules {
   std::string identity_env[2];
   std::string session_env;
   std::string mount;
+  // A literal AWS_ROLE_SESSION_NAME for a Pod whose name STS would refuse;
+  // empty: the downward API's metadata.name.
+  std::string fixed_session_name;
 
   void write_values() {
     bool container_credentials = mode == identity::Mode::kContainerCredentials;
@@ -103,7 +109,9 @@ struct ContainerRules {
     } else {
       identity_env[0] = env_var(kRoleArnEnv, identity->role_arn);
       identity_env[1] = env_var(kTokenFileEnv, token_file);
-      if (identity->role_session_name) {
+      if (identity->role_session_name && !fixed_session_name.empty()) {
+        session_env = env_var(kRoleSessionNameEnv, fixed_session_name);
+      } else if (identity->role_session_name) {
         session_env = JsonObject()
                           .string("name", kRoleSessionNameEnv)
                           .raw("valueFrom", R"({"fieldRef":{"fieldPath":"metadata.name"}})")
@@ -118,10 +126,16 @@ struct ContainerRules {
   }
 };
 
+// What the containers' plans found worth telling the Pod's owner.
+struct ContainerFindings {
+  bool fixed_session_name = false;      // a container got the literal session name
+  bool regional_sts_no_region = false;  // regional STS asked for, no region to make it so
+};
+
 // One container, as AWS's addEnvToContainer: a container that already has
 // the identity env, a region and the STS setting is left alone entirely.
 void plan_container(const ContainerView& container, const std::string& base,
-                    const ContainerRules& rules, Patch& patch) {
+                    const ContainerRules& rules, Patch& patch, ContainerFindings& findings) {
   bool container_credentials = rules.mode == identity::Mode::kContainerCredentials;
   bool identity_defined =
       container_credentials
@@ -131,6 +145,12 @@ void plan_container(const ContainerView& container, const std::string& base,
   bool region_defined =
       container.has_env_named(kRegionEnv) || container.has_env_named(kDefaultRegionEnv);
   bool sts_defined = container.has_env_named(kRegionalStsEnv);
+  // The SDKs that honour AWS_STS_REGIONAL_ENDPOINTS (the CLI v2 and newer
+  // ones do not) need a region for it too: without one, all call global STS.
+  if (!container_credentials && rules.identity->regional_sts && !region_defined &&
+      rules.region_env.empty()) {
+    findings.regional_sts_no_region = true;
+  }
   if (identity_defined && region_defined && sts_defined) return;
 
   std::vector<std::string_view> env;
@@ -147,6 +167,7 @@ void plan_container(const ContainerView& container, const std::string& base,
   if (!container_credentials && rules.identity->role_session_name &&
       !container.has_env_named(kRoleSessionNameEnv)) {
     env.push_back(rules.session_env);
+    if (!rules.fixed_session_name.empty()) findings.fixed_session_name = true;
   }
   append_all(patch, base, "/env", container.has_env, env);
 
@@ -163,6 +184,20 @@ bool contains(const std::vector<std::string>& names, std::string_view name) {
 }
 
 }  // namespace
+
+std::string session_name_for(std::string_view pod_name) {
+  // FNV-1a, 64 bits; its high half mixes every byte best.
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (char c : pod_name) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 0x100000001b3ULL;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string name(pod_name.substr(0, kSessionNamePrefixLength));
+  name += '-';
+  for (int shift = 60; shift >= 32; shift -= 4) name += kHex[(hash >> shift) & 0xF];
+  return name;
+}
 
 std::string escape_pointer_token(std::string_view token) {
   std::string out;
@@ -221,6 +256,14 @@ Plan plan_mutation(const PodView& pod, const identity::Identity& identity, const
     for (char c : rules.token_file) windows += c == '/' ? '\\' : c;
     rules.token_file = std::move(windows);
   }
+  // A Pod made from generateName has no name yet (kube-apiserver names it
+  // after admission, from a prefix cut to 58 characters plus 5: always fits);
+  // an explicit name can have 1 to 253 characters, and STS takes 2 to 64.
+  const bool name_misfits = !pod.name.empty() && (pod.name.size() < kMinSessionNameLength ||
+                                                  pod.name.size() > kMaxSessionNameLength);
+  if (!container_credentials && identity.role_session_name && name_misfits) {
+    rules.fixed_session_name = session_name_for(pod.name);
+  }
   rules.write_values();
 
   // Token lifetime: Pod annotation > ServiceAccount annotation > flag.
@@ -247,6 +290,7 @@ Plan plan_mutation(const PodView& pod, const identity::Identity& identity, const
   }
 
   Patch& patch = plan.patch;
+  ContainerFindings findings;
   if (!pod.has_volume_named(rules.volume_name)) {
     std::string token = JsonObject()
                             .string("audience", identity.audience)
@@ -271,9 +315,23 @@ Plan plan_mutation(const PodView& pod, const identity::Identity& identity, const
     for (std::size_t i = 0; i < list->size(); ++i) {
       const ContainerView& container = (*list)[i];
       if (contains(skip, container.name)) continue;
-      plan_container(container, "/spec/" + std::string(key) + "/" + std::to_string(i), rules,
-                     patch);
+      plan_container(container, "/spec/" + std::string(key) + "/" + std::to_string(i), rules, patch,
+                     findings);
     }
+  }
+  if (findings.fixed_session_name) {
+    const std::string length = std::to_string(pod.name.size());
+    plan.notes.push_back("AWS_ROLE_SESSION_NAME is " + quote(rules.fixed_session_name) +
+                         ": the Pod's name has " + length +
+                         " characters and STS takes a session name of 2 to 64");
+    plan.warnings.push_back(
+        "AWS_ROLE_SESSION_NAME: the Pod's name has " + length +
+        " characters, STS takes 2 to 64: injected its first 55, '-' and a hash");
+  }
+  if (findings.regional_sts_no_region) {
+    plan.warnings.push_back(
+        "regional STS without a region: the AWS CLI v2 and newer SDKs will call global STS; "
+        "set --aws-default-region");
   }
 
   // EKS Pod Identity marks the Pods it mutated.

@@ -2,7 +2,9 @@
 // Pure: no I/O, no clock, no globals; randomness comes in as an argument.
 #pragma once
 
+#include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "identity/identity.h"
@@ -19,8 +21,12 @@ struct Plan {
   // The token lifetime the volume asks for (after Pod annotation, clamping
   // and jitter); 0 when no volume is added.
   int64_t token_expiration = 0;
-  // Things worth a log line (never a value of an env var or secret).
+  // Things worth a log line: never a secret nor a value the Pod's owner set
+  // (the session name made from the Pod's name is neither).
   std::vector<std::string> notes;
+  // For the AdmissionResponse: each under 120 characters, about a Pod that
+  // is admitted but will not behave as its owner may expect.
+  std::vector<std::string> warnings;
 
   bool mutated() const { return !patch.empty(); }
 };
@@ -30,6 +36,22 @@ struct Plan {
 // spreads token refreshes; tests pass a fixed value.
 Plan plan_mutation(const PodView& pod, const identity::Identity& identity, const Options& options,
                    double jitter);
+
+// STS's RoleSessionName: 2 to 64 characters of [\w+=,.@-].
+inline constexpr std::size_t kMinSessionNameLength = 2;
+inline constexpr std::size_t kMaxSessionNameLength = 64;
+// Of a session name made by session_name_for: the Pod name's first 55
+// characters, '-', 8 hex digits.
+inline constexpr std::size_t kSessionNamePrefixLength = 55;
+
+// The AWS_ROLE_SESSION_NAME value for a Pod whose name STS would refuse as a
+// RoleSessionName (shorter than 2 or longer than 64 characters): the name's
+// first 55 characters, '-' and the high 32 bits of the 64-bit FNV-1a hash of
+// the whole name, in lower-case hex. Stable (the same name always gives the
+// same value), so a Pod keeps its name in CloudTrail across restarts, and
+// names that differ anywhere, StatefulSet ordinals at the end included, give
+// different values.
+std::string session_name_for(std::string_view pod_name);
 
 // JSON Pointer (RFC 6901) escaping of one reference token: ~ -> ~0, / -> ~1.
 std::string escape_pointer_token(std::string_view token);

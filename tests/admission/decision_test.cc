@@ -170,6 +170,31 @@ TEST(Decide, WarningsStayWithinKubernetesLimits) {
   }
 }
 
+TEST(Decide, InjectionWarningsComeFirstAndCountTowardsTheLimits) {
+  json pod = json::parse(R"({"metadata":{"name":""},"spec":{"containers":[]}})");
+  pod["metadata"]["name"] = std::string(100, 'n');
+  for (int c = 0; c < 80; ++c) {
+    pod["spec"]["containers"].push_back(
+        {{"name", "container-with-a-rather-long-name-" + std::to_string(c)},
+         {"env", json::parse(R"([{"name":"AWS_ACCESS_KEY_ID","value":"x"}])")}});
+  }
+  identity::Identity id = role();
+  id.role_session_name = true;  // the name is over STS's 64
+  id.regional_sts = true;       // and no region is known
+  auto out = run(pod, id, Policy{});
+  ASSERT_GE(out.decision.warnings.size(), 3u);
+  EXPECT_THAT(out.decision.warnings[0], HasSubstr("AWS_ROLE_SESSION_NAME"));
+  EXPECT_THAT(out.decision.warnings[1], HasSubstr("regional STS without a region"));
+  EXPECT_THAT(out.decision.warnings[2], HasSubstr("removed"));
+  std::size_t total = 0;
+  for (const auto& warning : out.decision.warnings) {
+    EXPECT_LT(warning.size(), 120u);
+    total += warning.size();
+  }
+  EXPECT_LT(total, 4096u);
+  EXPECT_THAT(out.decision.warnings.back(), HasSubstr("more static AWS credentials"));
+}
+
 TEST(Decide, LongWarningsAreCutBetweenCharactersAndKeptOnOneLine) {
   // Found by the admission fuzzer: a cut inside a UTF-8 sequence went out as
   // U+FFFD and the warning grew past the API server's 120-byte limit.

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <regex>
+#include <set>
 #include <string>
 
 namespace irsa::mutation {
@@ -377,6 +378,132 @@ TEST(PlanMutation, RoleSessionNameFromDownwardApi) {
   // Without the option there is none.
   auto plain = run(basic_pod(), web_identity());
   EXPECT_FALSE(env_of(plain.pod["spec"]["containers"][0], "AWS_ROLE_SESSION_NAME"));
+}
+
+json pod_named(const std::string& name) {
+  json pod = basic_pod();
+  pod["metadata"]["name"] = name;
+  return pod;
+}
+
+Identity with_session_name() {
+  Identity id = web_identity();
+  id.role_session_name = true;
+  return id;
+}
+
+// STS's RoleSessionName constraint, as its API reference states it.
+bool sts_takes(const std::string& session_name) {
+  return std::regex_match(session_name, std::regex(R"([\w+=,.@-]{2,64})"));
+}
+
+TEST(PlanMutation, RoleSessionNameIsTheLiteralShortFormWhenThePodNameIsTooLongForSts) {
+  // 65 characters: the CLI sent it whole and STS answered ValidationError.
+  const std::string name = "statefulset-of-a-very-long-name-for-the-orders-database-replica-0";
+  ASSERT_EQ(name.size(), 65u);
+  auto out = run(pod_named(name), with_session_name());
+  for (const auto& container : out.pod["spec"]["containers"]) {
+    auto entry = env_of(container, "AWS_ROLE_SESSION_NAME");
+    ASSERT_TRUE(entry);
+    EXPECT_FALSE(entry->contains("valueFrom"));
+    // The first 55 characters, '-', the FNV-1a hash's high 32 bits (computed
+    // independently in Python): pinned, so CloudTrail names stay stable
+    // across releases.
+    EXPECT_EQ(entry->value("value", ""),
+              "statefulset-of-a-very-long-name-for-the-orders-database-a90a6314");
+    EXPECT_TRUE(sts_takes(entry->value("value", "")));
+  }
+  ASSERT_EQ(out.plan.warnings.size(), 1u);
+  EXPECT_LT(out.plan.warnings[0].size(), 120u);
+  EXPECT_THAT(out.plan.warnings[0], testing::HasSubstr("65 characters"));
+  ASSERT_EQ(out.plan.notes.size(), 1u);
+  EXPECT_THAT(out.plan.notes[0], testing::HasSubstr("a90a6314"));
+  // Idempotent: the second run finds the variable and adds nothing.
+  auto again = run(out.pod, with_session_name());
+  EXPECT_TRUE(again.patch.empty());
+  EXPECT_TRUE(again.plan.warnings.empty());
+}
+
+TEST(PlanMutation, EveryPodNameGivesASessionNameStsTakes) {
+  for (std::size_t length : {1u, 2u, 63u, 64u, 65u, 100u, 253u}) {
+    std::string name(length, 'a');
+    if (length > 2) name[length / 2] = '.';
+    if (length > 4) name[length / 3] = '-';
+    auto out = run(pod_named(name), with_session_name());
+    auto entry = env_of(out.pod["spec"]["containers"][0], "AWS_ROLE_SESSION_NAME");
+    ASSERT_TRUE(entry) << length;
+    bool fits = length >= 2 && length <= 64;
+    // What fits stays the downward API (as before, and what the Pod's name
+    // becomes is what CloudTrail shows); only what STS would refuse changes.
+    EXPECT_EQ(entry->contains("valueFrom"), fits) << length;
+    EXPECT_EQ(out.plan.warnings.size(), fits ? 0u : 1u) << length;
+    for (const auto& warning : out.plan.warnings) EXPECT_LT(warning.size(), 120u) << warning;
+    if (!fits) {
+      EXPECT_TRUE(sts_takes(entry->value("value", ""))) << entry->dump();
+    }
+  }
+  // generateName: the name is made after admission and always fits.
+  json generated = basic_pod();
+  generated["metadata"].erase("name");
+  generated["metadata"]["generateName"] = std::string(200, 'g');
+  auto out = run(generated, with_session_name());
+  EXPECT_TRUE(
+      env_of(out.pod["spec"]["containers"][0], "AWS_ROLE_SESSION_NAME")->contains("valueFrom"));
+  EXPECT_TRUE(out.plan.warnings.empty());
+}
+
+TEST(PlanMutation, ShortSessionNamesOfDistinctPodsStayDistinctAndStable) {
+  // StatefulSet Pods of a long name differ only in their last characters:
+  // a cut at 64 would give every replica the same session name.
+  const std::string base(70, 'x');
+  std::set<std::string> seen;
+  for (int ordinal = 0; ordinal < 200; ++ordinal) {
+    std::string value = session_name_for(base + "-" + std::to_string(ordinal));
+    EXPECT_EQ(value.size(), 64u);
+    EXPECT_TRUE(seen.insert(value).second) << value;
+    EXPECT_EQ(value, session_name_for(base + "-" + std::to_string(ordinal)));
+  }
+  EXPECT_EQ(session_name_for("a"), session_name_for("a"));
+  EXPECT_TRUE(sts_takes(session_name_for("a")));
+}
+
+TEST(PlanMutation, ContainersWithTheirOwnSessionNameGetNoWarning) {
+  json pod = pod_named(std::string(80, 'p'));
+  for (auto* list : {&pod["spec"]["containers"], &pod["spec"]["initContainers"]}) {
+    for (auto& container : *list) {
+      container["env"] = json::array({{{"name", "AWS_ROLE_SESSION_NAME"}, {"value", "mine"}}});
+    }
+  }
+  auto out = run(pod, with_session_name());
+  EXPECT_EQ(env_value(out.pod["spec"]["containers"][0], "AWS_ROLE_SESSION_NAME"), "mine");
+  EXPECT_TRUE(out.plan.warnings.empty());
+  EXPECT_TRUE(out.plan.notes.empty());
+}
+
+TEST(PlanMutation, RegionalStsWithoutARegionIsWarned) {
+  Identity regional = web_identity();
+  regional.regional_sts = true;
+  auto out = run(basic_pod(), regional);
+  ASSERT_EQ(out.plan.warnings.size(), 1u);
+  EXPECT_LT(out.plan.warnings[0].size(), 120u);
+  EXPECT_THAT(out.plan.warnings[0], testing::HasSubstr("global STS"));
+  // A region from the flag, or in every container, makes it regional.
+  Options with_region;
+  with_region.region = "eu-west-1";
+  EXPECT_TRUE(run(basic_pod(), regional, with_region).plan.warnings.empty());
+  json own_region = basic_pod();
+  for (auto* list : {&own_region["spec"]["containers"], &own_region["spec"]["initContainers"]}) {
+    for (auto& container : *list) {
+      container["env"] = json::array({{{"name", "AWS_REGION"}, {"value", "eu-west-1"}}});
+    }
+  }
+  EXPECT_TRUE(run(own_region, regional).plan.warnings.empty());
+  // Without regional STS asked for, or in Pod Identity mode (no STS call by
+  // the SDK), nothing to say.
+  EXPECT_TRUE(run(basic_pod(), web_identity()).plan.warnings.empty());
+  Identity pod_identity = container_credentials();
+  pod_identity.regional_sts = true;
+  EXPECT_TRUE(run(basic_pod(), pod_identity).plan.warnings.empty());
 }
 
 TEST(PlanMutation, ContainerCredentialsInjectsFullUriTokenFileAndLabel) {
