@@ -16,6 +16,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+#include <prometheus/summary.h>
 #include <prometheus/text_serializer.h>
 
 namespace irsa::metrics {
@@ -29,6 +30,29 @@ const prometheus::Histogram::BucketBoundaries& latency_buckets() {
       0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
   return buckets;
 }
+
+// AWS's webhook: buckets from 125 ms to 8 s, in microseconds
+// (prometheus.ExponentialBuckets(125000, 2, 7)).
+const prometheus::Histogram::BucketBoundaries& aws_latency_buckets() {
+  static const prometheus::Histogram::BucketBoundaries buckets = {125000,  250000,  500000, 1000000,
+                                                                  2000000, 4000000, 8000000};
+  return buckets;
+}
+
+// The verbs AWS's labels can carry, bounded: the standard methods as sent,
+// anything else as "OTHER".
+constexpr std::array<std::string_view, 10> kVerbs = {
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "OTHER"};
+
+std::size_t verb_index(std::string_view method) {
+  for (std::size_t i = 0; i + 1 < kVerbs.size(); ++i) {
+    if (kVerbs[i] == method) return i;
+  }
+  return kVerbs.size() - 1;
+}
+
+// AWS's webhook instruments only this route, and labels it by URL path.
+constexpr std::string_view kMutatePath = "/mutate";
 
 }  // namespace
 
@@ -135,6 +159,60 @@ struct Metrics::State {
           .Help("Always 1; the labels say which build is running")
           .Register(registry);
 
+  // --- AWS's webhook's names (pkg/handler/middleware.go, pkg/cache/cache.go).
+  prometheus::Family<prometheus::Counter>& aws_pod_count =
+      prometheus::BuildCounter()
+          .Name("pod_identity_webhook_pod_count")
+          .Help(
+              "Indicator to how many pods are using sts web identity or container credentials "
+              "(AWS's webhook's name; see irsa_webhook_mutations_total)")
+          .Register(registry);
+  std::array<prometheus::Counter*, 2> aws_pod_count_by_mode{};
+
+  prometheus::Family<prometheus::Counter>& aws_missing_sa =
+      prometheus::BuildCounter()
+          .Name("pod_identity_webhook_missing_sa_count")
+          .Help(
+              "Pods whose ServiceAccount was not in the cache when looked up (AWS's webhook's "
+              "name)")
+          .Register(registry);
+  prometheus::Counter* aws_missing_sa_counter = nullptr;
+
+  prometheus::Family<prometheus::Gauge>& aws_used =
+      prometheus::BuildGauge()
+          .Name("pod_identity_webhook_used")
+          .Help("Indicator to know pod identity webhook is used (AWS's webhook's name)")
+          .Register(registry);
+  prometheus::Gauge* aws_used_gauge = nullptr;
+
+  prometheus::Family<prometheus::Counter>& aws_requests =
+      prometheus::BuildCounter()
+          .Name("http_request_count")
+          .Help(
+              "Counter of requests broken out for each verb, path, and response code (AWS's "
+              "webhook's name; /mutate only)")
+          .Register(registry);
+  prometheus::Family<prometheus::Histogram>& aws_latencies =
+      prometheus::BuildHistogram()
+          .Name("http_request_latencies")
+          .Help(
+              "Response latency distribution in microseconds for each verb and path (AWS's "
+              "webhook's name; /mutate only)")
+          .Register(registry);
+  prometheus::Family<prometheus::Summary>& aws_durations =
+      prometheus::BuildSummary()
+          .Name("http_request_duration_microseconds")
+          .Help(
+              "Response latency summary in microseconds for each verb and path (AWS's webhook's "
+              "name; /mutate only)")
+          .Register(registry);
+  // Made on first use: a verb's histogram and summary, and a (verb, code)
+  // counter.
+  std::mutex aws_mutex;
+  std::array<prometheus::Histogram*, kVerbs.size()> aws_latency_by_verb{};
+  std::array<prometheus::Summary*, kVerbs.size()> aws_duration_by_verb{};
+  std::map<std::pair<std::size_t, int>, prometheus::Counter*> aws_requests_by_key;
+
   std::mutex hooks_mutex;
   std::vector<std::function<void(Metrics&)>> hooks;
 };
@@ -157,6 +235,10 @@ Metrics::Metrics(std::string_view version, std::string_view revision)
   s.connections_gauge = &s.connections.Add({});
   s.cached_gauge = &s.cached.Add({});
   s.watch_restarts.Add({{"resource", "serviceaccounts"}});
+  s.aws_pod_count_by_mode = {&s.aws_pod_count.Add({{"Method", "sts_web_identity"}}),
+                             &s.aws_pod_count.Add({{"Method", "container_credentials"}})};
+  s.aws_missing_sa_counter = &s.aws_missing_sa.Add({});
+  s.aws_used_gauge = &s.aws_used.Add({});
   s.build_info.Add({{"version", std::string(version)}, {"revision", std::string(revision)}}).Set(1);
   // Known handlers show up at 0 before their first request.
   for (const char* handler : {"mutate", "healthz", "readyz"}) {
@@ -236,6 +318,71 @@ void Metrics::set_service_accounts_cached(std::size_t count) {
 
 void Metrics::record_watch_restart(std::string_view resource) {
   state_->watch_restarts.Add({{"resource", std::string(resource)}}).Increment();
+}
+
+void Metrics::record_pod_identity(MutationMode mode) {
+  state_->aws_pod_count_by_mode[static_cast<std::size_t>(mode)]->Increment();
+}
+
+void Metrics::record_service_account_missing() { state_->aws_missing_sa_counter->Increment(); }
+
+void Metrics::set_webhook_used() { state_->aws_used_gauge->Set(1); }
+
+void Metrics::record_mutate_request(std::string_view method, int status,
+                                    std::chrono::nanoseconds elapsed) {
+  State& s = *state_;
+  const std::size_t verb = verb_index(method);
+  // As Go's time.Duration / time.Microsecond: whole microseconds.
+  const auto micros =
+      static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
+  // Each thread remembers the series it used: the usual reply takes no lock.
+  struct Seen {
+    uint64_t state;
+    std::size_t verb;
+    int status;
+    prometheus::Counter* counter;
+    prometheus::Histogram* latency;
+    prometheus::Summary* duration;
+  };
+  thread_local std::vector<Seen> seen;
+  const Seen* found = nullptr;
+  for (const Seen& entry : seen) {
+    if (entry.state == s.id && entry.verb == verb && entry.status == status) found = &entry;
+  }
+  Seen made{};
+  if (!found) {
+    made = Seen{s.id, verb, status, nullptr, nullptr, nullptr};
+    std::lock_guard lock(s.aws_mutex);
+    const std::string verb_label(kVerbs[verb]);
+    const std::string path_label(kMutatePath);
+    auto& counter = s.aws_requests_by_key[{verb, status}];
+    if (!counter) {
+      counter = &s.aws_requests.Add(
+          {{"verb", verb_label}, {"path", path_label}, {"code", std::to_string(status)}});
+    }
+    auto& latency = s.aws_latency_by_verb[verb];
+    if (!latency) {
+      latency =
+          &s.aws_latencies.Add({{"verb", verb_label}, {"path", path_label}}, aws_latency_buckets());
+    }
+    auto& duration = s.aws_duration_by_verb[verb];
+    if (!duration) {
+      // No quantiles, as client_golang 1.x summaries by default (its MaxAge
+      // of an hour matters only to quantiles): _sum and _count.
+      duration = &s.aws_durations.Add({{"verb", verb_label}, {"path", path_label}},
+                                      prometheus::Summary::Quantiles{}, std::chrono::hours(1));
+    }
+    made.counter = counter;
+    made.latency = latency;
+    made.duration = duration;
+    // Bounded: verbs and codes are few; entries of a destroyed Metrics
+    // (tests) never match again.
+    if (seen.size() < 64) seen.push_back(made);
+    found = &made;
+  }
+  found->counter->Increment();
+  found->latency->Observe(micros);
+  found->duration->Observe(micros);
 }
 
 void Metrics::add_scrape_hook(std::function<void(Metrics&)> hook) {
