@@ -15,8 +15,8 @@
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
-#include <prometheus/summary.h>
 #include <prometheus/text_serializer.h>
 
 namespace irsa::metrics {
@@ -199,18 +199,19 @@ struct Metrics::State {
               "Response latency distribution in microseconds for each verb and path (AWS's "
               "webhook's name; /mutate only)")
           .Register(registry);
-  prometheus::Family<prometheus::Summary>& aws_durations =
-      prometheus::BuildSummary()
-          .Name("http_request_duration_microseconds")
-          .Help(
-              "Response latency summary in microseconds for each verb and path (AWS's webhook's "
-              "name; /mutate only)")
-          .Register(registry);
-  // Made on first use: a verb's histogram and summary, and a (verb, code)
-  // counter.
+  // http_request_duration_microseconds: a summary without quantiles (as
+  // client_golang 1.x makes one by default) is a count and a sum, kept here
+  // as two atomics; prometheus-cpp's Summary would keep every observation
+  // for its quantile estimator (microseconds of CPU each, and memory).
+  struct DurationSummary {
+    std::atomic<bool> used{false};
+    std::atomic<uint64_t> count{0};
+    std::atomic<uint64_t> sum_micros{0};
+  };
+  std::array<DurationSummary, kVerbs.size()> aws_duration_by_verb;
+  // Made on first use: a verb's histogram, and a (verb, code) counter.
   std::mutex aws_mutex;
   std::array<prometheus::Histogram*, kVerbs.size()> aws_latency_by_verb{};
-  std::array<prometheus::Summary*, kVerbs.size()> aws_duration_by_verb{};
   std::map<std::pair<std::size_t, int>, prometheus::Counter*> aws_requests_by_key;
 
   std::mutex hooks_mutex;
@@ -333,8 +334,8 @@ void Metrics::record_mutate_request(std::string_view method, int status,
   State& s = *state_;
   const std::size_t verb = verb_index(method);
   // As Go's time.Duration / time.Microsecond: whole microseconds.
-  const auto micros =
-      static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
+  const uint64_t whole = micros > 0 ? static_cast<uint64_t>(micros) : 0;
   // Each thread remembers the series it used: the usual reply takes no lock.
   struct Seen {
     uint64_t state;
@@ -342,16 +343,18 @@ void Metrics::record_mutate_request(std::string_view method, int status,
     int status;
     prometheus::Counter* counter;
     prometheus::Histogram* latency;
-    prometheus::Summary* duration;
   };
   thread_local std::vector<Seen> seen;
-  const Seen* found = nullptr;
+  Seen found{};
+  bool known = false;
   for (const Seen& entry : seen) {
-    if (entry.state == s.id && entry.verb == verb && entry.status == status) found = &entry;
+    if (entry.state == s.id && entry.verb == verb && entry.status == status) {
+      found = entry;
+      known = true;
+      break;
+    }
   }
-  Seen made{};
-  if (!found) {
-    made = Seen{s.id, verb, status, nullptr, nullptr, nullptr};
+  if (!known) {
     std::lock_guard lock(s.aws_mutex);
     const std::string verb_label(kVerbs[verb]);
     const std::string path_label(kMutatePath);
@@ -365,24 +368,17 @@ void Metrics::record_mutate_request(std::string_view method, int status,
       latency =
           &s.aws_latencies.Add({{"verb", verb_label}, {"path", path_label}}, aws_latency_buckets());
     }
-    auto& duration = s.aws_duration_by_verb[verb];
-    if (!duration) {
-      // No quantiles, as client_golang 1.x summaries by default (its MaxAge
-      // of an hour matters only to quantiles): _sum and _count.
-      duration = &s.aws_durations.Add({{"verb", verb_label}, {"path", path_label}},
-                                      prometheus::Summary::Quantiles{}, std::chrono::hours(1));
-    }
-    made.counter = counter;
-    made.latency = latency;
-    made.duration = duration;
+    s.aws_duration_by_verb[verb].used.store(true, std::memory_order_relaxed);
+    found = Seen{s.id, verb, status, counter, latency};
     // Bounded: verbs and codes are few; entries of a destroyed Metrics
     // (tests) never match again.
-    if (seen.size() < 64) seen.push_back(made);
-    found = &made;
+    if (seen.size() < 64) seen.push_back(found);
   }
-  found->counter->Increment();
-  found->latency->Observe(micros);
-  found->duration->Observe(micros);
+  found.counter->Increment();
+  found.latency->Observe(static_cast<double>(whole));
+  auto& duration = s.aws_duration_by_verb[verb];
+  duration.count.fetch_add(1, std::memory_order_relaxed);
+  duration.sum_micros.fetch_add(whole, std::memory_order_relaxed);
 }
 
 void Metrics::add_scrape_hook(std::function<void(Metrics&)> hook) {
@@ -395,7 +391,26 @@ std::string Metrics::scrape() {
     std::lock_guard lock(state_->hooks_mutex);
     for (const auto& hook : state_->hooks) hook(*this);
   }
-  return prometheus::TextSerializer().Serialize(state_->registry.Collect());
+  std::vector<prometheus::MetricFamily> families = state_->registry.Collect();
+  prometheus::MetricFamily durations;
+  durations.name = "http_request_duration_microseconds";
+  durations.help =
+      "Response latency summary in microseconds for each verb and path (AWS's webhook's name; "
+      "/mutate only)";
+  durations.type = prometheus::MetricType::Summary;
+  for (std::size_t verb = 0; verb < kVerbs.size(); ++verb) {
+    const auto& duration = state_->aws_duration_by_verb[verb];
+    if (!duration.used.load(std::memory_order_relaxed)) continue;
+    prometheus::ClientMetric metric;
+    metric.label = {{"path", std::string(kMutatePath)}, {"verb", std::string(kVerbs[verb])}};
+    metric.summary.sample_count = duration.count.load(std::memory_order_relaxed);
+    metric.summary.sample_sum =
+        static_cast<double>(duration.sum_micros.load(std::memory_order_relaxed));
+    durations.metric.push_back(std::move(metric));
+  }
+  // Labelled by request, like the others: no series before the first one.
+  if (!durations.metric.empty()) families.push_back(std::move(durations));
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace irsa::metrics
