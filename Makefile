@@ -20,7 +20,7 @@ BUILD_PACKAGES := build-essential cmake pkg-config git ca-certificates \
 DEB_PACKAGES := $(BUILD_PACKAGES) openssl curl libgtest-dev libgmock-dev \
   libbenchmark-dev python3 python3-jsonpatch python3-yaml python3-jsonschema python3-jwcrypto clang-format
 
-.PHONY: all deps deps-binary binary build install uninstall test test-unit test-e2e test-conformance test-asan run certs format clean help bench
+.PHONY: all deps deps-binary binary build install uninstall format-check thread-safety lint test test-unit test-e2e test-conformance test-asan run certs format clean help bench
 
 all: build
 
@@ -32,6 +32,7 @@ help:
 	@echo "                (builds quietly: VERBOSE=1 shows the compiler's output)"
 	@echo "make test-asan  the suite under AddressSanitizer + UndefinedBehaviorSanitizer"
 	@echo "make deps | build | certs | format | clean"
+	@echo "make lint       format-check (no diff from make format), thread-safety (clang-14), clang-tidy"
 	@echo "make binary     only the binary (BUILD_PACKAGES, no tests): what the image's builder runs"
 	@echo "make demo       serve on a free port, post examples/admission-review.json, print the patch and the Pod"
 	@echo "make image      build the container image (docker, else buildah); IMAGE=name:tag"
@@ -113,8 +114,26 @@ run: build certs
 	  --service-accounts-file examples/service-accounts.yaml \
 	  --aws-default-region us-east-1 -v 3
 
+FORMAT_FILES = $$(git ls-files 'src/*.cc' 'src/*.h' 'tests/*.cc' 'tests/*.h' 'bench/*.cc' 'fuzz/*.cc')
+LINT_PACKAGES := clang-format clang-tidy clang-14
+
 format:
-	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h' 'tests/*.cc' 'tests/*.h' 'bench/*.cc' 'fuzz/*.cc')
+	clang-format -i $(FORMAT_FILES)
+
+# What CI checks of the code's form: no diff from `make format`, and clang's
+# thread-safety analysis (src/common/thread_annotations.h) clean.
+format-check:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(LINT_PACKAGES)"
+	@clang-format --dry-run -Werror $(FORMAT_FILES) && echo "format: no diff from make format"
+
+thread-safety: build
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(LINT_PACKAGES)"
+	python3 tools/thread_safety.py $(BUILD_DIR) $(JOBS)
+
+# STYLE.md's lint: the two checks above, then clang-tidy (.clang-tidy: bugprone,
+# performance, clang-analyzer, naming, selected modernize) on src/.
+lint: format-check thread-safety
+	run-clang-tidy-14 -p $(BUILD_DIR) -quiet -j $(JOBS) '$(CURDIR)/src/'
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)

@@ -115,7 +115,7 @@ void ServiceAccountRegistry::upsert(std::string_view namespace_name, std::string
     entry_key.assign(namespace_name);
     entry_key += '/';
     entry_key += name;
-    std::unique_lock lock(mutex_);
+    WriterLock lock(mutex_);
     auto it = entries_.find(entry_key);
     if (it == entries_.end()) it = entries_.try_emplace(entry_key).first;
     value = std::exchange(it->second.settings, std::move(value));
@@ -130,7 +130,7 @@ void ServiceAccountRegistry::remove(std::string_view namespace_name, std::string
   auto entry_key = key(namespace_name, name);
   PackedSettings removed;
   {
-    std::unique_lock lock(mutex_);
+    WriterLock lock(mutex_);
     auto it = entries_.find(entry_key);
     if (it == entries_.end()) return;
     removed = std::move(it->second.settings);
@@ -143,7 +143,7 @@ void ServiceAccountRegistry::replace_all(std::vector<ServiceAccountRecord> recor
   decltype(entries_) fresh;
   fresh.reserve(records.size());
   {
-    std::shared_lock lock(mutex_);
+    ReaderLock lock(mutex_);
     for (auto& record : records) {
       // A later record for the same ServiceAccount wins.
       fresh.insert_or_assign(key(record.namespace_name, record.name),
@@ -151,7 +151,7 @@ void ServiceAccountRegistry::replace_all(std::vector<ServiceAccountRecord> recor
     }
   }
   {
-    std::unique_lock lock(mutex_);
+    WriterLock lock(mutex_);
     entries_.swap(fresh);
   }
   // `fresh` now holds the old content and is freed here, outside the lock.
@@ -160,7 +160,7 @@ void ServiceAccountRegistry::replace_all(std::vector<ServiceAccountRecord> recor
 }
 
 ServiceAccountRegistry::Generation ServiceAccountRegistry::begin_full_list() {
-  std::unique_lock lock(mutex_);
+  WriterLock lock(mutex_);
   return ++generation_;
 }
 
@@ -168,7 +168,7 @@ std::size_t ServiceAccountRegistry::end_full_list(Generation generation) {
   std::vector<PackedSettings> removed;
   std::size_t count = 0;
   {
-    std::unique_lock lock(mutex_);
+    WriterLock lock(mutex_);
     for (auto it = entries_.begin(); it != entries_.end();) {
       if (it->second.generation != generation) {
         if (it->second.settings) removed.push_back(std::move(it->second.settings));
@@ -197,21 +197,21 @@ std::optional<ServiceAccountSettings> ServiceAccountRegistry::find(std::string_v
   lookup_key.assign(namespace_name);
   lookup_key += '/';
   lookup_key += name;
-  std::shared_lock lock(mutex_);
+  ReaderLock lock(mutex_);
   auto it = entries_.find(lookup_key);
   if (it == entries_.end()) return std::nullopt;
   return unpack(it->second.settings.get());
 }
 
 std::size_t ServiceAccountRegistry::size() const {
-  std::shared_lock lock(mutex_);
+  ReaderLock lock(mutex_);
   return entries_.size();
 }
 
 std::vector<ServiceAccountRecord> ServiceAccountRegistry::snapshot() const {
   std::vector<ServiceAccountRecord> records;
   {
-    std::shared_lock lock(mutex_);
+    ReaderLock lock(mutex_);
     records.reserve(entries_.size());
     for (const auto& [entry_key, entry] : entries_) {
       auto slash = entry_key.find('/');
@@ -233,22 +233,22 @@ void ServiceAccountRegistry::changed() const {
   // the change is published (mutex_ released) before this load: either the
   // waiter sees the change, or this sees the waiter.
   if (waiters_.load() == 0) return;
-  { std::lock_guard lock(wait_mutex_); }
+  { MutexLock lock(wait_mutex_); }
   wait_cv_.notify_all();
 }
 
 void ServiceAccountRegistry::notify_waiters() const {
-  { std::lock_guard lock(wait_mutex_); }
+  { MutexLock lock(wait_mutex_); }
   wait_cv_.notify_all();
 }
 
 bool ServiceAccountRegistry::wait_until(std::chrono::steady_clock::time_point deadline,
                                         const std::function<bool()>& done) const {
-  std::unique_lock lock(wait_mutex_);
+  MutexLock lock(wait_mutex_);
   ++waiters_;
   bool result = done();
   while (!result) {
-    if (wait_cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+    if (wait_cv_.wait_until(wait_mutex_, deadline) == std::cv_status::timeout) {
       result = done();
       break;
     }
@@ -263,7 +263,7 @@ bool ServiceAccountRegistry::wait_until_known(
     std::chrono::steady_clock::time_point deadline) const {
   std::string wanted = key(namespace_name, name);
   return wait_until(deadline, [this, &wanted] {
-    std::shared_lock lock(mutex_);
+    ReaderLock lock(mutex_);
     return entries_.find(wanted) != entries_.end();
   });
 }
@@ -299,23 +299,23 @@ IdentityResolver::Lookup IdentityResolver::resolve_with(
 }
 
 void IdentityResolver::set_role_mapping(std::shared_ptr<const RoleMapping> mapping) {
-  std::lock_guard lock(config_mutex_);
+  MutexLock lock(config_mutex_);
   role_mapping_.swap(mapping);
 }
 
 std::shared_ptr<const RoleMapping> IdentityResolver::role_mapping() const {
-  std::lock_guard lock(config_mutex_);
+  MutexLock lock(config_mutex_);
   return role_mapping_;
 }
 
 void IdentityResolver::set_container_credentials(
     std::shared_ptr<const ContainerCredentialsConfig> config) {
-  std::lock_guard lock(config_mutex_);
+  MutexLock lock(config_mutex_);
   container_credentials_.swap(config);
 }
 
 std::shared_ptr<const ContainerCredentialsConfig> IdentityResolver::container_credentials() const {
-  std::lock_guard lock(config_mutex_);
+  MutexLock lock(config_mutex_);
   return container_credentials_;
 }
 

@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/thread_annotations.h"
 #include "identity/container_credentials.h"
 #include "identity/identity.h"
 #include "identity/role_mapping.h"
@@ -85,13 +86,14 @@ class ServiceAccountRegistry {
     Generation generation = 0;
   };
 
-  mutable std::shared_mutex mutex_;
-  std::unordered_map<std::string, Entry> entries_;
-  Generation generation_ = 0;  // guarded by mutex_
+  mutable SharedMutex mutex_ IRSA_ACQUIRED_BEFORE(wait_mutex_);
+  std::unordered_map<std::string, Entry> entries_ IRSA_GUARDED_BY(mutex_);
+  Generation generation_ IRSA_GUARDED_BY(mutex_) = 0;
 
-  // Waiters: taken after mutex_ is released by writers, never the other way.
-  mutable std::mutex wait_mutex_;
-  mutable std::condition_variable wait_cv_;
+  // Waiters: taken after mutex_ is released by writers, never the other way
+  // round (a waiter's condition takes mutex_ while holding this).
+  mutable Mutex wait_mutex_;
+  mutable std::condition_variable_any wait_cv_;
   mutable std::atomic<int> waiters_{0};
 };
 
@@ -128,9 +130,10 @@ class IdentityResolver {
  private:
   const ServiceAccountRegistry& registry_;
   Defaults defaults_;
-  mutable std::mutex config_mutex_;
-  std::shared_ptr<const ContainerCredentialsConfig> container_credentials_;
-  std::shared_ptr<const RoleMapping> role_mapping_;
+  mutable Mutex config_mutex_;
+  std::shared_ptr<const ContainerCredentialsConfig> container_credentials_
+      IRSA_GUARDED_BY(config_mutex_);
+  std::shared_ptr<const RoleMapping> role_mapping_ IRSA_GUARDED_BY(config_mutex_);
 };
 
 }  // namespace irsa::identity

@@ -180,7 +180,7 @@ class ConnectionLoop::IoThread {
   // From a worker: the reply to a dispatched request.
   void post_reply(Slot* slot, std::shared_ptr<HttpRequest> request, HttpResponse response) {
     {
-      std::lock_guard lock(inbox_mutex_);
+      MutexLock lock(inbox_mutex_);
       inbox_.push_back(Message{
           Message::kReply, slot, slot->id, std::move(request), std::move(response), -1, {}});
     }
@@ -190,7 +190,7 @@ class ConnectionLoop::IoThread {
   // when idle.
   void post_kick(Slot* slot, uint64_t id) {
     {
-      std::lock_guard lock(inbox_mutex_);
+      MutexLock lock(inbox_mutex_);
       inbox_.push_back(Message{Message::kKick, slot, id, nullptr, {}, -1, {}});
     }
     wake();
@@ -198,7 +198,7 @@ class ConnectionLoop::IoThread {
   // From stop_accepting(): a socket accepted on this thread's behalf.
   void post_adopt(int fd, std::string remote) {
     {
-      std::lock_guard lock(inbox_mutex_);
+      MutexLock lock(inbox_mutex_);
       inbox_.push_back(Message{Message::kAdopt, nullptr, 0, nullptr, {}, fd, std::move(remote)});
     }
     wake();
@@ -253,8 +253,8 @@ class ConnectionLoop::IoThread {
   std::unordered_map<Slot*, std::unique_ptr<Slot>> slots_;
   std::vector<Slot*> ready_;
   std::vector<Slot*> graveyard_;
-  std::mutex inbox_mutex_;
-  std::vector<Message> inbox_;
+  Mutex inbox_mutex_;
+  std::vector<Message> inbox_ IRSA_GUARDED_BY(inbox_mutex_);
   bool listener_paused_ = false;
   Clock::time_point resume_accept_at_{};
   Clock::time_point last_accept_warning_{};
@@ -312,7 +312,7 @@ void ConnectionLoop::IoThread::run() {
 }
 
 void ConnectionLoop::IoThread::accept_ready() {
-  std::shared_lock listener(owner_.listener_mutex_);
+  ReaderLock listener(owner_.listener_mutex_);
   if (owner_.listen_fd_ < 0 || listener_paused_) return;
   const auto now = Clock::now();
   for (int i = 0; i < kAcceptsPerWake; ++i) {
@@ -380,7 +380,7 @@ void ConnectionLoop::IoThread::adopt(int fd, std::string remote, Clock::time_poi
 void ConnectionLoop::IoThread::read_inbox() {
   std::vector<Message> messages;
   {
-    std::lock_guard lock(inbox_mutex_);
+    MutexLock lock(inbox_mutex_);
     messages.swap(inbox_);
   }
   const auto now = Clock::now();
@@ -407,7 +407,7 @@ void ConnectionLoop::IoThread::read_inbox() {
 
 void ConnectionLoop::IoThread::tick(Clock::time_point now) {
   if (listener_paused_ && now >= resume_accept_at_) {
-    std::shared_lock listener(owner_.listener_mutex_);
+    ReaderLock listener(owner_.listener_mutex_);
     if (owner_.listen_fd_ >= 0 && add_listener(owner_.listen_fd_)) listener_paused_ = false;
   }
   const bool draining = owner_.draining_.load();
@@ -443,14 +443,17 @@ ConnectionLoop::ConnectionLoop(int listen_fd, SSL_CTX* ctx, ConnectionLoopOption
 ConnectionLoop::~ConnectionLoop() { stop(); }
 
 Status ConnectionLoop::start() {
-  ::fcntl(listen_fd_, F_SETFL, ::fcntl(listen_fd_, F_GETFL, 0) | O_NONBLOCK);
-  for (std::size_t i = 0; i < options_.io_threads; ++i) {
-    auto io = std::make_unique<IoThread>(*this);
-    if (auto ready = io->init(listen_fd_); !ready) return ready;
-    io_.push_back(std::move(io));
+  {
+    ReaderLock listener(listener_mutex_);
+    ::fcntl(listen_fd_, F_SETFL, ::fcntl(listen_fd_, F_GETFL, 0) | O_NONBLOCK);
+    for (std::size_t i = 0; i < options_.io_threads; ++i) {
+      auto io = std::make_unique<IoThread>(*this);
+      if (auto ready = io->init(listen_fd_); !ready) return ready;
+      io_.push_back(std::move(io));
+    }
   }
   {
-    std::lock_guard lock(jobs_mutex_);
+    MutexLock lock(jobs_mutex_);
     for (std::size_t i = 0; i < options_.min_workers; ++i) {
       worker_threads_.emplace_back([this] { work(); });
     }
@@ -460,7 +463,7 @@ Status ConnectionLoop::start() {
 }
 
 void ConnectionLoop::submit(Job job) {
-  std::lock_guard lock(jobs_mutex_);
+  MutexLock lock(jobs_mutex_);
   if (stopping_.load()) return;
   jobs_.push_back(std::move(job));
   if (idle_workers_ < jobs_.size() && worker_threads_.size() < options_.max_workers) {
@@ -474,15 +477,17 @@ void ConnectionLoop::submit(Job job) {
 }
 
 void ConnectionLoop::work() {
-  std::unique_lock lock(jobs_mutex_);
   for (;;) {
-    ++idle_workers_;
-    jobs_ready_.wait(lock, [this] { return stopping_.load() || !jobs_.empty(); });
-    --idle_workers_;
-    if (stopping_.load()) return;
-    Job job = std::move(jobs_.front());
-    jobs_.pop_front();
-    lock.unlock();
+    Job job;
+    {
+      MutexLock lock(jobs_mutex_);
+      ++idle_workers_;
+      while (!stopping_.load() && jobs_.empty()) jobs_ready_.wait(jobs_mutex_);
+      --idle_workers_;
+      if (stopping_.load()) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
     std::optional<HttpResponse> response;
     try {
       response = application_.respond(*job.request, true);
@@ -496,7 +501,6 @@ void ConnectionLoop::work() {
     }
     std::string().swap(job.request->body);
     job.io->post_reply(job.slot, std::move(job.request), std::move(*response));
-    lock.lock();
   }
 }
 
@@ -515,7 +519,7 @@ void ConnectionLoop::release(std::size_t bytes) {
 std::size_t ConnectionLoop::connection_opened(Slot* connection) {
   std::size_t open;
   {
-    std::lock_guard lock(registry_mutex_);
+    MutexLock lock(registry_mutex_);
     registry_.insert(connection);
     open = open_.fetch_add(1) + 1;
   }
@@ -526,19 +530,19 @@ std::size_t ConnectionLoop::connection_opened(Slot* connection) {
 void ConnectionLoop::connection_closed(Slot* connection) {
   std::size_t open;
   {
-    std::lock_guard lock(registry_mutex_);
+    MutexLock lock(registry_mutex_);
     registry_.erase(connection);
     open = open_.fetch_sub(1) - 1;
   }
   report_open();
   if (open == 0) {
-    std::lock_guard lock(open_mutex_);
+    MutexLock lock(open_mutex_);
     all_closed_.notify_all();
   }
 }
 
 bool ConnectionLoop::kick_oldest_idle() {
-  std::lock_guard lock(registry_mutex_);
+  MutexLock lock(registry_mutex_);
   Slot* oldest = nullptr;
   int64_t oldest_since = 0;
   for (Slot* slot : registry_) {
@@ -558,7 +562,7 @@ bool ConnectionLoop::kick_oldest_idle() {
 void ConnectionLoop::report_open() {
   if (!options_.on_connections_changed) return;
   // Serialized, and read under the lock: the last call reports the count.
-  std::lock_guard lock(report_mutex_);
+  MutexLock lock(report_mutex_);
   options_.on_connections_changed(open_.load());
 }
 
@@ -568,7 +572,7 @@ void ConnectionLoop::drain() {
 }
 
 void ConnectionLoop::stop_accepting() {
-  std::unique_lock listener(listener_mutex_);
+  WriterLock listener(listener_mutex_);
   if (listen_fd_ < 0) return;
   for (auto& io : io_) ::epoll_ctl(io->epoll_fd(), EPOLL_CTL_DEL, listen_fd_, nullptr);
   // What the kernel already accepted on our behalf is served, not reset.
@@ -591,8 +595,13 @@ void ConnectionLoop::stop_accepting() {
 }
 
 bool ConnectionLoop::wait_closed(Clock::time_point deadline) {
-  std::unique_lock lock(open_mutex_);
-  return all_closed_.wait_until(lock, deadline, [this] { return open_.load() == 0; });
+  MutexLock lock(open_mutex_);
+  while (open_.load() != 0) {
+    if (all_closed_.wait_until(open_mutex_, deadline) == std::cv_status::timeout) {
+      return open_.load() == 0;
+    }
+  }
+  return true;
 }
 
 void ConnectionLoop::stop() {
@@ -600,30 +609,30 @@ void ConnectionLoop::stop() {
   for (auto& io : io_) io->wake();
   for (auto& io : io_) io->join();
   {
-    std::lock_guard lock(jobs_mutex_);
+    MutexLock lock(jobs_mutex_);
     jobs_.clear();
   }
   jobs_ready_.notify_all();
   std::vector<std::thread> workers;
   {
-    std::lock_guard lock(jobs_mutex_);
+    MutexLock lock(jobs_mutex_);
     workers.swap(worker_threads_);
   }
   for (auto& worker : workers) {
     if (worker.joinable()) worker.join();
   }
   {
-    std::lock_guard lock(registry_mutex_);
+    MutexLock lock(registry_mutex_);
     registry_.clear();
   }
   io_.clear();  // frees what is still open
   open_.store(0);
   {
-    std::lock_guard lock(open_mutex_);
+    MutexLock lock(open_mutex_);
     all_closed_.notify_all();
   }
   {
-    std::unique_lock listener(listener_mutex_);
+    WriterLock listener(listener_mutex_);
     if (listen_fd_ >= 0) ::close(listen_fd_);
     listen_fd_ = -1;
   }

@@ -37,6 +37,7 @@
 #include <openssl/ssl.h>
 
 #include "common/result.h"
+#include "common/thread_annotations.h"
 #include "server/connection.h"
 #include "server/http_request.h"
 
@@ -106,26 +107,29 @@ class ConnectionLoop {
  private:
   friend class IoThread;
   struct Job {
-    IoThread* io;
-    Slot* slot;
-    uint64_t id;
+    IoThread* io = nullptr;
+    Slot* slot = nullptr;
+    uint64_t id = 0;
     std::shared_ptr<HttpRequest> request;
   };
 
-  void work();
-  void submit(Job job);
+  void work() IRSA_EXCLUDES(jobs_mutex_);
+  void submit(Job job) IRSA_EXCLUDES(jobs_mutex_);
   // Charges `bytes` to the in-flight budget when they fit (or `force`).
   bool charge(std::size_t bytes, bool force);
   void release(std::size_t bytes);
   // Returns the open-connection count with this one.
-  std::size_t connection_opened(Slot* connection);
-  void connection_closed(Slot* connection);
+  std::size_t connection_opened(Slot* connection) IRSA_EXCLUDES(registry_mutex_);
+  void connection_closed(Slot* connection) IRSA_EXCLUDES(registry_mutex_, open_mutex_);
   // Asks the longest-idle connection (of any I/O thread) to close.
-  bool kick_oldest_idle();
-  void report_open();
+  bool kick_oldest_idle() IRSA_EXCLUDES(registry_mutex_);
+  void report_open() IRSA_EXCLUDES(report_mutex_);
 
-  std::shared_mutex listener_mutex_;  // guards listen_fd_ against closing
-  int listen_fd_;
+  // Lock order, where two are held: listener_mutex_, then an IoThread's
+  // inbox_mutex_ (stop_accepting hands sockets over); registry_mutex_, then
+  // an inbox_mutex_ (kick_oldest_idle). Every other lock is held alone.
+  SharedMutex listener_mutex_;  // guards listen_fd_ against closing
+  int listen_fd_ IRSA_GUARDED_BY(listener_mutex_);
   SSL_CTX* ctx_;
   ConnectionLoopOptions options_;
   ConnectionOptions connection_options_;  // from options_
@@ -140,18 +144,18 @@ class ConnectionLoop {
   std::vector<std::unique_ptr<IoThread>> io_;
 
   // Every open connection, for kicks across I/O threads and for stop().
-  std::mutex registry_mutex_;
-  std::unordered_set<Slot*> registry_;
+  Mutex registry_mutex_;
+  std::unordered_set<Slot*> registry_ IRSA_GUARDED_BY(registry_mutex_);
 
-  mutable std::mutex jobs_mutex_;  // guards what follows
-  std::condition_variable jobs_ready_;
-  std::deque<Job> jobs_;
-  std::vector<std::thread> worker_threads_;
-  std::size_t idle_workers_ = 0;
+  Mutex jobs_mutex_;
+  std::condition_variable_any jobs_ready_;
+  std::deque<Job> jobs_ IRSA_GUARDED_BY(jobs_mutex_);
+  std::vector<std::thread> worker_threads_ IRSA_GUARDED_BY(jobs_mutex_);
+  std::size_t idle_workers_ IRSA_GUARDED_BY(jobs_mutex_) = 0;
 
-  std::mutex open_mutex_;
-  std::condition_variable all_closed_;
-  std::mutex report_mutex_;
+  Mutex open_mutex_;  // for all_closed_; open_ itself is atomic
+  std::condition_variable_any all_closed_;
+  Mutex report_mutex_;  // serializes on_connections_changed
 };
 
 }  // namespace irsa::server

@@ -333,12 +333,12 @@ CertificateStore::CertificateStore(std::shared_ptr<const CertifiedKey> initial)
     : current_(std::move(initial)) {}
 
 std::shared_ptr<const CertifiedKey> CertificateStore::current() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return current_;
 }
 
 void CertificateStore::replace(std::shared_ptr<const CertifiedKey> next) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   current_.swap(next);
   // The old snapshot is released here or by the last handshake using it.
 }
@@ -392,7 +392,7 @@ void CertificateReloader::start() {
 
 void CertificateReloader::stop() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
@@ -400,11 +400,15 @@ void CertificateReloader::stop() {
 }
 
 void CertificateReloader::run() {
-  std::unique_lock lock(mutex_);
-  while (!wake_.wait_for(lock, options_.poll_interval, [this] { return stopping_; })) {
-    lock.unlock();
+  for (;;) {
+    {
+      MutexLock lock(mutex_);
+      const auto until = std::chrono::steady_clock::now() + options_.poll_interval;
+      while (!stopping_ && wake_.wait_until(mutex_, until) != std::cv_status::timeout) {
+      }
+      if (stopping_) return;
+    }
     check();
-    lock.lock();
   }
 }
 

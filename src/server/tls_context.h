@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 
 #include "common/result.h"
+#include "common/thread_annotations.h"
 
 namespace irsa::server {
 
@@ -78,8 +79,8 @@ class CertificateStore {
   void replace(std::shared_ptr<const CertifiedKey> next);
 
  private:
-  mutable std::mutex mutex_;
-  std::shared_ptr<const CertifiedKey> current_;
+  mutable Mutex mutex_;
+  std::shared_ptr<const CertifiedKey> current_ IRSA_GUARDED_BY(mutex_);
 };
 
 // Builds the server SSL_CTX: minimum version, ciphers, ALPN http/1.1, and a
@@ -113,15 +114,15 @@ class CertificateReloader {
   void stop();  // idempotent; joins the thread
 
  private:
-  void run();
+  void run() IRSA_EXCLUDES(mutex_);
   void check();
 
   CertificateStore& store_;
   CertificateReloaderOptions options_;
   std::string seen_;  // the files' identity (stat) last loaded or tried
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
+  Mutex mutex_;
+  std::condition_variable_any wake_;
+  bool stopping_ IRSA_GUARDED_BY(mutex_) = false;
   std::thread thread_;
 };
 

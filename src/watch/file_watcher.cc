@@ -36,12 +36,12 @@ FileWatcher::FileWatcher(std::string path, Apply apply, FileWatcherOptions optio
 FileWatcher::~FileWatcher() { stop(); }
 
 int FileWatcher::applied() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return applied_;
 }
 
 int FileWatcher::rejected() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return rejected_;
 }
 
@@ -52,7 +52,7 @@ Status FileWatcher::start() {
   if (auto applied = apply_(*text); !applied) return applied;
   content_hash_ = std::hash<std::string>{}(*text);
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     ++applied_;
   }
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -74,7 +74,7 @@ Status FileWatcher::start() {
 
 void FileWatcher::stop() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     stopping_ = true;
   }
   if (wake_fd_ >= 0) {
@@ -92,7 +92,7 @@ void FileWatcher::run() {
   std::array<char, 4096> events{};
   for (;;) {
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       if (stopping_) return;
     }
     std::array<pollfd, 2> fds{};
@@ -136,7 +136,7 @@ void FileWatcher::check() {
   if (hash == content_hash_) return;
   content_hash_ = hash;
   auto applied = apply_(*text);
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (applied) {
     ++applied_;
     log::info("file reloaded", {{"what", options_.description}, {"file", path_}});

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/result.h"
+#include "common/thread_annotations.h"
 
 namespace irsa::watch {
 
@@ -58,10 +59,10 @@ class FileWatcher {
   int inotify_fd_ = -1;
   int wake_fd_ = -1;
 
-  mutable std::mutex mutex_;
-  int applied_ = 0;
-  int rejected_ = 0;
-  bool stopping_ = false;
+  mutable Mutex mutex_;
+  int applied_ IRSA_GUARDED_BY(mutex_) = 0;
+  int rejected_ IRSA_GUARDED_BY(mutex_) = 0;
+  bool stopping_ IRSA_GUARDED_BY(mutex_) = false;
   std::thread thread_;
 };
 
