@@ -7,6 +7,7 @@
 //   build/bench/review_bench [--benchmark_filter=Handle]
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -20,6 +21,7 @@
 #include "admission/review.h"
 #include "admission/review_handler.h"
 #include "identity/registry.h"
+#include "metrics/metrics.h"
 #include "mutation/pod_view.h"
 
 namespace {
@@ -169,6 +171,25 @@ void Handle(benchmark::State& state) {
   label(state);
 }
 
+// What the server records per review on top of the path: Arg 0 our own
+// metrics (review, mutation, HTTP response), Arg 1 those and AWS's webhook's
+// names (pod_count, http_request_count/latencies/duration_microseconds).
+void RecordMetrics(benchmark::State& state) {
+  static irsa::metrics::Metrics metrics("bench", "bench");
+  const bool aws_names = state.range(0) == 1;
+  for (auto _ : state) {
+    metrics.record_review(irsa::metrics::ReviewOutcome::kMutated, std::chrono::microseconds(8));
+    metrics.record_mutation(irsa::metrics::MutationMode::kWebIdentity);
+    metrics.record_http_response("mutate", 200);
+    if (aws_names) {
+      metrics.record_pod_identity(irsa::metrics::MutationMode::kWebIdentity);
+      metrics.record_mutate_request("POST", 200, std::chrono::microseconds(40));
+    }
+  }
+  state.SetLabel(aws_names ? "ours + AWS's names" : "ours");
+  state.SetItemsProcessed(state.iterations());
+}
+
 void Decode(benchmark::State& state) {
   const std::string& text = body(state);
   simdjson::dom::parser parser;
@@ -238,6 +259,7 @@ void Encode(benchmark::State& state) {
 }
 
 BENCHMARK(Handle)->DenseRange(0, 2)->Unit(benchmark::kMicrosecond);
+BENCHMARK(RecordMetrics)->DenseRange(0, 1)->Unit(benchmark::kNanosecond);
 BENCHMARK(Decode)->DenseRange(0, 2)->Unit(benchmark::kMicrosecond);
 BENCHMARK(ReadPod)->DenseRange(0, 2)->Unit(benchmark::kMicrosecond);
 BENCHMARK(Resolve)->Arg(0)->Unit(benchmark::kMicrosecond);

@@ -271,6 +271,7 @@ bool ReviewHandler::handle_into(std::string_view body, bool may_block, HandleRes
   result.service_account = std::string(pod->service_account_name);
 
   auto lookup = resolver_.resolve(result.namespace_name, result.service_account);
+  result.service_account_missing = !lookup.service_account_known && !lookup.identity;
   if (!lookup.service_account_known) {
     // Not in the cache yet: wait for the watch or read it directly, bounded
     // by the grace period, rather than admit the Pod without credentials.
@@ -289,6 +290,7 @@ bool ReviewHandler::handle_into(std::string_view body, bool may_block, HandleRes
       return true;
     }
   }
+  if (lookup.identity) result.resolved_mode = lookup.identity->mode;
   double jitter = 0.0;
   if (lookup.identity && jitter_) jitter = jitter_();
   if (!(jitter >= 0.0 && jitter < 1.0)) jitter = 0.0;

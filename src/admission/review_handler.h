@@ -78,6 +78,12 @@ struct HandleResult {
   // one (for metrics).
   std::optional<identity::Mode> mode;
   Refusal refusal = Refusal::kNone;  // for metrics
+  // For AWS's webhook's metrics: the identity the Pod's ServiceAccount
+  // resolved to, whatever the outcome (pod_identity_webhook_pod_count), and
+  // whether the ServiceAccount was in neither the cache nor the ConfigMap
+  // mapping when first looked up (pod_identity_webhook_missing_sa_count).
+  std::optional<identity::Mode> resolved_mode;
+  bool service_account_missing = false;
 };
 
 // What happens when a Pod's ServiceAccount is not in the registry. The API

@@ -49,16 +49,20 @@ constexpr char kIssuerUsage[] =
     "Prints the paths written. Exit status: 0 written, 2 bad input.\n";
 
 constexpr char kTrustPolicyUsage[] =
-    "Usage: irsa-webhook trust-policy (--provider-arn ARN | --issuer URL --account ID)\n"
+    "Usage: irsa-webhook trust-policy (--provider-arn ARN | --issuer URL --account ID) [...]\n"
     "                                 --namespace NS --service-account SA [...]\n"
     "                                 [--audience AUD ...] [--partition aws]\n\n"
     "Prints a role trust policy that lets the named ServiceAccounts' tokens assume the role.\n"
-    "  --provider-arn     arn:aws:iam::ACCOUNT:oidc-provider/HOST[/PATH]\n"
-    "  --issuer/--account the same provider named by its issuer URL and account id\n"
+    "  --provider-arn     arn:aws:iam::ACCOUNT:oidc-provider/HOST[/PATH]; repeatable: one role\n"
+    "                     trusted by several clusters (one statement per provider)\n"
+    "  --issuer/--account a provider named by its issuer URL (repeatable) and the account id\n"
+    "                     its IAM OIDC provider is in (once, for every --issuer)\n"
     "  --namespace NS     the namespace of the --service-account flags that follow\n"
     "  --service-account  SA (in the last --namespace) or NS/SA; repeatable. '*' in a\n"
     "                     name matches any run of characters (StringLike).\n"
     "  --audience         the token audience (default sts.amazonaws.com); repeatable\n"
+    "Warns on stderr when the policy is longer than IAM's role trust policy quota\n"
+    "(2,048 characters by default, 4,096 at most; white space not counted).\n"
     "Exit status: 0 printed, 2 bad input.\n";
 
 constexpr char kExplainUsage[] =
@@ -70,7 +74,8 @@ constexpr char kExplainUsage[] =
     "its verdict, then ALLOWED, DENIED: <reason> or UNKNOWN: <what is not checked here>.\n"
     "  --token            a projected service-account token (a JWT)\n"
     "  --jwks             the issuer's JWKS (keys.json, or /openid/v1/jwks)\n"
-    "  --provider-arn     the IAM OIDC provider (default: the one the policy trusts)\n"
+    "  --provider-arn     the IAM OIDC provider (default: the one the policy trusts; of a\n"
+    "                     policy for several clusters, the one whose issuer is the token's iss)\n"
     "  --audience         the provider's client id (default sts.amazonaws.com)\n"
     "  --now              the time to check exp/nbf/iat at (default: now)\n"
     "  --service-account  check only the policy, for the claims that account's token carries\n"
@@ -183,20 +188,30 @@ Result<nlohmann::json> read_json_file(std::string_view flag, const std::string& 
   return parsed;
 }
 
-Result<oidc::Provider> provider_from_flags(const ParsedFlags& flags) {
-  if (flags.has("--provider-arn")) {
-    if (flags.has("--issuer") || flags.has("--account")) {
-      return Error{"give either --provider-arn or --issuer with --account, not both"};
-    }
-    return oidc::parse_provider_arn(flags.get("--provider-arn"));
-  }
-  if (!flags.has("--issuer") || !flags.has("--account")) {
+// Every provider named: each --provider-arn, and each --issuer in --account.
+Result<std::vector<oidc::Provider>> providers_from_flags(const ParsedFlags& flags) {
+  if (!flags.has("--provider-arn") && !flags.has("--issuer")) {
     return Error{"name the provider: --provider-arn ARN, or --issuer URL with --account ID"};
   }
-  auto issuer = oidc::parse_issuer(flags.get("--issuer"));
-  if (!issuer) return Error{issuer.error()};
-  return oidc::provider_for_issuer(*issuer, flags.get("--account"),
-                                   flags.get("--partition", "aws"));
+  if (flags.has("--issuer") != flags.has("--account")) {
+    return Error{flags.has("--issuer") ? "--issuer needs --account ID (the provider's account)"
+                                       : "--account goes with --issuer URL"};
+  }
+  std::vector<oidc::Provider> providers;
+  for (const auto& arn : flags.all("--provider-arn")) {
+    auto provider = oidc::parse_provider_arn(arn);
+    if (!provider) return Error{provider.error()};
+    providers.push_back(std::move(*provider));
+  }
+  for (const auto& url : flags.all("--issuer")) {
+    auto issuer = oidc::parse_issuer(url);
+    if (!issuer) return Error{issuer.error()};
+    auto provider =
+        oidc::provider_for_issuer(*issuer, flags.get("--account"), flags.get("--partition", "aws"));
+    if (!provider) return Error{provider.error()};
+    providers.push_back(std::move(*provider));
+  }
+  return providers;
 }
 
 std::string trim(const std::string& text) {
@@ -338,8 +353,8 @@ int run_issuer(const std::vector<std::string>& args) {
 
 int run_trust_policy(const std::vector<std::string>& args) {
   constexpr std::string_view kCommand = "trust-policy";
-  auto flags = parse_flags(args, {{"--provider-arn"},
-                                  {"--issuer"},
+  auto flags = parse_flags(args, {{"--provider-arn", true, true},
+                                  {"--issuer", true, true},
                                   {"--account"},
                                   {"--partition"},
                                   {"--namespace", true, true},
@@ -354,8 +369,8 @@ int run_trust_policy(const std::vector<std::string>& args) {
     return usage_error(kCommand, "unexpected argument " + flags->positional.front(),
                        kTrustPolicyUsage);
   }
-  auto provider = provider_from_flags(*flags);
-  if (!provider) return fail(kCommand, provider.error());
+  auto providers = providers_from_flags(*flags);
+  if (!providers) return fail(kCommand, providers.error());
 
   std::vector<oidc::ServiceAccountRef> accounts;
   std::optional<std::string> current_namespace;
@@ -396,7 +411,11 @@ int run_trust_policy(const std::vector<std::string>& args) {
   for (const auto& audience : audiences) {
     if (audience.empty()) return fail(kCommand, "--audience is empty");
   }
-  std::printf("%s\n", oidc::render_trust_policy(*provider, accounts, audiences).dump(2).c_str());
+  const auto policy = oidc::render_trust_policy(*providers, accounts, audiences);
+  std::printf("%s\n", policy.dump(2).c_str());
+  if (auto warning = oidc::trust_policy_size_warning(oidc::iam_policy_length(policy))) {
+    std::fprintf(stderr, "irsa-webhook %s: warning: %s\n", kCommand.data(), warning->c_str());
+  }
   return 0;
 }
 
@@ -432,9 +451,18 @@ int run_explain(const std::vector<std::string>& args) {
   auto policy = read_json_file("--trust-policy", flags->get("--trust-policy"));
   if (!policy) return fail(kCommand, policy.error());
   oidc::ExplainOptions options;
+  std::optional<std::string> token;
+  if (by_token) {
+    auto text = manifest::read_file(flags->get("--token"));
+    if (!text) return fail(kCommand, text.error());
+    token = trim(*text);
+  }
+  // A policy that trusts several clusters: the token's issuer picks the
+  // provider, unless --provider-arn names one.
   auto provider = flags->has("--provider-arn")
                       ? oidc::parse_provider_arn(flags->get("--provider-arn"))
-                      : oidc::provider_from_policy(*policy);
+                  : token ? oidc::provider_for_token(*policy, *token)
+                          : oidc::provider_from_policy(*policy);
   if (!provider) return fail(kCommand, provider.error());
   options.provider = std::move(*provider);
   options.audience = flags->get("--audience", options.audience);
@@ -451,8 +479,6 @@ int run_explain(const std::vector<std::string>& args) {
 
   Result<oidc::Report> report = Error{""};
   if (by_token) {
-    auto token = manifest::read_file(flags->get("--token"));
-    if (!token) return fail(kCommand, token.error());
     auto jwks_json = read_json_file("--jwks", flags->get("--jwks"));
     if (!jwks_json) return fail(kCommand, jwks_json.error());
     auto jwks = oidc::parse_jwks(*jwks_json, flags->get("--jwks"));
@@ -460,7 +486,7 @@ int run_explain(const std::vector<std::string>& args) {
     for (const auto& skipped : jwks->skipped) {
       std::fprintf(stderr, "irsa-webhook explain: skipping %s\n", skipped.c_str());
     }
-    report = oidc::explain_token(*policy, trim(*token), *jwks, options);
+    report = oidc::explain_token(*policy, *token, *jwks, options);
   } else {
     auto account = oidc::parse_service_account_ref(flags->get("--service-account"), false);
     if (!account) return fail(kCommand, account.error());

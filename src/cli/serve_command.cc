@@ -74,6 +74,12 @@ void record_review(metrics::Metrics& metrics, const admission::HandleResult& res
   if (result.static_credentials_removed) {
     metrics.record_static_credentials_removed(result.static_credentials.size());
   }
+  if (result.resolved_mode) {
+    metrics.record_pod_identity(*result.resolved_mode == identity::Mode::kWebIdentity
+                                    ? metrics::MutationMode::kWebIdentity
+                                    : metrics::MutationMode::kContainerCredentials);
+  }
+  if (result.service_account_missing) metrics.record_service_account_missing();
   if (result.refusal == admission::Refusal::kDuplicateKey) {
     metrics.record_refusal(metrics::Refusal::kDuplicateKey);
   } else if (result.refusal == admission::Refusal::kResponseTooLarge) {
@@ -127,8 +133,13 @@ int run_serve(const Config& config) {
                                    admission::ReviewLimits{serve.max_response_bytes});
 
   metrics::Metrics metrics(IRSA_VERSION, IRSA_REVISION);
-  metrics.add_scrape_hook(
-      [&registry](metrics::Metrics& m) { m.set_service_accounts_cached(registry.size()); });
+  metrics.add_scrape_hook([&registry](metrics::Metrics& m) {
+    const std::size_t cached = registry.size();
+    m.set_service_accounts_cached(cached);
+    // AWS's pod_identity_webhook_used: 1 once the cache has held a
+    // ServiceAccount (every namespace has one), and it stays 1.
+    if (cached > 0) m.set_webhook_used();
+  });
   // Restarts are counted by the reflectors; each scrape adds what is new.
   metrics.add_scrape_hook([&sources = **sources, seen = std::map<std::string, std::uint64_t>()](
                               metrics::Metrics& m) mutable {

@@ -15,6 +15,7 @@
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
@@ -29,6 +30,29 @@ const prometheus::Histogram::BucketBoundaries& latency_buckets() {
       0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
   return buckets;
 }
+
+// AWS's webhook: buckets from 125 ms to 8 s, in microseconds
+// (prometheus.ExponentialBuckets(125000, 2, 7)).
+const prometheus::Histogram::BucketBoundaries& aws_latency_buckets() {
+  static const prometheus::Histogram::BucketBoundaries buckets = {125000,  250000,  500000, 1000000,
+                                                                  2000000, 4000000, 8000000};
+  return buckets;
+}
+
+// The verbs AWS's labels can carry, bounded: the standard methods as sent,
+// anything else as "OTHER".
+constexpr std::array<std::string_view, 10> kVerbs = {
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "OTHER"};
+
+std::size_t verb_index(std::string_view method) {
+  for (std::size_t i = 0; i + 1 < kVerbs.size(); ++i) {
+    if (kVerbs[i] == method) return i;
+  }
+  return kVerbs.size() - 1;
+}
+
+// AWS's webhook instruments only this route, and labels it by URL path.
+constexpr std::string_view kMutatePath = "/mutate";
 
 }  // namespace
 
@@ -135,6 +159,61 @@ struct Metrics::State {
           .Help("Always 1; the labels say which build is running")
           .Register(registry);
 
+  // --- AWS's webhook's names (pkg/handler/middleware.go, pkg/cache/cache.go).
+  prometheus::Family<prometheus::Counter>& aws_pod_count =
+      prometheus::BuildCounter()
+          .Name("pod_identity_webhook_pod_count")
+          .Help(
+              "Indicator to how many pods are using sts web identity or container credentials "
+              "(AWS's webhook's name; see irsa_webhook_mutations_total)")
+          .Register(registry);
+  std::array<prometheus::Counter*, 2> aws_pod_count_by_mode{};
+
+  prometheus::Family<prometheus::Counter>& aws_missing_sa =
+      prometheus::BuildCounter()
+          .Name("pod_identity_webhook_missing_sa_count")
+          .Help(
+              "Pods whose ServiceAccount was not in the cache when looked up (AWS's webhook's "
+              "name)")
+          .Register(registry);
+  prometheus::Counter* aws_missing_sa_counter = nullptr;
+
+  prometheus::Family<prometheus::Gauge>& aws_used =
+      prometheus::BuildGauge()
+          .Name("pod_identity_webhook_used")
+          .Help("Indicator to know pod identity webhook is used (AWS's webhook's name)")
+          .Register(registry);
+  prometheus::Gauge* aws_used_gauge = nullptr;
+
+  prometheus::Family<prometheus::Counter>& aws_requests =
+      prometheus::BuildCounter()
+          .Name("http_request_count")
+          .Help(
+              "Counter of requests broken out for each verb, path, and response code (AWS's "
+              "webhook's name; /mutate only)")
+          .Register(registry);
+  prometheus::Family<prometheus::Histogram>& aws_latencies =
+      prometheus::BuildHistogram()
+          .Name("http_request_latencies")
+          .Help(
+              "Response latency distribution in microseconds for each verb and path (AWS's "
+              "webhook's name; /mutate only)")
+          .Register(registry);
+  // http_request_duration_microseconds: a summary without quantiles (as
+  // client_golang 1.x makes one by default) is a count and a sum, kept here
+  // as two atomics; prometheus-cpp's Summary would keep every observation
+  // for its quantile estimator (microseconds of CPU each, and memory).
+  struct DurationSummary {
+    std::atomic<bool> used{false};
+    std::atomic<uint64_t> count{0};
+    std::atomic<uint64_t> sum_micros{0};
+  };
+  std::array<DurationSummary, kVerbs.size()> aws_duration_by_verb;
+  // Made on first use: a verb's histogram, and a (verb, code) counter.
+  std::mutex aws_mutex;
+  std::array<prometheus::Histogram*, kVerbs.size()> aws_latency_by_verb{};
+  std::map<std::pair<std::size_t, int>, prometheus::Counter*> aws_requests_by_key;
+
   std::mutex hooks_mutex;
   std::vector<std::function<void(Metrics&)>> hooks;
 };
@@ -157,6 +236,10 @@ Metrics::Metrics(std::string_view version, std::string_view revision)
   s.connections_gauge = &s.connections.Add({});
   s.cached_gauge = &s.cached.Add({});
   s.watch_restarts.Add({{"resource", "serviceaccounts"}});
+  s.aws_pod_count_by_mode = {&s.aws_pod_count.Add({{"Method", "sts_web_identity"}}),
+                             &s.aws_pod_count.Add({{"Method", "container_credentials"}})};
+  s.aws_missing_sa_counter = &s.aws_missing_sa.Add({});
+  s.aws_used_gauge = &s.aws_used.Add({});
   s.build_info.Add({{"version", std::string(version)}, {"revision", std::string(revision)}}).Set(1);
   // Known handlers show up at 0 before their first request.
   for (const char* handler : {"mutate", "healthz", "readyz"}) {
@@ -238,6 +321,66 @@ void Metrics::record_watch_restart(std::string_view resource) {
   state_->watch_restarts.Add({{"resource", std::string(resource)}}).Increment();
 }
 
+void Metrics::record_pod_identity(MutationMode mode) {
+  state_->aws_pod_count_by_mode[static_cast<std::size_t>(mode)]->Increment();
+}
+
+void Metrics::record_service_account_missing() { state_->aws_missing_sa_counter->Increment(); }
+
+void Metrics::set_webhook_used() { state_->aws_used_gauge->Set(1); }
+
+void Metrics::record_mutate_request(std::string_view method, int status,
+                                    std::chrono::nanoseconds elapsed) {
+  State& s = *state_;
+  const std::size_t verb = verb_index(method);
+  // As Go's time.Duration / time.Microsecond: whole microseconds.
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
+  const uint64_t whole = micros > 0 ? static_cast<uint64_t>(micros) : 0;
+  // Each thread remembers the series it used: the usual reply takes no lock.
+  struct Seen {
+    uint64_t state;
+    std::size_t verb;
+    int status;
+    prometheus::Counter* counter;
+    prometheus::Histogram* latency;
+  };
+  thread_local std::vector<Seen> seen;
+  Seen found{};
+  bool known = false;
+  for (const Seen& entry : seen) {
+    if (entry.state == s.id && entry.verb == verb && entry.status == status) {
+      found = entry;
+      known = true;
+      break;
+    }
+  }
+  if (!known) {
+    std::lock_guard lock(s.aws_mutex);
+    const std::string verb_label(kVerbs[verb]);
+    const std::string path_label(kMutatePath);
+    auto& counter = s.aws_requests_by_key[{verb, status}];
+    if (!counter) {
+      counter = &s.aws_requests.Add(
+          {{"verb", verb_label}, {"path", path_label}, {"code", std::to_string(status)}});
+    }
+    auto& latency = s.aws_latency_by_verb[verb];
+    if (!latency) {
+      latency =
+          &s.aws_latencies.Add({{"verb", verb_label}, {"path", path_label}}, aws_latency_buckets());
+    }
+    s.aws_duration_by_verb[verb].used.store(true, std::memory_order_relaxed);
+    found = Seen{s.id, verb, status, counter, latency};
+    // Bounded: verbs and codes are few; entries of a destroyed Metrics
+    // (tests) never match again.
+    if (seen.size() < 64) seen.push_back(found);
+  }
+  found.counter->Increment();
+  found.latency->Observe(static_cast<double>(whole));
+  auto& duration = s.aws_duration_by_verb[verb];
+  duration.count.fetch_add(1, std::memory_order_relaxed);
+  duration.sum_micros.fetch_add(whole, std::memory_order_relaxed);
+}
+
 void Metrics::add_scrape_hook(std::function<void(Metrics&)> hook) {
   std::lock_guard lock(state_->hooks_mutex);
   state_->hooks.push_back(std::move(hook));
@@ -248,7 +391,26 @@ std::string Metrics::scrape() {
     std::lock_guard lock(state_->hooks_mutex);
     for (const auto& hook : state_->hooks) hook(*this);
   }
-  return prometheus::TextSerializer().Serialize(state_->registry.Collect());
+  std::vector<prometheus::MetricFamily> families = state_->registry.Collect();
+  prometheus::MetricFamily durations;
+  durations.name = "http_request_duration_microseconds";
+  durations.help =
+      "Response latency summary in microseconds for each verb and path (AWS's webhook's name; "
+      "/mutate only)";
+  durations.type = prometheus::MetricType::Summary;
+  for (std::size_t verb = 0; verb < kVerbs.size(); ++verb) {
+    const auto& duration = state_->aws_duration_by_verb[verb];
+    if (!duration.used.load(std::memory_order_relaxed)) continue;
+    prometheus::ClientMetric metric;
+    metric.label = {{"path", std::string(kMutatePath)}, {"verb", std::string(kVerbs[verb])}};
+    metric.summary.sample_count = duration.count.load(std::memory_order_relaxed);
+    metric.summary.sample_sum =
+        static_cast<double>(duration.sum_micros.load(std::memory_order_relaxed));
+    durations.metric.push_back(std::move(metric));
+  }
+  // Labelled by request, like the others: no series before the first one.
+  if (!durations.metric.empty()) families.push_back(std::move(durations));
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace irsa::metrics

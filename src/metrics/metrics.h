@@ -59,6 +59,27 @@ class Metrics {
   void set_service_accounts_cached(std::size_t count);
   void record_watch_restart(std::string_view resource);
 
+  // AWS's webhook's metrics, under its names, for dashboards and alerts
+  // written for it (README "Metrics": the name map). Same types, labels and
+  // label values, and counted at the same moments.
+  //
+  // pod_identity_webhook_pod_count{Method}: a Pod whose ServiceAccount
+  // resolved to an identity, whether or not its patch changes anything.
+  void record_pod_identity(MutationMode mode);
+  // pod_identity_webhook_missing_sa_count: a Pod whose ServiceAccount was in
+  // neither the cache nor the ConfigMap mapping when first looked up.
+  void record_service_account_missing();
+  // pod_identity_webhook_used: 1 from the first ServiceAccount the cache
+  // holds; never back to 0.
+  void set_webhook_used();
+  // One reply to a request for /mutate (AWS instruments that route only):
+  // http_request_count{verb,path,code}, and the time from the request's
+  // head to its reply, in whole microseconds, in the histogram
+  // http_request_latencies{verb,path} and the summary
+  // http_request_duration_microseconds{verb,path}. `method` outside the
+  // standard HTTP methods counts as "OTHER" (AWS's would take it as sent).
+  void record_mutate_request(std::string_view method, int status, std::chrono::nanoseconds elapsed);
+
   // Runs before each scrape, on the scraping thread: to set gauges read from
   // their owners (the cache size, ...). Add hooks before serving scrapes.
   void add_scrape_hook(std::function<void(Metrics&)> hook);

@@ -300,10 +300,34 @@ Result<Provider> provider_from_policy(const nlohmann::json& policy) {
     return Error{"the policy names no oidc-provider in Principal.Federated; pass --provider-arn"};
   }
   if (arns.size() > 1) {
-    return Error{"the policy trusts " + std::to_string(arns.size()) +
-                 " oidc-providers; pick one with --provider-arn"};
+    std::string names;
+    for (const auto& arn : arns) names += (names.empty() ? "" : ", ") + arn;
+    return Error{"the policy trusts " + std::to_string(arns.size()) + " oidc-providers (" + names +
+                 "); pick one with --provider-arn"};
   }
   return parse_provider_arn(arns.front());
+}
+
+Result<Provider> provider_for_token(const nlohmann::json& policy, std::string_view token) {
+  auto arns = federated_oidc_providers(policy);
+  if (arns.size() <= 1) return provider_from_policy(policy);
+  auto jwt = decode_jwt(token);
+  if (!jwt) return Error{jwt.error()};
+  auto iss = jwt->claims.find("iss");
+  if (iss == jwt->claims.end() || !iss->is_string()) {
+    return Error{"the policy trusts " + std::to_string(arns.size()) +
+                 " oidc-providers and the token has no iss to choose by; pick one with "
+                 "--provider-arn"};
+  }
+  std::string names;
+  for (const auto& arn : arns) {
+    auto provider = parse_provider_arn(arn);
+    if (provider && provider->issuer.url == iss->get<std::string>()) return provider;
+    names += (names.empty() ? "" : ", ") + arn;
+  }
+  return Error{"the token's iss " + quote(iss->get<std::string>()) +
+               " is the issuer of none of the policy's oidc-providers (" + names +
+               "); pick one with --provider-arn to see every check"};
 }
 
 std::string render_report(const Report& report) {

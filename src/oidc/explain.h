@@ -56,6 +56,12 @@ Result<Report> explain_service_account(const nlohmann::json& policy,
 // when it names none or several.
 Result<Provider> provider_from_policy(const nlohmann::json& policy);
 
+// The provider to check `token` against: the policy's one oidc-provider, or,
+// when it trusts several (one role for several clusters), the one whose
+// issuer is the token's `iss` (read before any check; explain_token then
+// checks everything). Errors when none fits, naming the providers.
+Result<Provider> provider_for_token(const nlohmann::json& policy, std::string_view token);
+
 // One line per check, then "ALLOWED", "DENIED: <reason>" or
 // "UNKNOWN: <reason>"; ends with a newline.
 std::string render_report(const Report& report);

@@ -1,6 +1,7 @@
 // Trust policy rendering and ServiceAccount name validation.
 #include "oidc/trust_policy.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace irsa::oidc {
@@ -87,24 +88,63 @@ Result<ServiceAccountRef> parse_service_account_ref(std::string_view text, bool 
 nlohmann::ordered_json render_trust_policy(const Provider& provider,
                                            const std::vector<ServiceAccountRef>& service_accounts,
                                            const std::vector<std::string>& audiences) {
+  return render_trust_policy(std::vector<Provider>{provider}, service_accounts, audiences);
+}
+
+nlohmann::ordered_json render_trust_policy(const std::vector<Provider>& providers,
+                                           const std::vector<ServiceAccountRef>& service_accounts,
+                                           const std::vector<std::string>& audiences) {
   std::vector<std::string> exact;
   std::vector<std::string> patterns;
   for (const auto& account : service_accounts) {
     auto& into = account.has_wildcard() ? patterns : exact;
     std::string subject = account.subject();
-    bool seen = false;
-    for (const auto& existing : into) seen = seen || existing == subject;
-    if (!seen) into.push_back(std::move(subject));
+    if (std::find(into.begin(), into.end(), subject) == into.end())
+      into.push_back(std::move(subject));
   }
   nlohmann::ordered_json statements = nlohmann::ordered_json::array();
-  if (!exact.empty()) statements.push_back(statement(provider, "StringEquals", exact, audiences));
-  if (!patterns.empty()) {
-    statements.push_back(statement(provider, "StringLike", patterns, audiences));
+  std::vector<std::string> seen;
+  for (const auto& provider : providers) {
+    if (std::find(seen.begin(), seen.end(), provider.arn) != seen.end()) continue;
+    seen.push_back(provider.arn);
+    if (!exact.empty()) statements.push_back(statement(provider, "StringEquals", exact, audiences));
+    if (!patterns.empty()) {
+      statements.push_back(statement(provider, "StringLike", patterns, audiences));
+    }
   }
   nlohmann::ordered_json policy;
   policy["Version"] = "2012-10-17";
   policy["Statement"] = std::move(statements);
   return policy;
+}
+
+std::size_t iam_policy_length(const nlohmann::ordered_json& policy) {
+  std::size_t length = 0;
+  for (unsigned char c : policy.dump()) {
+    // Characters: a UTF-8 continuation byte is part of the one before it.
+    if ((c & 0xC0) == 0x80) continue;
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+    ++length;
+  }
+  return length;
+}
+
+std::optional<std::string> trust_policy_size_warning(std::size_t length) {
+  const std::string size = "the policy is " + std::to_string(length) +
+                           " characters as IAM counts them (white space excluded)";
+  if (length > kTrustPolicyMaximumQuota) {
+    return size + ", over " + std::to_string(kTrustPolicyMaximumQuota) +
+           ", the most the \"Role trust policy length\" quota can be raised to: IAM will refuse "
+           "it. Trust fewer clusters or ServiceAccounts per role, or match names with '*'";
+  }
+  if (length > kTrustPolicyDefaultQuota) {
+    return size + ", over the default \"Role trust policy length\" quota of " +
+           std::to_string(kTrustPolicyDefaultQuota) +
+           ": IAM will refuse it unless the account's quota was raised (Service Quotas, IAM, "
+           "up to " +
+           std::to_string(kTrustPolicyMaximumQuota) + ")";
+  }
+  return std::nullopt;
 }
 
 }  // namespace irsa::oidc

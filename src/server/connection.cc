@@ -170,6 +170,7 @@ bool Connection::consume(std::string_view data) {
         }
         return true;
       case HttpRequestParser::State::kHeadersDone: {
+        request.head_at = host_.now();
         if (auto refusal = host_.application().screen(request)) {
           const auto left = parser_.body_bytes_left();
           refusal->close = true;

@@ -6,6 +6,7 @@
 // folded header lines. No I/O: the connection loop feeds it.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -38,6 +39,9 @@ struct HttpRequest {
   // The client's wish, from the version and the Connection header.
   bool keep_alive = true;
   std::string body;
+  // When the head was complete (set by the connection; the epoch when it
+  // never was): where the time to answer counts from, as a handler sees it.
+  std::chrono::steady_clock::time_point head_at{};
 
   // The first header named `name` (any case); nullopt when absent.
   std::optional<std::string_view> header(std::string_view name) const;

@@ -315,7 +315,15 @@ std::optional<HttpResponse> HttpsServer::Impl::respond(const HttpRequest& reques
 
 void HttpsServer::Impl::completed(const HttpRequest& request, const HttpResponse& response,
                                   const std::string& remote) {
-  if (metrics) metrics->record_http_response(handler_name(request.path), response.status);
+  if (metrics) {
+    metrics->record_http_response(handler_name(request.path), response.status);
+    // AWS's webhook's http_request_* for its one instrumented route, for
+    // requests whose head was read (as a Go handler sees them).
+    if (request.path == "/mutate" && request.head_at != Clock::time_point{}) {
+      metrics->record_mutate_request(request.method, response.status,
+                                     Clock::now() - request.head_at);
+    }
+  }
   if (log::enabled(4)) {
     log::info("http request", {{"method", request.method},
                                {"path", request.path},

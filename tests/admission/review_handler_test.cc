@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -18,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "identity/role_mapping.h"
 #include "log/log.h"
 
 namespace irsa::admission {
@@ -186,6 +188,36 @@ TEST_F(ReviewHandlerTest, AnUnknownServiceAccountGivesNoPatch) {
   EXPECT_EQ(result.outcome, Outcome::kUnchanged);
   EXPECT_EQ(result.reason, "ServiceAccount unknown");
   EXPECT_FALSE(response_of(result)["response"].contains("patch"));
+}
+
+// What AWS's pod_identity_webhook_pod_count and _missing_sa_count count.
+TEST_F(ReviewHandlerTest, SaysWhichIdentityResolvedEvenWhenNothingChanges) {
+  HandleResult first = handle(review(pod()));
+  EXPECT_EQ(first.resolved_mode, identity::Mode::kWebIdentity);
+  EXPECT_FALSE(first.service_account_missing);
+  // The mutated Pod again: no patch, but AWS's counter counts it too.
+  HandleResult again = handle(review(patched(pod(), response_of(first)["response"])));
+  EXPECT_EQ(again.outcome, Outcome::kUnchanged);
+  EXPECT_EQ(again.resolved_mode, identity::Mode::kWebIdentity);
+}
+
+TEST_F(ReviewHandlerTest, SaysWhenTheServiceAccountWasMissingFromTheCache) {
+  HandleResult unknown = handle(review(pod("nobody")));
+  EXPECT_TRUE(unknown.service_account_missing);
+  EXPECT_FALSE(unknown.resolved_mode);
+  // Known without a role: in the cache, so not missing (AWS's fix #247).
+  HandleResult plain = handle(review(pod("plain")));
+  EXPECT_FALSE(plain.service_account_missing);
+  EXPECT_FALSE(plain.resolved_mode);
+  // Not in the cache but in the ConfigMap mapping: found, as in AWS's cache.
+  auto mapping = std::make_shared<identity::RoleMapping>();
+  identity::ServiceAccountSettings mapped_settings;
+  mapped_settings.role_arn = "arn:aws:iam::111122223333:role/mapped";
+  mapping->add("team-a", "mapped", mapped_settings);
+  resolver_.set_role_mapping(mapping);
+  HandleResult mapped = handle(review(pod("mapped")));
+  EXPECT_FALSE(mapped.service_account_missing);
+  EXPECT_EQ(mapped.resolved_mode, identity::Mode::kWebIdentity);
 }
 
 TEST_F(ReviewHandlerTest, FallsBackToThePodNamespaceAndNamesGenerateNamePods) {

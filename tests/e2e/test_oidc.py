@@ -386,6 +386,71 @@ class OidcCommands(unittest.TestCase):
         self.assert_denied(self.explain(self.rsa.mint(kubernetes_claims("other", "orders")), policy),
                            "sub is system:serviceaccount:other:orders")
 
+    def test_one_role_trusted_by_several_clusters(self):
+        second_issuer = "https://oidc.example.com/cluster-2"
+        done = run("trust-policy", "--issuer", ISSUER, "--issuer", second_issuer, "--account", ACCOUNT,
+                   "--namespace", "shop", "--service-account", "orders")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(done.stderr, "")
+        policy = json.loads(done.stdout)
+        self.assertEqual([s["Principal"]["Federated"] for s in policy["Statement"]],
+                         [ARN, f"arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.example.com/cluster-2"])
+        self.assertEqual(policy["Statement"][1]["Condition"], {"StringEquals": {
+            "oidc.example.com/cluster-2:sub": "system:serviceaccount:shop:orders",
+            "oidc.example.com/cluster-2:aud": "sts.amazonaws.com"}})
+        # --provider-arn repeats the same way, and mixes with --issuer.
+        mixed = run("trust-policy", "--provider-arn", ARN, "--issuer", second_issuer, "--account", ACCOUNT,
+                    "--namespace", "shop", "--service-account", "orders")
+        self.assertEqual(json.loads(mixed.stdout), policy)
+        path = self.write("two-clusters.json", done.stdout)
+        # explain takes the provider from the token's iss: both clusters' tokens pass.
+        for issuer in (ISSUER, second_issuer):
+            claims = kubernetes_claims()
+            claims["iss"] = issuer
+            result = self.explain(self.rsa.mint(claims), path)
+            self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+            self.assertIn(f"iss {issuer}", result.stdout)
+        claims = kubernetes_claims("shop", "billing")
+        claims["iss"] = second_issuer
+        self.assert_denied(self.explain(self.rsa.mint(claims), path), "system:serviceaccount:shop:billing")
+        claims = kubernetes_claims()
+        claims["iss"] = "https://oidc.example.com/cluster-3"
+        self.assert_bad_input(self.explain(self.rsa.mint(claims), path), "is the issuer of none of")
+        # Without a token there is nothing to choose by: --provider-arn picks.
+        by_account = run("explain", "--trust-policy", path, "--service-account", "shop/orders")
+        self.assert_bad_input(by_account, "pick one with --provider-arn")
+        chosen = run("explain", "--trust-policy", path, "--service-account", "shop/orders",
+                     "--provider-arn", f"arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.example.com/cluster-2")
+        self.assertEqual(chosen.returncode, 0, chosen.stdout + chosen.stderr)
+        # --issuer without --account says so.
+        self.assert_bad_input(run("trust-policy", "--issuer", ISSUER, "--namespace", "shop",
+                                  "--service-account", "orders"), "--issuer needs --account")
+
+    def test_trust_policy_warns_when_iam_would_refuse_its_length(self):
+        issuers = [f"https://oidc.eks.eu-west-1.amazonaws.com/id/{i:032X}" for i in range(12)]
+        args = [arg for issuer in issuers for arg in ("--issuer", issuer)]
+        accounts = ["--namespace", "shop", "--service-account", "orders", "--service-account", "billing"]
+
+        def length(text):  # as IAM counts: white space excluded
+            return len("".join(text.split()))
+
+        few = run("trust-policy", *args[:4], "--account", ACCOUNT, *accounts)
+        self.assertEqual(few.returncode, 0, few.stderr)
+        self.assertLessEqual(length(few.stdout), 2048)
+        self.assertEqual(few.stderr, "")
+        some = run("trust-policy", *args[:12], "--account", ACCOUNT, *accounts)
+        self.assertEqual(some.returncode, 0, some.stderr)
+        self.assertGreater(length(some.stdout), 2048)
+        self.assertLessEqual(length(some.stdout), 4096)
+        self.assertEqual(len(json.loads(some.stdout)["Statement"]), 6)
+        self.assertIn(f"the policy is {length(some.stdout)} characters", some.stderr)
+        self.assertIn("over the default", some.stderr)
+        many = run("trust-policy", *args, "--account", ACCOUNT, *accounts)
+        self.assertEqual(many.returncode, 0, many.stderr)
+        self.assertGreater(length(many.stdout), 4096)
+        self.assertIn("IAM will refuse it.", many.stderr)
+        self.assertEqual(len(many.stderr.strip().splitlines()), 1, many.stderr)
+
     def test_trust_policy_refuses_bad_names(self):
         self.assert_bad_input(run("trust-policy", "--provider-arn", ARN, "--namespace", "Shop",
                                   "--service-account", "orders"), "not a Kubernetes name")

@@ -411,6 +411,59 @@ class Production(WebhookTestCase):
         self.assertEqual(cache["team-a/s3-reader"]["Identity"]["Mode"], "web_identity")
         self.assertIsNone(cache["team-a/plain"]["Identity"])
 
+    def test_aws_webhook_metric_names_count_the_same_reviews(self):
+        """Dashboards written for AWS's webhook read its names on the same port."""
+        config = os.path.join(self.tmp.name, "pod-identity-aws-names.json")
+        with open(config, "w", encoding="utf-8") as handle:
+            json.dump({"identities": [{"namespace": "team-a", "serviceAccount": "pod-identity"}]},
+                      handle)
+        self.start_with_metrics("--watch-container-credentials-config", config)
+        before = self.metrics()
+        self.assertEqual(before['pod_identity_webhook_pod_count{Method="sts_web_identity"}'], 0)
+        self.assertEqual(before["pod_identity_webhook_missing_sa_count"], 0)
+        self.assertNotIn('http_request_count{code="200",path="/mutate",verb="POST"}', before)
+
+        first = self.admit(review(pod()))
+        # The mutated Pod again: no patch, but AWS's pod_count counts it too.
+        self.assertNotIn("patch", self.admit(review(self.patched(pod(), first))))
+        self.assertIn("patch", self.admit(review(pod("pod-identity"))))
+        self.assertNotIn("patch", self.admit(review(pod("plain"))))   # known, no role
+        self.assertNotIn("patch", self.admit(review(pod("nobody"))))  # not in the cache
+        self.assertEqual(self.request("POST", "/mutate", b"garbage")[0], 400)
+        self.assertEqual(self.request("GET", "/mutate")[0], 405)
+        self.assertEqual(self.request("GET", "/healthz")[0], 200)
+
+        values = self.metrics()
+        expect = {
+            'pod_identity_webhook_pod_count{Method="sts_web_identity"}': 2,
+            'pod_identity_webhook_pod_count{Method="container_credentials"}': 1,
+            "pod_identity_webhook_missing_sa_count": 1,
+            "pod_identity_webhook_used": 1,
+            # /mutate only (AWS instruments that route alone), labelled by
+            # its path without the query the API server adds.
+            'http_request_count{code="200",path="/mutate",verb="POST"}': 5,
+            'http_request_count{code="400",path="/mutate",verb="POST"}': 1,
+            'http_request_count{code="405",path="/mutate",verb="GET"}': 1,
+            'http_request_latencies_count{path="/mutate",verb="POST"}': 6,
+            'http_request_latencies_bucket{le="8000000",path="/mutate",verb="POST"}': 6,
+            'http_request_duration_microseconds_count{path="/mutate",verb="POST"}': 6,
+            'http_request_duration_microseconds_count{path="/mutate",verb="GET"}': 1,
+            # Ours, beside them, unchanged.
+            'irsa_webhook_mutations_total{mode="web_identity"}': 1,
+            'irsa_webhook_reviews_total{outcome="unchanged"}': 3,
+        }
+        for key, value in expect.items():
+            self.assertEqual(values.get(key), value, key)
+        self.assertFalse(any(k.startswith("http_request_count") and "healthz" in k for k in values))
+        # Microseconds: a review on loopback takes well under the first
+        # bucket (125 ms), and the sum is in the same unit as the histogram's.
+        self.assertEqual(values['http_request_latencies_bucket{le="125000",path="/mutate",verb="POST"}'], 6)
+        total = values['http_request_duration_microseconds_sum{path="/mutate",verb="POST"}']
+        self.assertEqual(values['http_request_latencies_sum{path="/mutate",verb="POST"}'], total)
+        self.assertGreater(total, 0)
+        self.assertLess(total, 6 * 125000)
+        self.assertFalse(any("quantile=" in k for k in values if k.startswith("http_request_duration")))
+
     def test_container_credentials_mutations_are_counted_by_mode(self):
         config = os.path.join(self.tmp.name, "pod-identity.json")
         with open(config, "w", encoding="utf-8") as handle:

@@ -42,7 +42,30 @@ if yaml is not None:
     import render
 
 OVERLAYS = ["cert-manager", "self-signed"]
-COMPONENTS = ["watch-config-map", "exclude-kube-system", "fail-closed"]
+# Each on top of the self-signed overlay, alone or with the ones it pairs with.
+COMPONENT_SETS = [("watch-config-map",), ("exclude-kube-system",), ("fail-closed",), ("opt-in-pods",),
+                  ("opt-in-pods", "fail-closed"), ("host-network",), ("host-network", "fail-closed")]
+# How docs/operating.md tells a user to move the hostNetwork port: the
+# variant "self-signed+host-network+port-11443" renders it.
+HOST_PORT_PATCH = """\
+  - target:
+      kind: Deployment
+      name: irsa-webhook
+    patch: |-
+      - op: test
+        path: /spec/template/spec/containers/0/args/0
+        value: --port=10443
+      - op: replace
+        path: /spec/template/spec/containers/0/args/0
+        value: --port=11443
+      - op: test
+        path: /spec/template/spec/containers/0/ports/0/name
+        value: https
+      - op: replace
+        path: /spec/template/spec/containers/0/ports/0/containerPort
+        value: 11443
+"""
+OPT_IN_LABEL = "eks.amazonaws.com/inject-identity"
 CERT_DIR = "/etc/webhook/certs"
 SKIP_LABEL = "eks.amazonaws.com/skip-pod-identity-webhook"
 READY_DEADLINE = 20.0
@@ -105,6 +128,21 @@ def flag_values(args):
     return values
 
 
+def selects(selector, labels):
+    """A label selector's matchExpressions (In, NotIn, Exists, DoesNotExist) on `labels`."""
+    for expression in selector.get("matchExpressions", []):
+        key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -158,13 +196,19 @@ class Manifests(unittest.TestCase):
         cls.generate_output = result.stdout
         # Every component on top of the self-signed overlay, one at a time.
         cls.variants = {name: os.path.join(cls.manifests, "overlays", name) for name in OVERLAYS}
-        for component in COMPONENTS:
-            directory = os.path.join(cls.manifests, "overlays", f"test-{component}")
+        def variant(components, extra=""):
+            name = "+".join(["self-signed", *components])
+            directory = os.path.join(cls.manifests, "overlays", "test-" + name.replace("+", "-"))
             os.makedirs(directory)
+            listed = ", ".join(f"../../components/{c}" for c in components if not c.startswith("port-"))
             with open(os.path.join(directory, "kustomization.yaml"), "w", encoding="utf-8") as handle:
                 handle.write("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-                             f"resources: [../self-signed]\ncomponents: [../../components/{component}]\n")
-            cls.variants[f"self-signed+{component}"] = directory
+                             f"resources: [../self-signed]\ncomponents: [{listed}]\n{extra}")
+            cls.variants[name] = directory
+
+        for components in COMPONENT_SETS:
+            variant(components)
+        variant(("host-network", "port-11443"), "patches:\n" + HOST_PORT_PATCH)
         note(f"kubectl: {KUBECTL_WHY}" if KUBECTL else
              f"kubectl kustomize SKIPPED ({KUBECTL_WHY}); rendering with tests/manifests/render.py")
         cls.rendered = {}
@@ -339,7 +383,12 @@ class Manifests(unittest.TestCase):
                 spec = deployment["spec"]
                 pod = spec["template"]["spec"]
                 self.assertEqual(spec["replicas"], 2)
-                self.assertEqual(spec["strategy"]["rollingUpdate"]["maxUnavailable"], 0)
+                host_network = "+host-network" in name
+                # On the host network a surge replica would need a node
+                # without one (the port): one at a time instead.
+                self.assertEqual(spec["strategy"]["rollingUpdate"],
+                                 {"maxUnavailable": 1, "maxSurge": 0} if host_network
+                                 else {"maxUnavailable": 0, "maxSurge": 1})
                 self.assertEqual(pod["priorityClassName"], "system-cluster-critical")
                 self.assertEqual(pod["serviceAccountName"], one(objects, "ServiceAccount")["metadata"]["name"])
                 spread = [c for c in pod["topologySpreadConstraints"]
@@ -362,7 +411,11 @@ class Manifests(unittest.TestCase):
                 image = container["image"]
                 self.assertFalse(image.endswith(":latest") or ":" not in image.rsplit("/", 1)[-1],
                                  f"image {image} has no pinned tag")
-                self.assertFalse(pod.get("hostNetwork", False))
+                self.assertEqual(pod.get("hostNetwork", False), host_network)
+                self.assertEqual(pod.get("dnsPolicy", "ClusterFirst"),
+                                 "ClusterFirstWithHostNet" if host_network else "ClusterFirst")
+                enforce = one(objects, "Namespace")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+                self.assertEqual(enforce, "privileged" if host_network else "restricted")
                 pdb = one(objects, "PodDisruptionBudget")
                 self.assertEqual(pdb["spec"]["selector"]["matchLabels"], spec["selector"]["matchLabels"])
                 self.assertEqual(pdb["spec"]["maxUnavailable"], 1)
@@ -419,6 +472,46 @@ class Manifests(unittest.TestCase):
                     self.assertIn("kube-system", excluded[0]["values"])
                 else:
                     self.assertNotIn("kube-system", excluded[0]["values"])
+
+    def test_opt_in_sends_only_labelled_pods_and_fail_closed_blocks_only_them(self):
+        checked = 0
+        for name, objects in self.rendered.items():
+            with self.subTest(variant=name):
+                (hook,) = one(objects, "MutatingWebhookConfiguration")["webhooks"]
+                expressions = hook["objectSelector"]["matchExpressions"]
+                opt_in = [e for e in expressions if e["key"] == OPT_IN_LABEL]
+                if "+opt-in-pods" not in name:
+                    self.assertEqual(opt_in, [])
+                    continue
+                checked += 1
+                self.assertEqual(opt_in, [{"key": OPT_IN_LABEL, "operator": "In", "values": ["true"]}])
+                # The skip label still wins.
+                self.assertIn({"key": SKIP_LABEL, "operator": "DoesNotExist"}, expressions)
+                self.assertNotIn("matchLabels", hook["objectSelector"])
+                labels = {"app": "web"}
+                self.assertFalse(selects(hook["objectSelector"], labels))
+                self.assertFalse(selects(hook["objectSelector"], {**labels, OPT_IN_LABEL: "True"}))
+                self.assertTrue(selects(hook["objectSelector"], {**labels, OPT_IN_LABEL: "true"}))
+                self.assertFalse(selects(hook["objectSelector"],
+                                         {**labels, OPT_IN_LABEL: "true", SKIP_LABEL: "x"}))
+                self.assertEqual(hook["failurePolicy"], "Fail" if name.endswith("fail-closed") else "Ignore")
+        self.assertEqual(checked, 2)
+
+    def test_host_network_port_follows_into_the_service_and_the_probes(self):
+        for name in ("self-signed+host-network", "self-signed+host-network+port-11443",
+                     "self-signed+host-network+fail-closed"):
+            with self.subTest(variant=name):
+                objects = self.rendered[name]
+                _, container = self.container(objects)
+                port = 11443 if name.endswith("port-11443") else 10443
+                self.assertEqual(flag_values(container["args"])["port"], str(port))
+                named = {p["name"]: p["containerPort"] for p in container["ports"]}
+                self.assertEqual(named["https"], port)
+                self.assertNotIn("hostPort", container["ports"][0], "defaulted to the containerPort")
+                (service_port,) = one(objects, "Service")["spec"]["ports"]
+                self.assertEqual(named[service_port["targetPort"]], port)
+                for probe in ("readinessProbe", "livenessProbe"):
+                    self.assertEqual(named.get(container[probe]["httpGet"]["port"]), port)
 
     def test_rbac_is_least_privilege(self):
         for name, objects in self.rendered.items():

@@ -227,6 +227,60 @@ TEST(ExplainServiceAccount, EvaluatesThePolicyForTheClaimsOfThatAccount) {
   EXPECT_EQ(other_audience->outcome, Outcome::kDenied);
 }
 
+// One role for several clusters (trust-policy with several providers).
+TEST_F(ExplainToken, APolicyForSeveralClustersAllowsEachClustersToken) {
+  constexpr char kOtherIssuer[] = "https://oidc.example.com/c2";
+  Provider other =
+      *parse_provider_arn("arn:aws:iam::111122223333:oidc-provider/oidc.example.com/c2");
+  auto orders = make_service_account_ref("shop", "orders", false);
+  policy_ = render_trust_policy({options_.provider, other}, {*orders}, {"sts.amazonaws.com"});
+  // The token's iss picks the provider; every check then runs as usual.
+  const std::string first = testing::mint(rsa_, claims());
+  const std::string second =
+      testing::mint(rsa_, testing::kubernetes_claims(kOtherIssuer, "shop", "orders", kNow - 600));
+  for (const auto& [token, arn] :
+       {std::pair{first, std::string(kArn)}, std::pair{second, other.arn}}) {
+    auto provider = provider_for_token(policy_, token);
+    ASSERT_TRUE(provider) << provider.error();
+    EXPECT_EQ(provider->arn, arn);
+    options_.provider = *provider;
+    Report report = explain(token);
+    EXPECT_EQ(report.outcome, Outcome::kAllowed) << render_report(report);
+  }
+  // Another account of the second cluster is still denied.
+  options_.provider = other;
+  expect_denied(
+      testing::mint(rsa_, testing::kubernetes_claims(kOtherIssuer, "shop", "billing", kNow - 600)),
+      "system:serviceaccount:shop:billing");
+  // A token from a third cluster: none fits, and the error names them.
+  auto third = provider_for_token(
+      policy_, testing::mint(rsa_, testing::kubernetes_claims("https://third.example.com", "shop",
+                                                              "orders", kNow - 600)));
+  ASSERT_FALSE(third);
+  EXPECT_NE(third.error().find("https://third.example.com"), std::string::npos) << third.error();
+  EXPECT_NE(third.error().find(other.arn), std::string::npos) << third.error();
+  EXPECT_FALSE(provider_for_token(policy_, "not.a.token"));
+}
+
+TEST(ExplainServiceAccount, APolicyForSeveralClustersIsEvaluatedPerProvider) {
+  ExplainOptions options;
+  Provider first = *parse_provider_arn(kArn);
+  Provider second =
+      *parse_provider_arn("arn:aws:iam::111122223333:oidc-provider/oidc.example.com/c2");
+  auto orders = *make_service_account_ref("shop", "orders", false);
+  auto policy = render_trust_policy({first, second}, {orders}, {"sts.amazonaws.com"});
+  for (const Provider& provider : {first, second}) {
+    options.provider = provider;
+    auto report = explain_service_account(policy, orders, options);
+    ASSERT_TRUE(report) << report.error();
+    EXPECT_EQ(report->outcome, Outcome::kAllowed) << render_report(*report);
+  }
+  // Without --provider-arn the command asks, naming both.
+  auto asked = provider_from_policy(policy);
+  ASSERT_FALSE(asked);
+  EXPECT_NE(asked.error().find(second.arn), std::string::npos) << asked.error();
+}
+
 TEST(ProviderFromPolicy, TakesTheOnlyTrustedProviderOrAsks) {
   json policy = json::parse(R"({"Statement": [{"Effect": "Allow", "Action": "*",
       "Principal": {"Federated": "arn:aws:iam::111122223333:oidc-provider/oidc.example.com/c1"}}]})");
