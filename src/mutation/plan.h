@@ -21,6 +21,10 @@ struct Plan {
   int64_t token_expiration = 0;
   // Things worth a log line (never a value of an env var or secret).
   std::vector<std::string> notes;
+  // What the Pod's author should hear about (a malformed or ignored
+  // annotation, a token some container cannot read): admission warnings and
+  // log lines, one line each.
+  std::vector<std::string> warnings;
 
   bool mutated() const { return !patch.empty(); }
 };
@@ -34,8 +38,10 @@ Plan plan_mutation(const PodView& pod, const identity::Identity& identity, const
 // JSON Pointer (RFC 6901) escaping of one reference token: ~ -> ~0, / -> ~1.
 std::string escape_pointer_token(std::string_view token);
 
-// The Pod's skip-containers annotation value split on commas, each name
-// trimmed of surrounding spaces; empty names dropped.
-std::vector<std::string> parse_skip_containers(std::string_view annotation);
+// Whether the Pod runs on Windows nodes, so the token path is C:\...:
+// spec.os.name windows, a nodeSelector kubernetes.io/os (or
+// beta.kubernetes.io/os) windows, or a required node affinity whose every
+// term selects kubernetes.io/os In [windows] (PodView).
+bool is_windows(const PodView& pod);
 
 }  // namespace irsa::mutation

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,9 @@ struct ContainerView {
   std::vector<EnvVarView> env;
   std::vector<EnvFromView> env_from;
   std::vector<VolumeMountView> volume_mounts;
+  // securityContext.runAsUser / runAsNonRoot; nullopt when unset.
+  std::optional<int64_t> run_as_user;
+  std::optional<bool> run_as_non_root;
   simdjson::dom::element raw;  // the container object itself, for credential checks
 
   bool has_env_named(std::string_view name) const;
@@ -56,6 +60,7 @@ enum class VolumeSource {
 struct VolumeView {
   std::string_view name;
   VolumeSource source = VolumeSource::kOther;
+  std::optional<int64_t> default_mode;  // projected.defaultMode
   // The Secrets it exposes: secret.secretName, or projected sources' secret.name.
   std::vector<std::string_view> secret_names;
   simdjson::dom::element raw;
@@ -75,6 +80,16 @@ struct PodView {
   std::vector<ContainerView> init_containers;
   bool has_volumes = false;  // spec.volumes is an array
   std::vector<VolumeView> volumes;
+  std::string_view os_name;  // spec.os.name; empty when absent
+  // Every term of the required node affinity has a kubernetes.io/os (or
+  // beta.kubernetes.io/os) In [windows] expression (see read_pod).
+  bool node_affinity_requires_windows = false;
+  // spec.securityContext: whether it is an object, and the fields the
+  // token's file permissions depend on.
+  bool has_security_context = false;
+  std::optional<int64_t> fs_group;
+  std::optional<int64_t> run_as_user;
+  std::optional<bool> run_as_non_root;
 
   std::optional<std::string_view> annotation(std::string_view key) const;
   std::optional<std::string_view> label(std::string_view key) const;
