@@ -7,6 +7,9 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 SHARED_DIR ?= $(abspath ../shared)
 PORT ?= 8443
+METRICS_PORT ?= 9999
+PREFIX ?= /usr/local
+QUIET := bash tools/quiet-build.sh
 DEV_CERTS := certs/dev
 BINARY := $(BUILD_DIR)/irsa-webhook
 
@@ -17,13 +20,16 @@ BUILD_PACKAGES := build-essential cmake pkg-config git ca-certificates \
 DEB_PACKAGES := $(BUILD_PACKAGES) openssl curl libgtest-dev libgmock-dev \
   libbenchmark-dev python3 python3-jsonpatch python3-yaml python3-jsonschema python3-jwcrypto clang-format
 
-.PHONY: all deps deps-binary binary build test test-unit test-e2e test-conformance test-asan run certs format clean help bench
+.PHONY: all deps deps-binary binary build install uninstall test test-unit test-e2e test-conformance test-asan run certs format clean help bench
 
 all: build
 
 help:
 	@echo "make run        install deps, build, make dev certificates, serve on https://127.0.0.1:$(PORT)"
-	@echo "make test       install deps, build, run every test (unit, e2e, conformance)"
+	@echo "                (PORT=8443 METRICS_PORT=9999 to choose the ports)"
+	@echo "make test       install deps, build, run every test (unit, e2e, conformance, docs)"
+	@echo "make install    the binary to PREFIX/bin (PREFIX=$(PREFIX)); make uninstall removes it"
+	@echo "                (builds quietly: VERBOSE=1 shows the compiler's output)"
 	@echo "make test-asan  the suite under AddressSanitizer + UndefinedBehaviorSanitizer"
 	@echo "make deps | build | certs | format | clean"
 	@echo "make binary     only the binary (BUILD_PACKAGES, no tests): what the image's builder runs"
@@ -60,10 +66,24 @@ binary: deps-binary
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target irsa-webhook
 
 $(BUILD_DIR)/CMakeCache.txt:
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DIRSA_SHARED_DIR=$(SHARED_DIR)
+	@$(QUIET) $(BUILD_DIR)/configure.log "configure $(BUILD_DIR) ($(BUILD_TYPE))" \
+	  cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DIRSA_SHARED_DIR=$(SHARED_DIR)
 
+# Tests on: `make binary` may have configured this directory without them.
 build: deps $(BUILD_DIR)/CMakeCache.txt
-	cmake --build $(BUILD_DIR) -j $(JOBS)
+	@grep -q '^IRSA_BUILD_TESTS:BOOL=OFF' $(BUILD_DIR)/CMakeCache.txt && \
+	  cmake -S . -B $(BUILD_DIR) -DIRSA_BUILD_TESTS=ON >/dev/null || true
+	@$(QUIET) $(BUILD_DIR)/build.log "build (binary, tests, benchmarks)" cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# The binary to PREFIX/bin (default /usr/local/bin), so that the documented
+# commands work as `irsa-webhook`. DESTDIR is honoured for packaging.
+install: deps $(BUILD_DIR)/CMakeCache.txt
+	@$(QUIET) $(BUILD_DIR)/build.log "build irsa-webhook" cmake --build $(BUILD_DIR) -j $(JOBS) --target irsa-webhook
+	install -D -m 0755 $(BINARY) $(DESTDIR)$(PREFIX)/bin/irsa-webhook
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/irsa-webhook: $$($(DESTDIR)$(PREFIX)/bin/irsa-webhook --version)"
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/irsa-webhook
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
@@ -85,11 +105,11 @@ test-asan: deps
 	  ctest --output-on-failure -j $(JOBS) --timeout 900
 
 certs: deps
-	bash certs/gen-dev-certs.sh $(DEV_CERTS)
+	@bash certs/gen-dev-certs.sh $(DEV_CERTS) >/dev/null
 
 # The embedded default: ServiceAccounts from examples/, dev certificates.
 run: build certs
-	$(BINARY) --bind-address 127.0.0.1 --port $(PORT) \
+	$(BINARY) --bind-address 127.0.0.1 --port $(PORT) --metrics-port $(METRICS_PORT) \
 	  --tls-cert $(DEV_CERTS)/tls.crt --tls-key $(DEV_CERTS)/tls.key \
 	  --service-accounts-file examples/service-accounts.yaml \
 	  --aws-default-region us-east-1 -v 3
@@ -101,7 +121,7 @@ clean:
 	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)
 
 # --- Operations: demo, container image, cluster install ---------------------
-.PHONY: demo image image-test deploy undeploy bench check-manifests
+.PHONY: demo image image-test deploy undeploy check-cluster bench check-manifests
 # ('.' for the parenthesis after project: make counts parentheses in $(shell).)
 VERSION ?= $(shell sed -n 's/^project.irsa-webhook VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 IMAGE ?= irsa-webhook:$(VERSION)
@@ -154,7 +174,7 @@ image-test:
 # Installs cluster-wide into the current kubectl context. The self-signed
 # overlay's certificates are made first (kept while valid). IMAGE sets the
 # image (default irsa-webhook:$(VERSION); push it where your nodes pull from).
-deploy:
+deploy: check-cluster
 	@set -euo pipefail; \
 	if [ "$(OVERLAY)" = self-signed ]; then manifests/overlays/self-signed/generate.sh; fi; \
 	work=$$(mktemp -d); trap 'rm -rf $$work' EXIT; \
@@ -166,7 +186,17 @@ deploy:
 	$(KUBECTL) apply -k $$work; \
 	$(KUBECTL) -n $(WEBHOOK_NAMESPACE) rollout status deployment/irsa-webhook --timeout=180s
 
-undeploy:
+# Says what is missing before kubectl would (its advice for an unreachable
+# cluster is to turn validation off, which does not help).
+check-cluster:
+	@command -v $(KUBECTL) >/dev/null || { echo "make deploy: $(KUBECTL) is not installed; install kubectl (with kustomize) first" >&2; exit 1; }
+	@context=$$($(KUBECTL) config current-context 2>/dev/null) || { \
+	  echo "make deploy: kubectl has no current context: point KUBECONFIG at your cluster's kubeconfig or run 'kubectl config use-context NAME'" >&2; exit 1; }; \
+	$(KUBECTL) version --request-timeout=10s >/dev/null 2>&1 || { \
+	  echo "make deploy: the cluster of kubectl's context \"$$context\" does not answer (kubectl version failed): check the context, the network and your credentials" >&2; exit 1; }; \
+	echo "cluster: kubectl context \"$$context\""
+
+undeploy: check-cluster
 	@set -euo pipefail; \
 	if [ "$(OVERLAY)" = self-signed ] && [ ! -f manifests/overlays/self-signed/generated/ca-bundle-patch.yaml ]; then \
 	  manifests/overlays/self-signed/generate.sh >/dev/null; fi; \

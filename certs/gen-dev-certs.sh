@@ -3,12 +3,13 @@
 # certificate signed by it, for running the webhook locally or in a test
 # cluster. Not for production (use cert-manager or your own PKI there).
 #
-# Usage: certs/gen-dev-certs.sh [--force] OUT_DIR [SERVICE [NAMESPACE]]
+# Usage: certs/gen-dev-certs.sh [--force] [--cluster-only] OUT_DIR [SERVICE [NAMESPACE]]
 #
 # Writes OUT_DIR/ca.crt, ca.key, tls.crt, tls.key (EC P-256). The serving
 # certificate is valid for 365 days and names localhost, 127.0.0.1, SERVICE,
 # SERVICE.NAMESPACE, SERVICE.NAMESPACE.svc and SERVICE.NAMESPACE.svc.cluster.local
-# (defaults: irsa-webhook, irsa-system). Existing files are kept while they
+# (defaults: irsa-webhook, irsa-system); with --cluster-only, not localhost
+# and 127.0.0.1 (for a certificate served in a cluster). Existing files are kept while they
 # are still valid for at least a day, match each other and name every SAN;
 # --force regenerates everything.
 set -euo pipefail
@@ -17,15 +18,17 @@ CA_DAYS=3650
 SERVING_DAYS=365
 
 usage() {
-  echo "usage: $0 [--force] OUT_DIR [SERVICE [NAMESPACE]]" >&2
+  echo "usage: $0 [--force] [--cluster-only] OUT_DIR [SERVICE [NAMESPACE]]" >&2
   exit 2
 }
 
 force=0
+cluster_only=0
 positional=()
 for arg in "$@"; do
   case "$arg" in
     --force) force=1 ;;
+    --cluster-only) cluster_only=1 ;;
     -h | --help) usage ;;
     -*) echo "$0: unknown option $arg" >&2; usage ;;
     *) positional+=("$arg") ;;
@@ -39,9 +42,13 @@ namespace=${positional[2]:-irsa-system}
 
 command -v openssl >/dev/null || { echo "$0: openssl is required" >&2; exit 1; }
 
-dns_names=(localhost "$service" "$service.$namespace" "$service.$namespace.svc"
+dns_names=("$service" "$service.$namespace" "$service.$namespace.svc"
   "$service.$namespace.svc.cluster.local")
-ip_addresses=(127.0.0.1)
+ip_addresses=()
+if [ "$cluster_only" = 0 ]; then
+  dns_names=(localhost "${dns_names[@]}")
+  ip_addresses=(127.0.0.1)
+fi
 
 mkdir -p "$out_dir"
 ca_crt=$out_dir/ca.crt

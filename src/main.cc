@@ -1,16 +1,44 @@
 // irsa-webhook: with no subcommand it serves (AWS webhook's flags); the
 // subcommands are offline tools over the same core.
 #include <cstdio>
+#include <ctime>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/oidc_commands.h"
+#include "cli/sources.h"
+#include "common/quote.h"
 #include "log/log.h"
+
+namespace {
+
+// `irsa-webhook help [COMMAND]`: the list of commands and the serve flags,
+// or one command's usage.
+int run_help(const std::vector<std::string>& args) {
+  if (args.empty() || args.front() == "serve") {
+    std::fputs(irsa::cli::usage_text().c_str(), stdout);
+    return 0;
+  }
+  const std::vector<std::string> help = {"--help"};
+  if (args.front() == "mutate") return irsa::cli::run_mutate(help);
+  if (args.front() == "audit") return irsa::cli::run_audit(help);
+  if (args.front() == "issuer") return irsa::cli::run_issuer(help);
+  if (args.front() == "trust-policy") return irsa::cli::run_trust_policy(help);
+  if (args.front() == "explain") return irsa::cli::run_explain(help);
+  std::fprintf(stderr, "irsa-webhook: no command %s\n\n%s", irsa::quote(args.front()).c_str(),
+               irsa::cli::commands_text().c_str());
+  return 2;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && (args.front() == "help" || args.front() == "-h")) {
+    return run_help({args.begin() + 1, args.end()});
+  }
   if (!args.empty() && args.front() == "mutate") {
     return irsa::cli::run_mutate({args.begin() + 1, args.end()});
   }
@@ -30,7 +58,7 @@ int main(int argc, char** argv) {
 
   auto config = irsa::cli::parse_flags(args);
   if (!config) {
-    std::fprintf(stderr, "irsa-webhook: %s\nRun 'irsa-webhook --help' for the flags.\n",
+    std::fprintf(stderr, "irsa-webhook: %s\nRun 'irsa-webhook help' for the commands and flags.\n",
                  config.error().c_str());
     return 2;
   }
@@ -45,6 +73,12 @@ int main(int argc, char** argv) {
   if (auto valid = irsa::cli::validate_config(*config); !valid) {
     std::fprintf(stderr, "irsa-webhook: %s\n", valid.error().c_str());
     return 2;
+  }
+  // What a start checks before it serves, so that --check-config and a
+  // start fail alike: exit 1, as every start-up failure.
+  if (auto ready = irsa::cli::preflight(*config, std::time(nullptr)); !ready) {
+    std::fprintf(stderr, "irsa-webhook: %s\n", ready.error().c_str());
+    return 1;
   }
   if (config->check_config) {
     std::printf("configuration OK\n");

@@ -268,8 +268,9 @@ int run_audit(const std::vector<std::string>& args) {
     std::printf("%s\n", out.dump(2).c_str());
   } else {
     std::fputs(text.c_str(), stdout);
-    std::printf("%zu workloads scanned, %zu with static AWS credentials (%zu findings)\n", scanned,
-                with_findings, total_findings);
+    std::printf("%zu %s scanned, %zu with static AWS credentials (%zu %s)\n", scanned,
+                scanned == 1 ? "workload" : "workloads", with_findings, total_findings,
+                total_findings == 1 ? "finding" : "findings");
   }
   if (unreadable) return 2;
   return with_findings > 0 ? 1 : 0;

@@ -2,6 +2,7 @@
 // defaults, parsed and validated once at start.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -78,12 +79,29 @@ struct Config {
   // Flags that AWS's webhook has and that are accepted but have no effect
   // yet, as "--name (reason)": printed as a warning at start.
   std::vector<std::string> not_implemented;
+  // The names of the flags given (without --), in order.
+  std::vector<std::string> given;
+
+  bool was_given(std::string_view name) const {
+    return std::find(given.begin(), given.end(), name) != given.end();
+  }
 };
 
 // Parses flags in pflag's syntax (--name value, --name=value, boolean
 // --name / --name=true|false; -v N and --v=N as klog). `extra` receives the
 // arguments that are not flags of this table when non-null (subcommands use
 // it for their own flags); otherwise an unknown flag is an error that names it.
+// True for an argument that is a flag (--name...), which is never taken as
+// the previous flag's value: `--aws-default-region --check-config` is a
+// mistake, not the region "--check-config".
+bool looks_like_flag(std::string_view arg);
+// The error for a value flag (as written: "--region", "-o") with no value;
+// `next` is the argument that followed it (empty at the end).
+std::string missing_value(std::string_view flag, std::string_view next);
+
+// The list of commands, for `irsa-webhook help` and every usage error.
+std::string commands_text();
+
 Result<Config> parse_flags(const std::vector<std::string>& args,
                            std::vector<std::string>* extra = nullptr);
 

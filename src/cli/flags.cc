@@ -323,7 +323,8 @@ const std::vector<Flag>& flag_table() {
        "AWS_CONTAINER_CREDENTIALS_FULL_URI (default http://169.254.170.23/v1/credentials)",
        text(FIELD(mutation.container_credentials_full_uri))},
       {"container-credentials-token-mount-path", Kind::kString,
-       "Token mount path in container-credentials mode",
+       "Token mount path in container-credentials mode (default "
+       "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount)",
        text(FIELD(mutation.container_credentials_token_mount_path))},
       {"container-credentials-token-volume-name", Kind::kString,
        "Token volume name in container-credentials mode (default eks-pod-identity-token)",
@@ -389,8 +390,8 @@ const std::vector<Flag>& flag_table() {
        boolean("version", FIELD(show_version))},
       {"help", Kind::kBool, "Print this help and exit", boolean("help", FIELD(show_help))},
       {"check-config", Kind::kBool,
-       "Check the flags and the files they name, print \"configuration OK\" and exit (0 valid, 2 "
-       "not)",
+       "Check the flags and the files they name as a start would, print \"configuration OK\" and "
+       "exit (0 valid, 2 a bad flag, 1 would not start)",
        boolean("check-config", FIELD(check_config))},
       {"log-format", Kind::kString, "text or json (default text)",
        [](Config& config, std::string_view value) -> Status {
@@ -480,6 +481,15 @@ Status check_readable(std::string_view flag, const std::string& path) {
 
 }  // namespace
 
+bool looks_like_flag(std::string_view arg) { return arg.size() > 2 && arg.substr(0, 2) == "--"; }
+
+std::string missing_value(std::string_view flag, std::string_view next) {
+  std::string name(flag);
+  if (next.empty()) return "flag " + name + " needs a value";
+  return "flag " + name + " needs a value, but is followed by the flag " + std::string(next) +
+         " (for a value that starts with --, write " + name + "=VALUE)";
+}
+
 Result<Config> parse_flags(const std::vector<std::string>& args, std::vector<std::string>* extra) {
   Config config;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -492,6 +502,14 @@ Result<Config> parse_flags(const std::vector<std::string>& args, std::vector<std
       return Error{"unexpected argument \"" + arg + "\" (flags start with --)"};
     }
     std::string_view body = std::string_view(arg).substr(arg[1] == '-' ? 2 : 1);
+    std::string klog_short;
+    if (arg.size() > 2 && arg[1] == 'v' && std::all_of(arg.begin() + 2, arg.end(), [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c));
+        })) {
+      // klog's shorthand with its value attached: -v3.
+      klog_short = "v=" + arg.substr(2);
+      body = klog_short;
+    }
     std::string_view name = body;
     std::optional<std::string_view> value;
     if (auto equals = body.find('='); equals != std::string_view::npos) {
@@ -519,13 +537,15 @@ Result<Config> parse_flags(const std::vector<std::string>& args, std::vector<std
     if (!value) {
       if (flag->kind == Kind::kBool) {
         value = "true";
-      } else if (i + 1 < args.size()) {
+      } else if (i + 1 < args.size() && !looks_like_flag(args[i + 1])) {
         value = args[++i];
       } else {
-        return Error{"flag --" + std::string(name) + " needs a value"};
+        return Error{
+            missing_value("--" + std::string(name), i + 1 < args.size() ? args[i + 1] : "")};
       }
     }
     if (auto status = flag->set(config, *value); !status) return Error{status.error()};
+    config.given.emplace_back(flag->name);
   }
   // As AWS's webhook: a default lifetime under 10 minutes is raised to 10 minutes.
   config.identity.token_expiration =
@@ -662,15 +682,31 @@ Status validate_config(const Config& config) {
   return Ok{};
 }
 
+std::string commands_text() {
+  return "Usage: irsa-webhook [serve] [flags]            serve the webhook over HTTPS (flags "
+         "below)\n"
+         "       irsa-webhook mutate [flags]             print the patch the webhook would make "
+         "for "
+         "a Pod file\n"
+         "       irsa-webhook audit [flags]              list static AWS credentials in manifests\n"
+         "       irsa-webhook issuer documents [flags]   write a self-managed cluster's OIDC "
+         "discovery document and JWKS\n"
+         "       irsa-webhook trust-policy [flags]       write a role's trust policy for "
+         "ServiceAccounts\n"
+         "       irsa-webhook explain [flags]            say why STS would accept or refuse a "
+         "token\n"
+         "       irsa-webhook help [COMMAND]             this text, or one command's usage\n";
+}
+
 std::string usage_text() {
-  std::string text =
-      "Usage: irsa-webhook [flags]            serve the webhook over HTTPS\n"
-      "       irsa-webhook mutate [flags]     print the patch for a Pod file (see mutate --help)\n"
-      "       irsa-webhook audit [flags]      list static AWS credentials in manifests (see audit "
-      "--help)\n\n"
-      "Flags (AWS's amazon-eks-pod-identity-webhook names; --name value or --name=value):\n";
+  std::string text = commands_text() +
+                     "\nServe flags (AWS's amazon-eks-pod-identity-webhook names; --name value or "
+                     "--name=value; mutate and audit take them too):\n";
+  std::vector<std::pair<std::string, const Flag*>> lines;
+  std::size_t width = 0;
   for (const auto& flag : flag_table()) {
-    std::string line = "  --" + std::string(flag.name);
+    std::string line =
+        std::string(flag.name) == "v" ? "  -v, --v" : "  --" + std::string(flag.name);
     switch (flag.kind) {
       case Kind::kString:
         line += " string";
@@ -687,8 +723,12 @@ std::string usage_text() {
       case Kind::kBool:
         break;
     }
-    if (line.size() < 44) line.resize(44, ' ');
-    text += line + " " + flag.help + "\n";
+    width = std::max(width, line.size());
+    lines.emplace_back(std::move(line), &flag);
+  }
+  for (auto& [line, flag] : lines) {
+    line.resize(width, ' ');
+    text += line + "  " + flag->help + "\n";
   }
   return text;
 }

@@ -105,6 +105,13 @@ int run_mutate(const std::vector<std::string>& args) {
     std::fputs(kMutateUsage, stdout);
     return 0;
   }
+  if (parsed->service_account_files.empty() && parsed->container_credentials_file.empty()) {
+    return fail(
+        "--service-account FILE is required: the ServiceAccounts that give the Pod its identity "
+        "(or --container-credentials-config FILE for EKS Pod Identity); without them nothing "
+        "would be injected\n\n" +
+        std::string(kMutateUsage));
+  }
   auto config = parse_flags(parsed->webhook_flags);
   if (!config) return fail(config.error());
   if (auto valid = validate_mutation_config(*config); !valid) return fail(valid.error());
@@ -115,8 +122,10 @@ int run_mutate(const std::vector<std::string>& args) {
   if (!pod_json) return fail(pod_json.error());
 
   identity::ServiceAccountRegistry registry;
-  if (auto loaded = load_service_account_files(parsed->service_account_files,
-                                               config->mutation.annotation_prefix, registry);
+  std::vector<std::string> loaded_names;
+  if (auto loaded =
+          load_service_account_files(parsed->service_account_files,
+                                     config->mutation.annotation_prefix, registry, &loaded_names);
       !loaded) {
     return fail(loaded.error());
   }
@@ -144,8 +153,25 @@ int run_mutate(const std::vector<std::string>& args) {
 
   auto lookup = resolver.resolve(namespace_name, pod->service_account_name);
   if (!lookup.service_account_known && !lookup.identity) {
-    log::info("ServiceAccount not found in the given files; nothing to inject",
-              {{"serviceaccount", namespace_name + "/" + std::string(pod->service_account_name)}});
+    // The same name in another namespace is the usual mistake: a
+    // ServiceAccount file without metadata.namespace reads as "default".
+    std::string elsewhere;
+    for (const auto& loaded : loaded_names) {
+      if (loaded.substr(loaded.find('/') + 1) == pod->service_account_name) {
+        elsewhere += (elsewhere.empty() ? "" : ", ") + loaded;
+      }
+    }
+    if (elsewhere.empty()) {
+      log::info(
+          "ServiceAccount not found in the given files; nothing to inject",
+          {{"serviceaccount", namespace_name + "/" + std::string(pod->service_account_name)}});
+    } else {
+      log::warning(
+          "ServiceAccount not found in the Pod's namespace, only in another; nothing to inject "
+          "(set metadata.namespace in the ServiceAccount file, or --namespace)",
+          {{"serviceaccount", namespace_name + "/" + std::string(pod->service_account_name)},
+           {"found", elsewhere}});
+    }
   }
   double jitter = 0;
   if (parsed->jitter) {

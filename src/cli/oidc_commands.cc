@@ -2,6 +2,7 @@
 // logic is in src/oidc/.
 #include "cli/oidc_commands.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +13,7 @@
 #include <string_view>
 #include <utility>
 
+#include "cli/config.h"
 #include "kube/api_client.h"
 #include "kube/rest_config.h"
 #include "manifest/documents.h"
@@ -125,7 +127,9 @@ Result<ParsedFlags> parse_flags(const std::vector<std::string>& args,
     if (!spec) return Error{"unknown flag " + name};
     if (spec->takes_value) {
       if (!value) {
-        if (i + 1 >= args.size()) return Error{"flag " + name + " needs a value"};
+        if (i + 1 >= args.size() || looks_like_flag(args[i + 1])) {
+          return Error{missing_value(name, i + 1 < args.size() ? args[i + 1] : "")};
+        }
         value = args[++i];
       }
     } else {
@@ -166,10 +170,17 @@ Status write_file(const std::filesystem::path& path, const std::string& text) {
   return Ok{};
 }
 
-Result<nlohmann::json> read_json_file(const std::string& path) {
+// `flag` names where the path came from, so that a file given to the wrong
+// flag reads as that: "--trust-policy token.jwt is not valid JSON ...".
+Result<nlohmann::json> read_json_file(std::string_view flag, const std::string& path) {
   auto text = manifest::read_file(path);
-  if (!text) return Error{text.error()};
-  return oidc::parse_json(*text, path);
+  if (!text) return Error{std::string(flag) + " " + text.error()};
+  auto parsed = oidc::parse_json(*text, std::string(flag) + " " + path);
+  if (!parsed && text->find('{') == std::string::npos &&
+      std::count(text->begin(), text->end(), '.') == 2) {
+    return Error{parsed.error() + " (it looks like a token: give it to --token)"};
+  }
+  return parsed;
 }
 
 Result<oidc::Provider> provider_from_flags(const ParsedFlags& flags) {
@@ -418,7 +429,7 @@ int run_explain(const std::vector<std::string>& args) {
     return usage_error(kCommand, "--jwks FILE is required with --token", kExplainUsage);
   }
 
-  auto policy = read_json_file(flags->get("--trust-policy"));
+  auto policy = read_json_file("--trust-policy", flags->get("--trust-policy"));
   if (!policy) return fail(kCommand, policy.error());
   oidc::ExplainOptions options;
   auto provider = flags->has("--provider-arn")
@@ -442,7 +453,7 @@ int run_explain(const std::vector<std::string>& args) {
   if (by_token) {
     auto token = manifest::read_file(flags->get("--token"));
     if (!token) return fail(kCommand, token.error());
-    auto jwks_json = read_json_file(flags->get("--jwks"));
+    auto jwks_json = read_json_file("--jwks", flags->get("--jwks"));
     if (!jwks_json) return fail(kCommand, jwks_json.error());
     auto jwks = oidc::parse_jwks(*jwks_json, flags->get("--jwks"));
     if (!jwks) return fail(kCommand, jwks.error());

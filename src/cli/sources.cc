@@ -2,6 +2,7 @@
 #include "cli/sources.h"
 
 #include <chrono>
+#include <ctime>
 #include <optional>
 #include <utility>
 
@@ -13,6 +14,8 @@
 #include "kube/service_account_lookup.h"
 #include "kube/service_account_source.h"
 #include "log/log.h"
+#include "manifest/documents.h"
+#include "server/tls_context.h"
 #include "watch/file_watcher.h"
 
 namespace irsa::cli {
@@ -79,7 +82,60 @@ Result<kube::RestConfig> rest_config(const ServeConfig& serve) {
       "(KUBERNETES_SERVICE_HOST), or pass --service-accounts-file"};
 }
 
+std::string utc_time(int64_t seconds) {
+  std::time_t time = static_cast<std::time_t>(seconds);
+  std::tm parts{};
+  gmtime_r(&time, &parts);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
+}
+
+Status check_serving_certificate(const Config& config, int64_t now) {
+  const ServeConfig& serve = config.serve;
+  auto pair = server::CertifiedKey::load(serve.tls_cert, serve.tls_key);
+  if (!pair) return Error{pair.error()};
+  if ((*pair)->not_after() <= now) {
+    return Error{"--tls-cert " + serve.tls_cert + ": the certificate expired at " +
+                 utc_time((*pair)->not_after()) +
+                 "; the API server will refuse it: renew it (cert-manager, or "
+                 "certs/gen-dev-certs.sh --force)"};
+  }
+  if (config.was_given("service-name") && config.was_given("namespace")) {
+    const std::string host = serve.service_name + "." + serve.namespace_name + ".svc";
+    if (!(*pair)->names_host(host)) {
+      return Error{"--tls-cert " + serve.tls_cert + ": the certificate does not name " + host +
+                   " (the name the API server calls for --service-name " + serve.service_name +
+                   " --namespace " + serve.namespace_name +
+                   "); issue it with that DNS name, or correct the flags"};
+    }
+  }
+  return Ok{};
+}
+
 }  // namespace
+
+Status preflight(const Config& config, int64_t now) {
+  const ServeConfig& serve = config.serve;
+  if (auto ok = check_serving_certificate(config, now); !ok) return ok;
+  if (!serve.service_accounts_file.empty()) {
+    auto records = identity::load_service_accounts(serve.service_accounts_file,
+                                                   config.mutation.annotation_prefix);
+    if (!records) return Error{records.error()};
+  } else {
+    auto rest = rest_config(serve);
+    if (!rest) return Error{rest.error()};
+    if (auto ok = kube::check_credentials(*rest); !ok) return ok;
+  }
+  if (!serve.watch_container_credentials_config.empty()) {
+    const std::string& path = serve.watch_container_credentials_config;
+    auto text = manifest::read_file(path);
+    if (!text) return Error{text.error()};
+    auto parsed = identity::parse_container_credentials_config(*text);
+    if (!parsed) return Error{path + ": " + parsed.error()};
+  }
+  return Ok{};
+}
 
 Result<std::unique_ptr<Sources>> start_sources(const Config& config,
                                                identity::ServiceAccountRegistry& registry,

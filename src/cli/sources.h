@@ -35,6 +35,15 @@ class Sources {
 
 // Builds and starts the sources. An error says what is wrong with the flags,
 // the file or the kubeconfig. `registry` and `resolver` must outlive them.
+// Everything a start checks before it binds a port or connects out, so that
+// --check-config and a start fail alike, with the same message: the serving
+// certificate and key (read, paired, not expired, naming
+// SERVICE.NAMESPACE.svc when --service-name and --namespace are both given),
+// the ServiceAccounts file (it holds ServiceAccounts) or the kubeconfig and
+// its credentials (or the in-cluster config), and the container-credentials
+// file. `now` is seconds since the epoch.
+Status preflight(const Config& config, int64_t now);
+
 Result<std::unique_ptr<Sources>> start_sources(const Config& config,
                                                identity::ServiceAccountRegistry& registry,
                                                identity::IdentityResolver& resolver);

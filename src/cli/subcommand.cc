@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "cli/config.h"
 #include "identity/service_accounts_file.h"
 #include "log/log.h"
 
@@ -34,7 +35,9 @@ Result<std::vector<std::string>> parse_subcommand_flags(const std::vector<std::s
       continue;
     }
     if (!value) {
-      if (i + 1 >= args.size()) return Error{"flag " + name + " needs a value"};
+      if (i + 1 >= args.size() || looks_like_flag(args[i + 1])) {
+        return Error{missing_value(name, i + 1 < args.size() ? args[i + 1] : "")};
+      }
       value = args[++i];
     }
     if (flag->list) {
@@ -48,7 +51,8 @@ Result<std::vector<std::string>> parse_subcommand_flags(const std::vector<std::s
 
 Status load_service_account_files(const std::vector<std::string>& files,
                                   std::string_view annotation_prefix,
-                                  identity::ServiceAccountRegistry& registry) {
+                                  identity::ServiceAccountRegistry& registry,
+                                  std::vector<std::string>* loaded) {
   for (const auto& file : files) {
     auto records = identity::load_service_accounts(file, annotation_prefix);
     if (!records) return Error{records.error()};
@@ -56,6 +60,7 @@ Status load_service_account_files(const std::vector<std::string>& files,
       for (const auto& problem : record.settings.problems) {
         log::warning(problem, {{"serviceaccount", record.namespace_name + "/" + record.name}});
       }
+      if (loaded) loaded->push_back(record.namespace_name + "/" + record.name);
       registry.upsert(record.namespace_name, record.name, std::move(record.settings));
     }
   }

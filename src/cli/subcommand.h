@@ -25,9 +25,11 @@ Result<std::vector<std::string>> parse_subcommand_flags(const std::vector<std::s
                                                         const std::vector<SubcommandFlag>& flags);
 
 // Loads every file into `registry`; annotation problems are logged as
-// warnings. The error names the file and what is wrong with it.
+// warnings. The error names the file and what is wrong with it. `loaded`,
+// when given, receives each ServiceAccount's "namespace/name".
 Status load_service_account_files(const std::vector<std::string>& files,
                                   std::string_view annotation_prefix,
-                                  identity::ServiceAccountRegistry& registry);
+                                  identity::ServiceAccountRegistry& registry,
+                                  std::vector<std::string>* loaded = nullptr);
 
 }  // namespace irsa::cli

@@ -3,6 +3,8 @@
 // service, and the stat()-polling reloader.
 #include "server/tls_context.h"
 
+#include <openssl/x509v3.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -321,6 +323,10 @@ bool CertifiedKey::same_as(const CertifiedKey& other) const {
     if (X509_cmp(sk_X509_value(chain_, i), sk_X509_value(other.chain_, i)) != 0) return false;
   }
   return EVP_PKEY_eq(key_, other.key_) == 1;
+}
+
+bool CertifiedKey::names_host(std::string_view host) const {
+  return X509_check_host(leaf_, host.data(), host.size(), 0, nullptr) == 1;
 }
 
 CertificateStore::CertificateStore(std::shared_ptr<const CertifiedKey> initial)

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <openssl/ssl.h>
@@ -48,6 +49,9 @@ class CertifiedKey {
   bool install(SSL* ssl) const;
   // The same certificate and key.
   bool same_as(const CertifiedKey& other) const;
+  // Whether the leaf certificate's names (SANs) cover this DNS name, as a
+  // client verifying it would check.
+  bool names_host(std::string_view host) const;
 
   const std::string& sha256() const { return sha256_; }  // of the leaf, hex
   const std::string& serial() const { return serial_; }  // hex

@@ -102,6 +102,36 @@ TEST(ParseFlags, InjectFsGroupIsOffByDefaultAndValidated) {
   EXPECT_THAT(parse_error({"--inject-fs-group=wheel"}), HasSubstr("wants an integer"));
 }
 
+// `--aws-default-region --check-config` once served with the region
+// "--check-config": a value flag never takes a following flag as its value.
+TEST(ParseFlags, AValueFlagNeverSwallowsTheNextFlag) {
+  for (const char* flag :
+       {"--aws-default-region", "--token-audience", "--service-name", "--port", "--read-timeout"}) {
+    std::string error = parse_error({flag, "--check-config"});
+    EXPECT_THAT(error, HasSubstr(std::string("flag ") + flag + " needs a value"));
+    EXPECT_THAT(error, HasSubstr("followed by the flag --check-config"));
+    EXPECT_THAT(error, HasSubstr(std::string(flag) + "=VALUE"));
+  }
+  // A value that starts with -- is still possible, written with '='.
+  EXPECT_EQ(parse_ok({"--token-audience=--odd"}).identity.audience, "--odd");
+  // A single '-' value (a negative number) is a value, not a flag.
+  EXPECT_EQ(parse_ok({"--port", "-1", "--check-config"}).serve.port, -1);
+}
+
+TEST(ParseFlags, KlogShorthandWithAttachedValue) {
+  EXPECT_EQ(parse_ok({"-v3"}).verbosity, 3);
+  EXPECT_EQ(parse_ok({"-v", "4"}).verbosity, 4);
+  EXPECT_EQ(parse_ok({"--v=5"}).verbosity, 5);
+  EXPECT_THAT(parse_error({"-vx"}), HasSubstr("unknown flag"));
+}
+
+TEST(ParseFlags, RecordsWhichFlagsWereGiven) {
+  Config config = parse_ok({"--service-name", "irsa", "--port=1"});
+  EXPECT_TRUE(config.was_given("service-name"));
+  EXPECT_TRUE(config.was_given("port"));
+  EXPECT_FALSE(config.was_given("namespace")) << "a default is not a given flag";
+}
+
 TEST(ParseFlags, SubcommandsReceiveForeignArguments) {
   std::vector<std::string> extra;
   auto config = parse_flags({"--pod", "p.yaml", "--port=1", "positional"}, &extra);
@@ -187,6 +217,36 @@ TEST(ServeFlags, IoThreadsAndBytesInFlightAreValidated) {
   ASSERT_FALSE(too_small.ok());
   EXPECT_THAT(too_small.error(), HasSubstr("must be at least --max-request-bytes (4194304)"));
   EXPECT_THAT(usage_text(), HasSubstr("--max-bytes-in-flight"));
+}
+
+TEST(Usage, ListsEveryCommand) {
+  std::string text = usage_text();
+  for (const char* command : {"irsa-webhook [serve]", "irsa-webhook mutate", "irsa-webhook audit",
+                              "irsa-webhook issuer documents", "irsa-webhook trust-policy",
+                              "irsa-webhook explain", "irsa-webhook help"}) {
+    EXPECT_THAT(text, HasSubstr(command));
+  }
+}
+
+TEST(Usage, HelpColumnsAreAligned) {
+  std::string text = usage_text();
+  std::size_t column = std::string::npos;
+  std::size_t start = text.find("\n  -");
+  ASSERT_NE(start, std::string::npos);
+  std::size_t rows = 0;
+  while (start != std::string::npos && start + 1 < text.size()) {
+    std::size_t end = text.find('\n', start + 1);
+    std::string line = text.substr(start + 1, end - start - 1);
+    // The help text starts after the name's column: two spaces, then a capital or '('.
+    std::size_t at = line.find("  ", 4);
+    ASSERT_NE(at, std::string::npos) << line;
+    at = line.find_first_not_of(' ', at);
+    if (column == std::string::npos) column = at;
+    EXPECT_EQ(at, column) << line;
+    ++rows;
+    start = end;
+  }
+  EXPECT_GT(rows, 50u);
 }
 
 TEST(Usage, ListsAwsFlags) {

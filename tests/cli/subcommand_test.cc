@@ -32,6 +32,19 @@ TEST(ParseSubcommandFlags, MissingValueIsAnError) {
   EXPECT_EQ(rest.error(), "flag --pod needs a value");
 }
 
+TEST(ParseSubcommandFlags, AFollowingFlagIsNeverTheValue) {
+  std::string output;
+  auto rest =
+      parse_subcommand_flags({"--output", "--pod", "p.yaml"}, {{{"--output", "-o"}, &output}});
+  ASSERT_FALSE(rest.ok());
+  EXPECT_EQ(rest.error(),
+            "flag --output needs a value, but is followed by the flag --pod (for a value that "
+            "starts with --, write --output=VALUE)");
+  auto short_form = parse_subcommand_flags({"-o", "--pod"}, {{{"--output", "-o"}, &output}});
+  ASSERT_FALSE(short_form.ok());
+  EXPECT_THAT(short_form.error(), ::testing::HasSubstr("flag -o needs a value"));
+}
+
 TEST(LoadServiceAccountFiles, NamesTheFileThatFails) {
   identity::ServiceAccountRegistry registry;
   auto status = load_service_account_files({"/nonexistent/sa.yaml"}, "eks.amazonaws.com", registry);

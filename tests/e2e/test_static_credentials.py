@@ -226,7 +226,7 @@ class OfflineCommands(unittest.TestCase):
     def test_audit_exit_codes(self):
         clean = self.run_binary("audit", "-f", os.path.join(AUDIT_DATA, "clean.yaml"))
         self.assertEqual(clean.returncode, 0, clean.stderr)
-        self.assertIn("1 workloads scanned, 0 with static AWS credentials", clean.stdout)
+        self.assertIn("1 workload scanned, 0 with static AWS credentials (0 findings)", clean.stdout)
         missing = self.run_binary("audit", "-f", "/nonexistent/manifests.yaml")
         self.assertEqual(missing.returncode, 2)
         self.assertIn("/nonexistent/manifests.yaml", missing.stderr)

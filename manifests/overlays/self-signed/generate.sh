@@ -30,7 +30,7 @@ service=${positional[0]:-irsa-webhook}
 namespace=${positional[1]:-irsa-system}
 
 mkdir -p "$out"
-bash "$root/certs/gen-dev-certs.sh" "${force[@]}" "$out" "$service" "$namespace"
+bash "$root/certs/gen-dev-certs.sh" "${force[@]}" --cluster-only "$out" "$service" "$namespace"
 
 ca_bundle=$(base64 -w0 <"$out/ca.crt")
 cat >"$out/ca-bundle-patch.yaml.tmp" <<PATCH
