@@ -3,7 +3,6 @@
 #include "mutation/plan.h"
 
 #include <cmath>
-#include <cstdio>
 #include <string>
 
 #include "common/quote.h"
@@ -53,6 +52,13 @@ std::string clean_path(std::string_view path) {
     out += parts[i];
   }
   return out.empty() ? "." : out;
+}
+
+// "644" for 0644.
+std::string octal_mode(int64_t mode) {
+  std::string out;
+  for (int shift = 6; shift >= 0; shift -= 3) out += static_cast<char>('0' + ((mode >> shift) & 7));
+  return out;
 }
 
 std::string env_var(std::string_view name, std::string_view value) {
@@ -285,14 +291,9 @@ Plan plan_mutation(const PodView& pod, const identity::Identity& identity, const
         if (!names.empty()) names += ", ";
         names += name_or_quote(name, 40);
       }
-      plan.warnings.push_back(
-          "the AWS token file (mode 0" +
-          [&file] {
-            char octal[8];
-            std::snprintf(octal, sizeof octal, "%03o", static_cast<unsigned>(file.mode & 0777));
-            return std::string(octal);
-          }() +
-          ") is unreadable for container(s) " + names + ": set spec.securityContext.fsGroup");
+      plan.warnings.push_back("the AWS token file (mode 0" + octal_mode(file.mode) +
+                              ") is unreadable for container(s) " + names +
+                              ": set spec.securityContext.fsGroup");
     }
   }
 
