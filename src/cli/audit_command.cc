@@ -224,8 +224,7 @@ int run_audit(const std::vector<std::string>& args) {
               findings, mutation::select_containers(*pod, config->mutation.annotation_prefix),
               managed, kept);
         }
-        auto [action, why] =
-            action_for(config->static_credentials, lookup, service_accounts_given);
+        auto [action, why] = action_for(config->static_credentials, lookup, service_accounts_given);
         std::string service_account =
             workload->namespace_name + "/" + std::string(pod->service_account_name);
 
