@@ -97,6 +97,7 @@ test-e2e: build
 
 test-conformance: build
 	python3 $(SHARED_DIR)/conformance/check.py --strict --bin $(BINARY)
+	python3 $(SHARED_DIR)/conformance/check.py --strict --bin $(BINARY) --cases tests/conformance
 
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=Debug -DIRSA_SANITIZE=ON -DIRSA_SHARED_DIR=$(SHARED_DIR)

@@ -6,6 +6,8 @@
 
 #include "common/quote.h"
 #include "common/utf8.h"
+#include "identity/identity.h"
+#include "mutation/containers.h"
 #include "mutation/plan.h"
 
 namespace irsa::admission {
@@ -15,18 +17,28 @@ using credentials::Finding;
 using credentials::ManagedMode;
 using credentials::UnmanagedMode;
 
-void add_warnings(Decision& decision, std::string_view verb, const std::vector<Finding>& findings) {
+std::size_t warnings_bytes(const Decision& decision) {
   std::size_t total = 0;
   for (const auto& warning : decision.warnings) total += warning.size();
+  return total;
+}
+
+// One line, and cut on a character boundary: a cut inside a UTF-8 sequence
+// became U+FFFD on the wire and the warning outgrew the API server's limit
+// (found by fuzz/).
+std::string warning_text(std::string text) {
+  text = one_line(text);
+  if (text.size() > kMaxWarningLength) {
+    text.resize(utf8_prefix_length(text, kMaxWarningLength - 3));
+    text += "...";
+  }
+  return text;
+}
+
+void add_warnings(Decision& decision, std::string_view verb, const std::vector<Finding>& findings) {
+  std::size_t total = warnings_bytes(decision);
   for (std::size_t i = 0; i < findings.size(); ++i) {
-    // One line, and cut on a character boundary: a cut inside a UTF-8
-    // sequence became U+FFFD on the wire and the warning outgrew the API
-    // server's limit (found by fuzz/).
-    std::string text = one_line(std::string(verb) + " " + findings[i].describe());
-    if (text.size() > kMaxWarningLength) {
-      text.resize(utf8_prefix_length(text, kMaxWarningLength - 3));
-      text += "...";
-    }
+    std::string text = warning_text(std::string(verb) + " " + findings[i].describe());
     if (total + text.size() > kMaxWarningsBytes - 40) {
       decision.warnings.push_back("... and " + std::to_string(findings.size() - i) +
                                   " more static AWS credentials");
@@ -35,6 +47,17 @@ void add_warnings(Decision& decision, std::string_view verb, const std::vector<F
     total += text.size();
     decision.warnings.push_back(std::move(text));
   }
+}
+
+// A problem: kept whole for the log, cut for the warning. Problems come
+// first and are few; past half the warnings budget they are only logged.
+void add_problem(Decision& decision, std::string text) {
+  std::string warning = warning_text(text);
+  if (warnings_bytes(decision) + warning.size() <= kMaxWarningsBytes / 2) {
+    decision.warnings.push_back(std::move(warning));
+    ++decision.problem_warnings;
+  }
+  decision.problems.push_back(std::move(text));
 }
 
 std::string keys_of(const std::vector<Finding>& findings) {
@@ -87,29 +110,69 @@ mutation::PodView without(const mutation::PodView& pod, std::vector<Finding> fin
 
 }  // namespace
 
+// Splits `findings` into those in containers that receive the identity
+// (`managed`) and those in containers that do not (`kept`); a volume goes
+// with its mounts, kept when any of them is.
+void split_findings(const std::vector<Finding>& findings,
+                    const mutation::ContainerSelection& selection, std::vector<Finding>& managed,
+                    std::vector<Finding>& kept) {
+  auto excluded = [&selection](const Finding& finding) {
+    return !selection.receives(finding.init_container, finding.container_index);
+  };
+  for (const auto& finding : findings) {
+    if (finding.kind != credentials::FindingKind::kVolume) {
+      (excluded(finding) ? kept : managed).push_back(finding);
+      continue;
+    }
+    bool mounted_by_excluded = std::any_of(findings.begin(), findings.end(), [&](const Finding& f) {
+      return f.kind == credentials::FindingKind::kVolumeMount && f.name == finding.name &&
+             excluded(f);
+    });
+    (mounted_by_excluded ? kept : managed).push_back(finding);
+  }
+}
+
 Decision decide(const mutation::PodView& pod, const std::optional<identity::Identity>& identity,
-                const mutation::Options& options, const credentials::Policy& policy,
-                double jitter) {
+                const mutation::Options& options, const credentials::Policy& policy, double jitter,
+                const std::vector<std::string>& identity_problems) {
   Decision decision;
   const std::string prefix = options.annotation_prefix + "/";
+  for (const auto& problem : identity_problems) {
+    add_problem(decision,
+                "ServiceAccount " + name_or_quote(pod.service_account_name, 40) + ": " + problem);
+  }
+  for (auto field : pod.annotations) {
+    if (auto problem = identity::annotation_key_problem(field.key, options.annotation_prefix,
+                                                        identity::AnnotationTarget::kPod)) {
+      add_problem(decision, "Pod " + *problem);
+    }
+  }
   bool look =
       identity ? policy.managed != ManagedMode::kOff : policy.unmanaged != UnmanagedMode::kAllow;
   if (look) decision.findings = credentials::find_static_credentials(pod, policy.detect);
-  const auto& findings = decision.findings;
+  const auto& all_findings = decision.findings;
 
   if (!identity) {
-    if (findings.empty()) return decision;
+    if (all_findings.empty()) return decision;
     if (policy.unmanaged == UnmanagedMode::kDeny) {
       decision.allowed = false;
       decision.denial =
           "the Pod carries static AWS credentials and its ServiceAccount has no IAM role: " +
-          listing(findings) + ". Give the ServiceAccount an " + prefix +
+          listing(all_findings) + ". Give the ServiceAccount an " + prefix +
           "role-arn annotation and remove the keys from the Pod spec";
       return decision;
     }
-    add_warnings(decision, "static AWS credentials:", findings);
-    decision.audit_annotations[kAuditFoundKey] = keys_of(findings);
+    add_warnings(decision, "static AWS credentials:", all_findings);
+    decision.audit_annotations[kAuditFoundKey] = keys_of(all_findings);
     return decision;
+  }
+
+  // Keys in containers that do not receive the identity stay: stripping them
+  // would leave those containers with no credentials at all.
+  std::vector<Finding> findings, kept;
+  if (!all_findings.empty()) {
+    split_findings(all_findings, mutation::select_containers(pod, options.annotation_prefix),
+                   findings, kept);
   }
 
   ManagedMode mode = policy.managed;
@@ -135,8 +198,8 @@ Decision decide(const mutation::PodView& pod, const std::optional<identity::Iden
   if (strip) stripped_pod = without(pod, findings);
   const mutation::PodView& planned = stripped_pod ? *stripped_pod : pod;
   mutation::Plan plan = mutation::plan_mutation(planned, *identity, options, jitter);
-  decision.notes = std::move(plan.notes);
-  decision.warnings = std::move(plan.warnings);
+  for (auto& note : plan.notes) decision.notes.push_back(std::move(note));
+  for (auto& warning : plan.warnings) add_problem(decision, std::move(warning));
   if (strip) {
     decision.patch = credentials::plan_removal(findings, options.max_patch_bytes);
     decision.stripped = true;
@@ -145,6 +208,16 @@ Decision decide(const mutation::PodView& pod, const std::optional<identity::Iden
   } else if (!findings.empty() && mode == ManagedMode::kWarn) {
     add_warnings(decision, "static AWS credentials:", findings);
     decision.audit_annotations[kAuditFoundKey] = keys_of(findings);
+  }
+  if (!kept.empty()) {
+    add_warnings(decision, "kept (container gets no AWS identity):", kept);
+    decision.notes.push_back(
+        "static credentials kept in containers that do not receive the "
+        "identity: " +
+        keys_of(kept));
+    auto& found = decision.audit_annotations[kAuditFoundKey];
+    if (!found.empty()) found += ',';
+    found += keys_of(kept);
   }
   decision.patch.append(std::move(plan.patch));
   return decision;

@@ -9,6 +9,7 @@
 
 #include "credentials/static_credentials.h"
 #include "identity/identity.h"
+#include "mutation/containers.h"
 #include "mutation/options.h"
 #include "mutation/patch.h"
 #include "mutation/pod_view.h"
@@ -32,11 +33,32 @@ struct Decision {
   bool stripped = false;                                 // findings were removed
   bool opted_out = false;          // the Pod's keep-static-credentials annotation was honoured
   std::vector<std::string> notes;  // for the log; never values
+  // What is wrong with the Pod's identity configuration, one line each (a
+  // role-arn that is no IAM role ARN, an ignored or malformed annotation, a
+  // near-miss key, a token some container cannot read): each is also in
+  // `warnings` (cut to kMaxWarningLength), and worth a log line.
+  std::vector<std::string> problems;
+  // How many of `warnings`, from the first, are problems.
+  std::size_t problem_warnings = 0;
 };
 
+// Splits `findings` into those in containers that receive the identity
+// (`managed`) and those in containers that do not (`kept`); a volume goes
+// with its mounts, kept when any of them is.
+void split_findings(const std::vector<credentials::Finding>& findings,
+                    const mutation::ContainerSelection& selection,
+                    std::vector<credentials::Finding>& managed,
+                    std::vector<credentials::Finding>& kept);
+
 // `identity` is the Pod's resolved identity, nullopt when it gets none.
-// `jitter` in [0, 1) as for plan_mutation.
+// `jitter` in [0, 1) as for plan_mutation. `identity_problems` are the
+// problems of the Pod's ServiceAccount (IdentityResolver::Lookup::problems).
+// Static credentials in containers that do not receive the identity
+// (skip-containers, include-containers) are kept and reported, never
+// stripped nor denied for: without the identity, those keys are what the
+// container has.
 Decision decide(const mutation::PodView& pod, const std::optional<identity::Identity>& identity,
-                const mutation::Options& options, const credentials::Policy& policy, double jitter);
+                const mutation::Options& options, const credentials::Policy& policy, double jitter,
+                const std::vector<std::string>& identity_problems = {});
 
 }  // namespace irsa::admission

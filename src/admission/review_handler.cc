@@ -296,7 +296,8 @@ bool ReviewHandler::handle_into(std::string_view body, bool may_block, HandleRes
   if (!(jitter >= 0.0 && jitter < 1.0)) jitter = 0.0;
   Decision decision;
   try {
-    decision = decide(*pod, lookup.identity, options_, static_credentials_, jitter);
+    decision =
+        decide(*pod, lookup.identity, options_, static_credentials_, jitter, lookup.problems);
   } catch (const mutation::PatchTooLarge& e) {
     refuse_too_large(result, api_version, e.max_bytes(), pod->containers.size(),
                      pod->init_containers.size());
@@ -305,6 +306,18 @@ bool ReviewHandler::handle_into(std::string_view body, bool may_block, HandleRes
   for (const auto& note : decision.notes) {
     if (!result.notes.empty()) result.notes += "; ";
     result.notes += note;
+  }
+  if (!decision.problems.empty()) {
+    std::string problems;
+    for (const auto& problem : decision.problems) {
+      if (!problems.empty()) problems += "; ";
+      problems += problem;
+    }
+    log::warning("pod identity configuration problem", {{"uid", result.uid},
+                                                        {"pod", result.pod_name},
+                                                        {"namespace", result.namespace_name},
+                                                        {"serviceaccount", result.service_account},
+                                                        {"problems", problems}});
   }
   for (const auto& finding : decision.findings) result.static_credentials.push_back(finding.key());
   result.static_credentials_removed = decision.stripped;

@@ -9,6 +9,7 @@
 #include <simdjson.h>
 #include <nlohmann/json.hpp>
 
+#include "admission/decision.h"
 #include "cli/commands.h"
 #include "cli/subcommand.h"
 #include "common/quote.h"
@@ -32,6 +33,9 @@ constexpr char kAuditUsage[] =
     "for *.yaml, *.yml and *.json) and what the webhook would do with them under\n"
     "the given --static-credentials* flags. With --service-account files it knows\n"
     "which ServiceAccounts have a role; without them it assumes each will get one.\n"
+    "Keys in containers that do not receive the identity (skip-containers,\n"
+    "include-containers) are listed as kept. Problems with a workload's identity\n"
+    "annotations are printed on stderr as notes, as the webhook warns of them.\n"
     "Exit status: 0 no static credentials, 1 some found, 2 unreadable input.\n";
 
 struct AuditArgs {
@@ -187,14 +191,40 @@ int run_audit(const std::vector<std::string>& args) {
           continue;
         }
         ++scanned;
+        auto lookup = resolver.resolve(workload->namespace_name, pod->service_account_name);
+        const bool service_accounts_given = !parsed->service_account_files.empty();
+        const bool gets_identity = lookup.identity || !service_accounts_given;
+        // What the webhook would warn of for this workload (its annotations,
+        // its ServiceAccount's), as notes; without ServiceAccount files an
+        // identity is assumed, as for the static credentials.
+        {
+          std::optional<identity::Identity> assumed = lookup.identity;
+          if (!assumed && !service_accounts_given) {
+            assumed.emplace();
+            assumed->role_arn = "arn:aws:iam::000000000000:role/assumed";
+            assumed->audience = config->identity.audience;
+          }
+          credentials::Policy quiet;
+          quiet.managed = credentials::ManagedMode::kOff;
+          auto decision =
+              admission::decide(*pod, assumed, config->mutation, quiet, 0.0, lookup.problems);
+          for (const auto& problem : decision.problems) {
+            std::fprintf(stderr, "irsa-webhook audit: note: %s (%s): %s\n", label.c_str(),
+                         file.c_str(), one_line(problem).c_str());
+          }
+        }
         auto findings =
             credentials::find_static_credentials(*pod, config->static_credentials.detect);
         if (findings.empty()) continue;
         ++with_findings;
         total_findings += findings.size();
-        auto lookup = resolver.resolve(workload->namespace_name, pod->service_account_name);
-        auto [action, why] =
-            action_for(config->static_credentials, lookup, !parsed->service_account_files.empty());
+        std::vector<credentials::Finding> managed, kept;
+        if (gets_identity) {
+          admission::split_findings(
+              findings, mutation::select_containers(*pod, config->mutation.annotation_prefix),
+              managed, kept);
+        }
+        auto [action, why] = action_for(config->static_credentials, lookup, service_accounts_given);
         std::string service_account =
             workload->namespace_name + "/" + std::string(pod->service_account_name);
 
@@ -209,6 +239,7 @@ int run_audit(const std::vector<std::string>& args) {
         text += label + " (" + file + ", ServiceAccount " + service_account + "): " + action +
                 ", " + why + "\n";
         for (const auto& finding : findings) {
+          bool is_kept = std::find(kept.begin(), kept.end(), finding) != kept.end();
           json item = {{"kind", kind_name(finding.kind)},
                        {"name", finding.name},
                        {"reason", finding.reason}};
@@ -217,8 +248,10 @@ int run_audit(const std::vector<std::string>& args) {
             item["initContainer"] = finding.init_container;
           }
           if (!finding.mount_path.empty()) item["mountPath"] = finding.mount_path;
+          if (is_kept) item["kept"] = true;
           entry["findings"].push_back(std::move(item));
-          text += "  " + finding.describe() + "\n";
+          text += "  " + finding.describe() +
+                  (is_kept ? " [kept: the container gets no AWS identity]" : "") + "\n";
         }
         report.push_back(std::move(entry));
       }

@@ -292,6 +292,25 @@ const std::vector<Flag>& flag_table() {
        integer("token-expiration", FIELD(identity.token_expiration))},
       {"aws-default-region", Kind::kString, "Set AWS_DEFAULT_REGION and AWS_REGION to this",
        text(FIELD(mutation.region))},
+      {"inject-fs-group", Kind::kInt,
+       "Set spec.securityContext.fsGroup to this GID (1-2147483647) in Pods that receive an "
+       "identity and set none, so the token is group-readable by every container (default off)",
+       [](Config& config, std::string_view value) -> Status {
+         if (value.empty()) {
+           config.mutation.inject_fs_group.reset();
+           return Ok{};
+         }
+         auto parsed = parse_int("inject-fs-group", value);
+         if (!parsed) return Error{parsed.error()};
+         if (*parsed < 1 || *parsed > 2147483647) {
+           return Error{
+               "--inject-fs-group must be a group ID from 1 to 2147483647 (not root's "
+               "group 0), got " +
+               std::to_string(*parsed)};
+         }
+         config.mutation.inject_fs_group = *parsed;
+         return Ok{};
+       }},
       {"sts-regional-endpoint", Kind::kBool, "Set AWS_STS_REGIONAL_ENDPOINTS=regional",
        boolean("sts-regional-endpoint", FIELD(identity.regional_sts))},
       {"inject-role-session-name", Kind::kBool,

@@ -180,10 +180,15 @@ int run_mutate(const std::vector<std::string>& args) {
     std::random_device device;
     jitter = std::uniform_real_distribution<double>(0, 1)(device);
   }
-  admission::Decision decision = admission::decide(*pod, lookup.identity, config->mutation,
-                                                   config->static_credentials, jitter);
+  admission::Decision decision = admission::decide(
+      *pod, lookup.identity, config->mutation, config->static_credentials, jitter, lookup.problems);
   for (const auto& note : decision.notes) log::warning(note);
-  for (const auto& warning : decision.warnings) log::warning(warning);
+  // The problems whole, then the other warnings (the first ones are the
+  // problems, cut to the warning length).
+  for (const auto& problem : decision.problems) log::warning(problem);
+  for (std::size_t i = decision.problem_warnings; i < decision.warnings.size(); ++i) {
+    log::warning(decision.warnings[i]);
+  }
   if (!decision.allowed) {
     std::fprintf(stderr, "irsa-webhook mutate: the webhook would deny this Pod: %s\n",
                  decision.denial.c_str());

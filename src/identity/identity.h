@@ -31,20 +31,47 @@ struct ServiceAccountSettings {
   std::optional<bool> regional_sts;
   std::optional<int64_t> token_expiration;  // clamped to >= kMinTokenExpiration
   bool role_session_name = false;           // <prefix>/role-session-name: pod-name
+  std::optional<std::string> region;        // <prefix>/region, a valid region name
   std::vector<std::string> problems;        // e.g. "token-expiration \"x\" is not an integer"
 
   // True when the settings carry nothing that can change a Pod.
   bool empty() const {
-    return !role_arn && !audience && !regional_sts && !token_expiration && !role_session_name;
+    return !role_arn && !audience && !regional_sts && !token_expiration && !role_session_name &&
+           !region;
   }
   bool operator==(const ServiceAccountSettings&) const = default;
 };
 
 // Reads the annotations `<prefix>/role-arn`, `/audience`,
-// `/sts-regional-endpoints`, `/token-expiration` and `/role-session-name`.
-// Other keys are ignored. Never fails: bad values become `problems`.
+// `/sts-regional-endpoints`, `/token-expiration`, `/role-session-name` and
+// `/region`. Never fails: bad values become `problems`, and so do a role-arn
+// that is not an IAM role ARN (kept, as AWS's webhook keeps it), an empty
+// role-arn or audience, and keys that are near misses of a known one
+// (annotation_key_problem). Other keys are ignored.
 ServiceAccountSettings parse_service_account_annotations(
     const std::map<std::string, std::string, std::less<>>& annotations, std::string_view prefix);
+
+// An AWS region name: lowercase letters, then groups of lowercase letters or
+// digits, the last all digits, joined by '-' ("us-east-1", "us-gov-west-1",
+// "eusc-de-east-1"); at most 32 characters.
+bool is_region_name(std::string_view text);
+
+// An IAM role ARN: arn:<partition>:iam::<12 digits>:role/<path/name>, the
+// partition "aws" or "aws-..." (aws-cn, aws-us-gov, ...), the path and name
+// of IAM's characters (letters, digits, _+=,.@- and '/' between parts).
+bool is_iam_role_arn(std::string_view text);
+
+// What an annotation is meant for.
+enum class AnnotationTarget { kServiceAccount, kPod };
+
+// A problem with an annotation key on a `target` object, or nullopt: a key
+// of the other kind of object under the prefix ("<prefix>/role-arn" on a Pod
+// is ignored), or a near miss of a known key, in its name ("rolearn",
+// "role_arn", "role-Arn", "sts-regional-endpoint") or its prefix
+// ("eks.amazonws.com/role-arn"). Unknown keys under the prefix that are not
+// near misses belong to others (EKS uses the prefix for more) and pass.
+std::optional<std::string> annotation_key_problem(std::string_view key, std::string_view prefix,
+                                                  AnnotationTarget target);
 
 // Go's strconv.ParseBool, which AWS's webhook uses for boolean annotations:
 // 1 t T TRUE true True / 0 f F FALSE false False.
@@ -75,6 +102,8 @@ struct Identity {
   bool regional_sts = false;
   int64_t token_expiration = kDefaultTokenExpiration;
   bool role_session_name = false;  // kWebIdentity only: add AWS_ROLE_SESSION_NAME
+  // The ServiceAccount's <prefix>/region; empty: --aws-default-region.
+  std::string region;
   bool operator==(const Identity&) const = default;
 };
 

@@ -13,8 +13,8 @@ namespace {
 // Most ServiceAccounts carry no IRSA annotation: they cost only their key.
 // One allocation per ServiceAccount with settings:
 //   flags (1 byte), token expiration (8), role ARN length (4), audience
-//   length (4), problem count (4), role ARN, audience, then each problem as
-//   length (4) and text.
+//   length (4), region length (4), problem count (4), role ARN, audience,
+//   region, then each problem as length (4) and text.
 enum PackedFlags : unsigned char {
   kHasRole = 1,
   kHasAudience = 2,
@@ -22,8 +22,9 @@ enum PackedFlags : unsigned char {
   kRegional = 8,
   kHasTokenExpiration = 16,
   kRoleSessionName = 32,
+  kHasRegion = 64,
 };
-constexpr std::size_t kPackedHeader = 1 + 8 + 4 + 4 + 4;
+constexpr std::size_t kPackedHeader = 1 + 8 + 4 + 4 + 4 + 4;
 
 void put_u32(char*& out, std::size_t value) {
   auto narrow = static_cast<uint32_t>(value);
@@ -43,7 +44,8 @@ std::unique_ptr<const char[]> pack(const ServiceAccountSettings& settings) {
   const std::string empty;
   const std::string& role = settings.role_arn ? *settings.role_arn : empty;
   const std::string& audience = settings.audience ? *settings.audience : empty;
-  std::size_t size = kPackedHeader + role.size() + audience.size();
+  const std::string& region = settings.region ? *settings.region : empty;
+  std::size_t size = kPackedHeader + role.size() + audience.size() + region.size();
   for (const auto& problem : settings.problems) size += 4 + problem.size();
   auto packed = std::make_unique<char[]>(size);
   char* out = packed.get();
@@ -53,15 +55,18 @@ std::unique_ptr<const char[]> pack(const ServiceAccountSettings& settings) {
   if (settings.regional_sts) flags |= kHasRegional | (*settings.regional_sts ? kRegional : 0);
   if (settings.token_expiration) flags |= kHasTokenExpiration;
   if (settings.role_session_name) flags |= kRoleSessionName;
+  if (settings.region) flags |= kHasRegion;
   *out++ = static_cast<char>(flags);
   const int64_t token_expiration = settings.token_expiration.value_or(0);
   std::memcpy(out, &token_expiration, 8);
   out += 8;
   put_u32(out, role.size());
   put_u32(out, audience.size());
+  put_u32(out, region.size());
   put_u32(out, settings.problems.size());
   out = std::copy(role.begin(), role.end(), out);
   out = std::copy(audience.begin(), audience.end(), out);
+  out = std::copy(region.begin(), region.end(), out);
   for (const auto& problem : settings.problems) {
     put_u32(out, problem.size());
     out = std::copy(problem.begin(), problem.end(), out);
@@ -78,11 +83,14 @@ ServiceAccountSettings unpack(const char* in) {
   in += 8;
   const uint32_t role_size = get_u32(in);
   const uint32_t audience_size = get_u32(in);
+  const uint32_t region_size = get_u32(in);
   const uint32_t problems = get_u32(in);
   if (flags & kHasRole) settings.role_arn.emplace(in, role_size);
   in += role_size;
   if (flags & kHasAudience) settings.audience.emplace(in, audience_size);
   in += audience_size;
+  if (flags & kHasRegion) settings.region.emplace(in, region_size);
+  in += region_size;
   if (flags & kHasRegional) settings.regional_sts = (flags & kRegional) != 0;
   if (flags & kHasTokenExpiration) settings.token_expiration = token_expiration;
   settings.role_session_name = (flags & kRoleSessionName) != 0;
@@ -268,6 +276,22 @@ bool ServiceAccountRegistry::wait_until_known(
   });
 }
 
+std::vector<std::string> resolution_problems(const ServiceAccountSettings& settings,
+                                             const std::optional<Identity>& identity,
+                                             bool container_credentials_listed) {
+  std::vector<std::string> problems;
+  if (container_credentials_listed) {
+    if (settings.role_arn || settings.audience) {
+      problems.emplace_back(
+          "role-arn and audience annotations are ignored: this ServiceAccount gets EKS Pod "
+          "Identity credentials");
+    }
+  } else if (!identity && !settings.empty()) {
+    problems.emplace_back("annotations without role-arn give the Pod no AWS identity");
+  }
+  return problems;
+}
+
 IdentityResolver::IdentityResolver(const ServiceAccountRegistry& registry, Defaults defaults)
     : registry_(registry), defaults_(std::move(defaults)) {}
 
@@ -292,6 +316,19 @@ IdentityResolver::Lookup IdentityResolver::resolve_with(
   // settings when it is known, the ConfigMap's otherwise.
   if (mapped && !(settings && settings->role_arn) && !(listed && settings)) {
     lookup.identity = resolve_identity(*mapped, listed, defaults_);
+    // The ServiceAccount's own region annotation still wins over the entry's.
+    if (lookup.identity && settings && settings->region)
+      lookup.identity->region = *settings->region;
+    lookup.problems = mapped->problems;
+    if (settings) {
+      lookup.problems.insert(lookup.problems.end(), settings->problems.begin(),
+                             settings->problems.end());
+    }
+  } else if (settings) {
+    lookup.identity = resolve_identity(settings, listed, defaults_);
+    lookup.problems = settings->problems;
+    auto ignored = resolution_problems(*settings, lookup.identity, listed);
+    lookup.problems.insert(lookup.problems.end(), ignored.begin(), ignored.end());
   } else {
     lookup.identity = resolve_identity(settings, listed, defaults_);
   }

@@ -99,6 +99,13 @@ class ServiceAccountRegistry {
 
 // Resolves (namespace, ServiceAccount) to an Identity from the registry, the
 // container-credentials config (swappable at run time) and the defaults.
+// Settings that resolving ignores, given what it resolved to: annotations
+// that give no identity without a role-arn, and role-arn/audience of a
+// ServiceAccount that gets EKS Pod Identity (container credentials) instead.
+std::vector<std::string> resolution_problems(const ServiceAccountSettings& settings,
+                                             const std::optional<Identity>& identity,
+                                             bool container_credentials_listed);
+
 class IdentityResolver {
  public:
   IdentityResolver(const ServiceAccountRegistry& registry, Defaults defaults);
@@ -106,6 +113,11 @@ class IdentityResolver {
   struct Lookup {
     std::optional<Identity> identity;
     bool service_account_known = false;
+    // What is wrong with the identity's configuration, one line each: the
+    // ServiceAccount's (or ConfigMap entry's) annotation problems, and
+    // settings that resolution ignores (resolution_problems). For admission
+    // warnings and log lines.
+    std::vector<std::string> problems;
   };
   Lookup resolve(std::string_view namespace_name, std::string_view service_account) const;
   // The same with the ServiceAccount's settings supplied by the caller (read

@@ -15,8 +15,10 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::string_view, 4> kFields = {"RoleARN", "Audience", "UseRegionalSTS",
-                                                     "TokenExpiration"};
+// Region is ours (a ServiceAccount's region, as the <prefix>/region
+// annotation); AWS's webhook ignores the unknown field.
+constexpr std::array<std::string_view, 5> kFields = {"RoleARN", "Audience", "UseRegionalSTS",
+                                                     "TokenExpiration", "Region"};
 
 bool equal_fold(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -106,6 +108,17 @@ Result<ParsedRoleMapping> parse_role_mapping(std::string_view config_text) {
         const auto& text = value->get_ref<const std::string&>();
         if (text.empty()) continue;
         (field == "RoleARN" ? settings.role_arn : settings.audience) = text;
+      } else if (field == "Region") {
+        if (!value->is_string()) return mapping_error(key, "Region must be a string");
+        const auto& text = value->get_ref<const std::string&>();
+        if (text.empty()) continue;
+        if (is_region_name(text)) {
+          settings.region = text;
+        } else {
+          settings.problems.push_back("ConfigMap config: entry \"" + key +
+                                      "\": Region is not a region name such as us-east-1; "
+                                      "using the default");
+        }
       } else if (field == "UseRegionalSTS") {
         if (!value->is_boolean()) return mapping_error(key, "UseRegionalSTS must be true or false");
         settings.regional_sts = value->get<bool>();

@@ -2,6 +2,7 @@
 // (--watch-config-map), in AWS's webhook's format: its `config` key holds
 //   {"ns/sa": {"RoleARN": "...", "Audience": "...", "UseRegionalSTS": true,
 //              "TokenExpiration": 3600}, "*/sa": {...}}
+// (plus our "Region", as the ServiceAccount annotation <prefix>/region)
 // where the namespace "*" matches every namespace. Pure: text in, values out.
 #pragma once
 

@@ -3,6 +3,8 @@
 
 #include <simdjson.h>
 
+#include "identity/identity.h"
+
 namespace irsa::kube {
 namespace {
 
@@ -21,7 +23,14 @@ Status read_meta(simdjson::dom::element object, const std::string& key_prefix, O
   simdjson::dom::object annotations;
   if (metadata["annotations"].get(annotations) == simdjson::SUCCESS) {
     for (auto field : annotations) {
-      if (!key_prefix.empty() && field.key.substr(0, key_prefix.size()) != key_prefix) continue;
+      // Keys outside the prefix are dropped, but for near misses of a known
+      // key ("eks.amazonws.com/role-arn"), kept so the webhook can say so.
+      if (!key_prefix.empty() && field.key.substr(0, key_prefix.size()) != key_prefix &&
+          !identity::annotation_key_problem(
+              field.key, std::string_view(key_prefix).substr(0, key_prefix.size() - 1),
+              identity::AnnotationTarget::kServiceAccount)) {
+        continue;
+      }
       std::string_view value;
       if (field.value.get(value) != simdjson::SUCCESS) continue;
       meta.annotations.emplace(std::string(field.key), std::string(value));

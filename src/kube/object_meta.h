@@ -16,8 +16,10 @@ struct ObjectMeta {
   std::string namespace_name;
   std::string name;
   std::string resource_version;
-  // Only annotations whose key starts with "<prefix>/" (all of them when the
-  // decoder's prefix is empty).
+  // Only annotations whose key starts with "<prefix>/", or whose key is a
+  // near miss of a ServiceAccount annotation under the prefix
+  // (identity::annotation_key_problem) (all of them when the decoder's
+  // prefix is empty).
   std::map<std::string, std::string, std::less<>> annotations;
 };
 

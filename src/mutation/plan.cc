@@ -7,6 +7,8 @@
 #include <string>
 
 #include "common/quote.h"
+#include "mutation/containers.h"
+#include "mutation/token_access.h"
 
 namespace irsa::mutation {
 namespace {
@@ -53,9 +55,11 @@ std::string clean_path(std::string_view path) {
   return out.empty() ? "." : out;
 }
 
-bool is_windows(const PodView& pod) {
-  return pod.node_selector_value("kubernetes.io/os") == "windows" ||
-         pod.node_selector_value("beta.kubernetes.io/os") == "windows";
+// "644" for 0644.
+std::string octal_mode(int64_t mode) {
+  std::string out;
+  for (int shift = 6; shift >= 0; shift -= 3) out += static_cast<char>('0' + ((mode >> shift) & 7));
+  return out;
 }
 
 std::string env_var(std::string_view name, std::string_view value) {
@@ -84,6 +88,7 @@ struct ContainerRules {
   std::string volume_name;
   std::string mount_path;
   std::string token_file;
+  std::string region;  // the ServiceAccount's, else --aws-default-region; may be empty
   // The JSON text of each env var and the mount a container may get: the
   // same for every container, so written once per Pod.
   std::string sts_env;
@@ -99,9 +104,10 @@ struct ContainerRules {
   void write_values() {
     bool container_credentials = mode == identity::Mode::kContainerCredentials;
     if (identity->regional_sts) sts_env = env_var(kRegionalStsEnv, "regional");
-    if (!options->region.empty()) {
-      default_region_env = env_var(kDefaultRegionEnv, options->region);
-      region_env = env_var(kRegionEnv, options->region);
+    region = identity->region.empty() ? options->region : identity->region;
+    if (!region.empty()) {
+      default_region_env = env_var(kDefaultRegionEnv, region);
+      region_env = env_var(kRegionEnv, region);
     }
     if (container_credentials) {
       identity_env[0] = env_var(kFullUriEnv, options->container_credentials_full_uri);
@@ -156,7 +162,7 @@ void plan_container(const ContainerView& container, const std::string& base,
   std::vector<std::string_view> env;
   env.reserve(6);
   if (!sts_defined && rules.identity->regional_sts) env.push_back(rules.sts_env);
-  if (!region_defined && !rules.options->region.empty()) {
+  if (!region_defined && !rules.region.empty()) {
     env.push_back(rules.default_region_env);
     env.push_back(rules.region_env);
   }
@@ -174,13 +180,6 @@ void plan_container(const ContainerView& container, const std::string& base,
   if (!container.has_mount_named(rules.volume_name)) {
     append_all(patch, base, "/volumeMounts", container.has_volume_mounts, {rules.mount});
   }
-}
-
-bool contains(const std::vector<std::string>& names, std::string_view name) {
-  for (const auto& candidate : names) {
-    if (candidate == name) return true;
-  }
-  return false;
 }
 
 }  // namespace
@@ -214,19 +213,10 @@ std::string escape_pointer_token(std::string_view token) {
   return out;
 }
 
-std::vector<std::string> parse_skip_containers(std::string_view annotation) {
-  std::vector<std::string> names;
-  std::size_t start = 0;
-  while (start <= annotation.size()) {
-    std::size_t end = annotation.find(',', start);
-    if (end == std::string_view::npos) end = annotation.size();
-    std::string_view name = annotation.substr(start, end - start);
-    while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
-    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
-    if (!name.empty()) names.emplace_back(name);
-    start = end + 1;
-  }
-  return names;
+bool is_windows(const PodView& pod) {
+  return pod.os_name == "windows" || pod.node_selector_value("kubernetes.io/os") == "windows" ||
+         pod.node_selector_value("beta.kubernetes.io/os") == "windows" ||
+         pod.node_affinity_requires_windows;
 }
 
 Plan plan_mutation(const PodView& pod, const identity::Identity& identity, const Options& options,
@@ -251,7 +241,8 @@ Plan plan_mutation(const PodView& pod, const identity::Identity& identity, const
     token_path = kTokenPath;
   }
   rules.token_file = clean_path(rules.mount_path + "/" + token_path);
-  if (is_windows(pod)) {
+  const bool windows = is_windows(pod);
+  if (windows) {
     std::string windows = "C:";
     for (char c : rules.token_file) windows += c == '/' ? '\\' : c;
     rules.token_file = std::move(windows);
@@ -274,8 +265,8 @@ Plan plan_mutation(const PodView& pod, const identity::Identity& identity, const
     if (valid) {
       expiration = *valid;
     } else {
-      plan.notes.push_back("ignoring Pod annotation " + prefix + "token-expiration \"" +
-                           std::string(*requested) + "\": not a valid number of seconds");
+      plan.warnings.push_back("Pod annotation " + prefix + "token-expiration " +
+                              quote(*requested, 24) + " is not a valid number of seconds: ignored");
     }
   }
   if (container_credentials && expiration == identity::kDefaultTokenExpiration) {
@@ -284,10 +275,8 @@ Plan plan_mutation(const PodView& pod, const identity::Identity& identity, const
                  static_cast<int64_t>(std::floor(fraction * kJitterWindow));
   }
 
-  std::vector<std::string> skip;
-  if (auto annotation = pod.annotation(prefix + "skip-containers")) {
-    skip = parse_skip_containers(*annotation);
-  }
+  ContainerSelection selection = select_containers(pod, options.annotation_prefix);
+  for (auto& warning : selection.warnings) plan.warnings.push_back(std::move(warning));
 
   Patch& patch = plan.patch;
   ContainerFindings findings;
@@ -314,7 +303,7 @@ Plan plan_mutation(const PodView& pod, const identity::Identity& identity, const
                            std::pair{&pod.containers, "containers"}}) {
     for (std::size_t i = 0; i < list->size(); ++i) {
       const ContainerView& container = (*list)[i];
-      if (contains(skip, container.name)) continue;
+      if (!selection.receives(list == &pod.init_containers, i)) continue;
       plan_container(container, "/spec/" + std::string(key) + "/" + std::to_string(i), rules, patch,
                      findings);
     }
@@ -330,8 +319,39 @@ Plan plan_mutation(const PodView& pod, const identity::Identity& identity, const
   }
   if (findings.regional_sts_no_region) {
     plan.warnings.push_back(
-        "regional STS without a region: the AWS CLI v2 and newer SDKs will call global STS; "
-        "set --aws-default-region");
+        "regional STS without a region: CLI v2, newer SDKs call global STS; set "
+        "--aws-default-region or " +
+        options.annotation_prefix + "/region");
+  }
+
+  // --inject-fs-group: the token becomes group-readable (0640) for every
+  // container. Windows Pods may not set fsGroup.
+  std::optional<int64_t> fs_group = pod.fs_group;
+  if (options.inject_fs_group && !fs_group && !windows && selection.any()) {
+    fs_group = options.inject_fs_group;
+    if (pod.has_security_context) {
+      patch.add("/spec/securityContext/fsGroup", std::to_string(*fs_group));
+    } else {
+      patch.add("/spec/securityContext", JsonObject().integer("fsGroup", *fs_group).done());
+    }
+  }
+  // Whether each container that gets the token can read it (the kubelet's
+  // rule: mutation/token_access.h). Windows does not enforce ownership.
+  if (!windows && selection.any()) {
+    const VolumeView* existing = pod.volume_named(rules.volume_name);
+    TokenFile file = token_file(pod, existing ? existing->default_mode : std::nullopt, fs_group);
+    auto unable = containers_unable_to_read(
+        pod, file, [&selection](bool init, std::size_t i) { return selection.receives(init, i); });
+    if (!unable.empty()) {
+      std::string names;
+      for (const auto& name : unable) {
+        if (!names.empty()) names += ", ";
+        names += name_or_quote(name, 40);
+      }
+      plan.warnings.push_back("the AWS token file (mode 0" + octal_mode(file.mode) +
+                              ") is unreadable for container(s) " + names +
+                              ": set spec.securityContext.fsGroup");
+    }
   }
 
   // EKS Pod Identity marks the Pods it mutated.

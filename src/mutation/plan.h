@@ -24,8 +24,10 @@ struct Plan {
   // Things worth a log line: never a secret nor a value the Pod's owner set
   // (the session name made from the Pod's name is neither).
   std::vector<std::string> notes;
-  // For the AdmissionResponse: each under 120 characters, about a Pod that
-  // is admitted but will not behave as its owner may expect.
+  // What the Pod's author should hear about (a malformed or ignored
+  // annotation, a token some container cannot read, a session name that had
+  // to be shortened, regional STS without a region): admission warnings and
+  // log lines, one line each, each under 120 characters.
   std::vector<std::string> warnings;
 
   bool mutated() const { return !patch.empty(); }
@@ -56,8 +58,10 @@ std::string session_name_for(std::string_view pod_name);
 // JSON Pointer (RFC 6901) escaping of one reference token: ~ -> ~0, / -> ~1.
 std::string escape_pointer_token(std::string_view token);
 
-// The Pod's skip-containers annotation value split on commas, each name
-// trimmed of surrounding spaces; empty names dropped.
-std::vector<std::string> parse_skip_containers(std::string_view annotation);
+// Whether the Pod runs on Windows nodes, so the token path is C:\...:
+// spec.os.name windows, a nodeSelector kubernetes.io/os (or
+// beta.kubernetes.io/os) windows, or a required node affinity whose every
+// term selects kubernetes.io/os In [windows] (PodView).
+bool is_windows(const PodView& pod);
 
 }  // namespace irsa::mutation

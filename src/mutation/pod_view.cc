@@ -149,6 +149,45 @@ Result<std::optional<array>> optional_array(object obj, std::string_view key,
   return std::optional<array>{result};
 }
 
+// Reads `obj[key]` as a 64-bit integer; nullopt when absent or null.
+Result<std::optional<int64_t>> optional_int(object obj, std::string_view key,
+                                            const Location& where) {
+  element value;
+  if (obj.at_key(key).get(value) != simdjson::SUCCESS || value.is_null()) {
+    return std::optional<int64_t>{};
+  }
+  int64_t number = 0;
+  if (value.get(number) != simdjson::SUCCESS) {
+    return Error{where.str() + "." + std::string(key) + " must be an integer"};
+  }
+  return std::optional<int64_t>{number};
+}
+
+// Reads `obj[key]` as a boolean; nullopt when absent or null.
+Result<std::optional<bool>> optional_bool(object obj, std::string_view key, const Location& where) {
+  element value;
+  if (obj.at_key(key).get(value) != simdjson::SUCCESS || value.is_null()) {
+    return std::optional<bool>{};
+  }
+  bool flag = false;
+  if (value.get(flag) != simdjson::SUCCESS) {
+    return Error{where.str() + "." + std::string(key) + " must be true or false"};
+  }
+  return std::optional<bool>{flag};
+}
+
+// runAsUser and runAsNonRoot of a securityContext (Pod or container).
+Status read_run_as(object context, const Location& where, std::optional<int64_t>& user,
+                   std::optional<bool>& non_root) {
+  auto run_as_user = optional_int(context, "runAsUser", where);
+  if (!run_as_user) return Error{run_as_user.error()};
+  user = *run_as_user;
+  auto run_as_non_root = optional_bool(context, "runAsNonRoot", where);
+  if (!run_as_non_root) return Error{run_as_non_root.error()};
+  non_root = *run_as_non_root;
+  return Ok{};
+}
+
 // An object whose values are all strings (labels, annotations, nodeSelector).
 Status check_string_map(object map, std::string_view where) {
   for (auto field : map) {
@@ -166,8 +205,8 @@ Result<ContainerView> read_container(element item, const Location& where) {
   }
   ContainerView view;
   view.raw = item;
-  static constexpr std::array<std::string_view, 4> kContainerKeys = {"name", "env", "envFrom",
-                                                                     "volumeMounts"};
+  static constexpr std::array<std::string_view, 5> kContainerKeys = {
+      "name", "env", "envFrom", "volumeMounts", "securityContext"};
   auto fields = members(container, kContainerKeys);
   auto name = string_member(fields[0], "name", where);
   if (!name) return Error{name.error()};
@@ -177,6 +216,17 @@ Result<ContainerView> read_container(element item, const Location& where) {
   view.name = **name;
 
   const Location here = Location::named(where, view.name);
+  if (fields[4]) {
+    object context;
+    if (fields[4]->get(context) != simdjson::SUCCESS) {
+      return Error{here + ".securityContext must be an object"};
+    }
+    const std::string context_where = here + ".securityContext";
+    if (auto ok = read_run_as(context, context_where, view.run_as_user, view.run_as_non_root);
+        !ok) {
+      return Error{ok.error()};
+    }
+  }
   auto env = array_member(fields[1], "env", here);
   if (!env) return Error{env.error()};
   if (env->has_value()) {
@@ -284,6 +334,9 @@ Result<VolumeView> read_volume_source(object volume, const Location& where) {
   if (!projected) return Error{projected.error()};
   if (!projected->has_value()) return view;
   view.source = VolumeSource::kProjected;
+  auto default_mode = optional_int(**projected, "defaultMode", where + ".projected");
+  if (!default_mode) return Error{default_mode.error()};
+  view.default_mode = *default_mode;
   auto sources = optional_array(**projected, "sources", where + ".projected");
   if (!sources) return Error{sources.error()};
   if (!sources->has_value()) return view;
@@ -301,6 +354,66 @@ Result<VolumeView> read_volume_source(object volume, const Location& where) {
     view.secret_names.push_back(secret_name->value_or(""));
   }
   return view;
+}
+
+// Whether the required node affinity pins the Pod to Windows nodes: every
+// nodeSelectorTerm has a matchExpressions entry kubernetes.io/os (or the
+// beta label) In with "windows" as its only value. A Pod that may also land
+// on Linux nodes (a term without such an expression, "In [linux, windows]")
+// keeps the Linux path, as preferred-only affinity does. Terms are ORed by
+// the scheduler, expressions within a term ANDed.
+Result<bool> read_windows_affinity(object spec) {
+  auto affinity = optional_object(spec, "affinity", "spec");
+  if (!affinity) return Error{affinity.error()};
+  if (!affinity->has_value()) return false;
+  auto node_affinity = optional_object(**affinity, "nodeAffinity", "spec.affinity");
+  if (!node_affinity) return Error{node_affinity.error()};
+  if (!node_affinity->has_value()) return false;
+  const char* required_where = "spec.affinity.nodeAffinity";
+  auto required = optional_object(**node_affinity, "requiredDuringSchedulingIgnoredDuringExecution",
+                                  required_where);
+  if (!required) return Error{required.error()};
+  if (!required->has_value()) return false;
+  auto terms = optional_array(**required, "nodeSelectorTerms",
+                              "spec.affinity.nodeAffinity.requiredDuringScheduling"
+                              "IgnoredDuringExecution");
+  if (!terms) return Error{terms.error()};
+  if (!terms->has_value() || (*terms)->size() == 0) return false;
+  bool every_term = true;
+  std::size_t index = 0;
+  for (element item : **terms) {
+    Location where("spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution",
+                   ".nodeSelectorTerms", index++);
+    object term;
+    if (item.get(term) != simdjson::SUCCESS) return Error{where + " must be an object"};
+    auto expressions = optional_array(term, "matchExpressions", where);
+    if (!expressions) return Error{expressions.error()};
+    bool pinned = false;
+    if (expressions->has_value()) {
+      for (element entry : **expressions) {
+        object expression;
+        if (entry.get(expression) != simdjson::SUCCESS) {
+          return Error{where + ".matchExpressions[] must be objects"};
+        }
+        auto key = optional_string(expression, "key", where + ".matchExpressions[]");
+        if (!key) return Error{key.error()};
+        auto op = optional_string(expression, "operator", where + ".matchExpressions[]");
+        if (!op) return Error{op.error()};
+        auto values = optional_array(expression, "values", where + ".matchExpressions[]");
+        if (!values) return Error{values.error()};
+        if (!key->has_value() ||
+            (**key != "kubernetes.io/os" && **key != "beta.kubernetes.io/os") ||
+            *op != std::optional<std::string_view>("In") || !values->has_value() ||
+            (*values)->size() != 1) {
+          continue;
+        }
+        std::string_view value;
+        if ((*values)->at(0).get(value) == simdjson::SUCCESS && value == "windows") pinned = true;
+      }
+    }
+    every_term = every_term && pinned;
+  }
+  return every_term;
 }
 
 std::optional<std::string_view> string_in(object map, std::string_view key) {
@@ -432,6 +545,30 @@ Result<PodView> read_pod(simdjson::dom::element pod) {
       return Error{ok.error()};
     }
     view.node_selector = **node_selector;
+  }
+
+  auto os = optional_object(spec, "os", "spec");
+  if (!os) return Error{os.error()};
+  if (os->has_value()) {
+    auto os_name = optional_string(**os, "name", "spec.os");
+    if (!os_name) return Error{os_name.error()};
+    view.os_name = os_name->value_or("");
+  }
+  auto windows_affinity = read_windows_affinity(spec);
+  if (!windows_affinity) return Error{windows_affinity.error()};
+  view.node_affinity_requires_windows = *windows_affinity;
+  auto security_context = optional_object(spec, "securityContext", "spec");
+  if (!security_context) return Error{security_context.error()};
+  if (security_context->has_value()) {
+    view.has_security_context = true;
+    auto fs_group = optional_int(**security_context, "fsGroup", "spec.securityContext");
+    if (!fs_group) return Error{fs_group.error()};
+    view.fs_group = *fs_group;
+    if (auto ok = read_run_as(**security_context, "spec.securityContext", view.run_as_user,
+                              view.run_as_non_root);
+        !ok) {
+      return Error{ok.error()};
+    }
   }
 
   if (auto ok = read_containers(spec, "containers", true, view.containers); !ok) {

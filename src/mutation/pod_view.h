@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -37,10 +38,12 @@ struct ContainerView {
   // absent or null, a patch adds the whole array instead of appending.
   bool has_env = false;
   bool has_volume_mounts = false;
+  std::optional<bool> run_as_non_root;  // securityContext.runAsNonRoot; nullopt when unset
   std::vector<EnvVarView> env;
   std::vector<EnvFromView> env_from;
   std::vector<VolumeMountView> volume_mounts;
-  simdjson::dom::element raw;  // the container object itself, for credential checks
+  std::optional<int64_t> run_as_user;  // securityContext.runAsUser; nullopt when unset
+  simdjson::dom::element raw;          // the container object itself, for credential checks
 
   bool has_env_named(std::string_view name) const;
   bool has_mount_named(std::string_view name) const;
@@ -56,25 +59,35 @@ enum class VolumeSource {
 struct VolumeView {
   std::string_view name;
   VolumeSource source = VolumeSource::kOther;
+  std::optional<int64_t> default_mode;  // projected.defaultMode
   // The Secrets it exposes: secret.secretName, or projected sources' secret.name.
   std::vector<std::string_view> secret_names;
   simdjson::dom::element raw;
 };
 
 struct PodView {
-  bool has_metadata = false;
   std::string_view name;
   std::string_view generate_name;
   std::string_view namespace_name;  // metadata.namespace; may be empty
-  bool has_labels = false;          // metadata.labels is an object
   simdjson::dom::object labels;
   simdjson::dom::object annotations;      // empty object when absent
   std::string_view service_account_name;  // "default" when absent or empty
   simdjson::dom::object node_selector;    // empty when absent
   std::vector<ContainerView> containers;
   std::vector<ContainerView> init_containers;
-  bool has_volumes = false;  // spec.volumes is an array
   std::vector<VolumeView> volumes;
+  std::string_view os_name;  // spec.os.name; empty when absent
+  // spec.securityContext: the fields the token's file permissions depend on.
+  std::optional<int64_t> fs_group;
+  std::optional<int64_t> run_as_user;
+  std::optional<bool> run_as_non_root;
+  bool has_security_context = false;  // spec.securityContext is an object
+  bool has_metadata = false;
+  bool has_labels = false;   // metadata.labels is an object
+  bool has_volumes = false;  // spec.volumes is an array
+  // Every term of the required node affinity has a kubernetes.io/os (or
+  // beta.kubernetes.io/os) In [windows] expression (see read_pod).
+  bool node_affinity_requires_windows = false;
 
   std::optional<std::string_view> annotation(std::string_view key) const;
   std::optional<std::string_view> label(std::string_view key) const;

@@ -24,6 +24,7 @@ std::string service_account_cache_json(const identity::IdentityResolver& resolve
       if (id.mode == identity::Mode::kWebIdentity) identity["RoleARN"] = id.role_arn;
       identity["Audience"] = id.audience;
       identity["TokenExpiration"] = id.token_expiration;
+      if (!id.region.empty()) identity["Region"] = id.region;
       entry["Identity"] = std::move(identity);
     } else {
       entry["Identity"] = nullptr;

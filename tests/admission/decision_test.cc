@@ -217,5 +217,90 @@ TEST(Decide, LongWarningsAreCutBetweenCharactersAndKeptOnOneLine) {
   }
 }
 
+// Issue 20: two containers with keys; only `app` receives the identity.
+json two_keyed_containers(const char* annotation_key, const char* value) {
+  json pod = keyed_pod();
+  json sidecar = pod["spec"]["containers"][0];
+  sidecar["name"] = "legacy";
+  pod["spec"]["containers"].push_back(sidecar);
+  pod["metadata"]["annotations"][annotation_key] = value;
+  return pod;
+}
+
+TEST(Decide, KeysInContainersLeftOutAreKeptAndReported) {
+  for (auto [key, value] : {std::pair{"eks.amazonaws.com/skip-containers", "legacy"},
+                            std::pair{"eks.amazonaws.com/include-containers", "app"}}) {
+    SCOPED_TRACE(key);
+    Policy policy;  // strip
+    auto out = run(two_keyed_containers(key, value), role(), policy);
+    ASSERT_TRUE(out.decision.allowed);
+    const json& app = out.pod["spec"]["containers"][0];
+    const json& legacy = out.pod["spec"]["containers"][1];
+    EXPECT_THAT(env_names(app),
+                ::testing::ElementsAre("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"));
+    // The container that gets no identity keeps its keys, and so the volume
+    // it mounts stays.
+    EXPECT_THAT(env_names(legacy),
+                ::testing::ElementsAre("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"));
+    EXPECT_EQ(legacy["volumeMounts"].size(), 1u);
+    ASSERT_EQ(out.pod["spec"]["volumes"].size(), 2u);
+    EXPECT_EQ(out.decision.audit_annotations.at(kAuditRemovedKey),
+              "app/env/AWS_ACCESS_KEY_ID,app/env/AWS_SECRET_ACCESS_KEY,app/volumeMount/aws");
+    EXPECT_EQ(out.decision.audit_annotations.at(kAuditFoundKey),
+              "legacy/env/AWS_ACCESS_KEY_ID,legacy/env/AWS_SECRET_ACCESS_KEY,"
+              "legacy/volumeMount/aws,volume/aws");
+    int kept = 0;
+    for (const auto& warning : out.decision.warnings) {
+      kept += warning.rfind("kept (container gets no AWS identity): container legacy", 0) == 0;
+    }
+    EXPECT_EQ(kept, 3);
+    // Deny is only for keys the identity replaces.
+    policy.managed = ManagedMode::kDeny;
+    auto deny = run(two_keyed_containers(key, value), role(), policy);
+    EXPECT_FALSE(deny.decision.allowed);
+    EXPECT_THAT(deny.decision.denial, ::testing::Not(HasSubstr("legacy")));
+  }
+  // Only keys in left-out containers: allowed even with deny.
+  Policy deny;
+  deny.managed = ManagedMode::kDeny;
+  json pod = keyed_pod();
+  pod["metadata"]["annotations"]["eks.amazonaws.com/skip-containers"] = "app";
+  auto out = run(pod, role(), deny);
+  EXPECT_TRUE(out.decision.allowed);
+  EXPECT_EQ(out.pod["spec"]["containers"][0]["env"].size(), 2u);
+}
+
+TEST(Decide, IdentityProblemsBecomeShortWarningsFirst) {
+  std::string text = keyed_pod().dump();
+  simdjson::dom::parser parser;
+  json pod = keyed_pod();
+  pod["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] = "on the pod";
+  pod["metadata"]["annotations"]["eks.amazonaws.com/token-expiration"] = "soon";
+  pod["spec"]["serviceAccountName"] = "app";
+  text = pod.dump();
+  auto view = mutation::read_pod(parser.parse(text).value());
+  ASSERT_TRUE(view.ok());
+  std::vector<std::string> problems = {
+      "annotation eks.amazonaws.com/role-arn \"x\" is not an IAM role ARN "
+      "(arn:aws:iam::<12 digits>:role/<name>) and this text goes on and on past the limit"};
+  Decision decision = decide(*view, role(), mutation::Options{}, Policy{}, 0.0, problems);
+  ASSERT_EQ(decision.problems.size(), 3u);
+  EXPECT_EQ(decision.problem_warnings, 3u);
+  EXPECT_THAT(decision.problems[0], ::testing::StartsWith("ServiceAccount app: annotation"));
+  EXPECT_EQ(decision.problems[1],
+            "Pod annotation eks.amazonaws.com/role-arn belongs on the ServiceAccount: here it is "
+            "ignored");
+  EXPECT_THAT(decision.problems[2], HasSubstr("token-expiration \"soon\" is not a valid number"));
+  for (std::size_t i = 0; i < decision.warnings.size(); ++i) {
+    EXPECT_LT(decision.warnings[i].size(), 120u) << decision.warnings[i];
+  }
+  EXPECT_THAT(decision.warnings[0], ::testing::EndsWith("..."));
+  EXPECT_THAT(decision.warnings[3], HasSubstr("removed container app"));
+  // Without an identity, the ServiceAccount's problems still reach the Pod.
+  Decision none = decide(*view, std::nullopt, mutation::Options{}, Policy{}, 0.0, problems);
+  EXPECT_EQ(none.problems.size(), 2u);
+  EXPECT_EQ(none.warnings.size(), 2u);
+}
+
 }  // namespace
 }  // namespace irsa::admission

@@ -91,6 +91,17 @@ TEST(ParseFlags, ErrorsNameTheFlag) {
   EXPECT_THAT(parse_error({"--log-format=xml"}), HasSubstr("text or json"));
 }
 
+TEST(ParseFlags, InjectFsGroupIsOffByDefaultAndValidated) {
+  EXPECT_FALSE(parse_ok({}).mutation.inject_fs_group);
+  EXPECT_EQ(parse_ok({"--inject-fs-group=65534"}).mutation.inject_fs_group, 65534);
+  EXPECT_EQ(parse_ok({"--inject-fs-group", "1"}).mutation.inject_fs_group, 1);
+  EXPECT_FALSE(parse_ok({"--inject-fs-group=7", "--inject-fs-group="}).mutation.inject_fs_group);
+  EXPECT_THAT(parse_error({"--inject-fs-group=0"}), HasSubstr("from 1 to 2147483647"));
+  EXPECT_THAT(parse_error({"--inject-fs-group=2147483648"}), HasSubstr("from 1 to 2147483647"));
+  EXPECT_THAT(parse_error({"--inject-fs-group=-5"}), HasSubstr("from 1 to 2147483647"));
+  EXPECT_THAT(parse_error({"--inject-fs-group=wheel"}), HasSubstr("wants an integer"));
+}
+
 // `--aws-default-region --check-config` once served with the region
 // "--check-config": a value flag never takes a following flag as its value.
 TEST(ParseFlags, AValueFlagNeverSwallowsTheNextFlag) {

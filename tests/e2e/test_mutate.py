@@ -111,6 +111,50 @@ spec:
         token = mutated["spec"]["volumes"][0]["projected"]["sources"][0]["serviceAccountToken"]
         self.assertEqual(token["expirationSeconds"], 3600)
 
+    def test_issue20_region_windows_fs_group_and_notes(self):
+        sa_file = self.write("sa.yaml", """
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: app
+  namespace: default
+  annotations:
+    eks.amazonaws.com/role-arn: arn:aws:iam::111122223333:role/app
+    eks.amazonaws.com/region: ap-northeast-1
+    eks.amazonaws.com/audience: ""
+""")
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default",
+               "annotations": {"eks.amazonaws.com/skip-containers": '"side,car"'}},
+               "spec": {"serviceAccountName": "app",
+                        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                            "nodeSelectorTerms": [{"matchExpressions": [
+                                {"key": "kubernetes.io/os", "operator": "In", "values": ["windows"]}]}]}}},
+                        "containers": [{"name": "app", "image": "x"}, {"name": "side,car", "image": "y"}]}}
+        path = self.write("pod.json", json.dumps(pod))
+        done = run("--pod", path, "--service-account", sa_file, "--aws-default-region", "us-east-1",
+                   "--inject-fs-group", "1234", "--output", "pod")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        mutated = json.loads(done.stdout)
+        app, side = mutated["spec"]["containers"]
+        self.assertEqual(env_of(app)["AWS_REGION"]["value"], "ap-northeast-1")
+        self.assertEqual(env_of(app)["AWS_WEB_IDENTITY_TOKEN_FILE"]["value"],
+                         "C:\\var\\run\\secrets\\eks.amazonaws.com\\serviceaccount\\token")
+        self.assertNotIn("env", side)  # the quoted name with a comma is skipped
+        # Windows Pods may not set fsGroup: none is injected.
+        self.assertNotIn("securityContext", mutated["spec"])
+        # The empty audience annotation is reported on stderr.
+        self.assertIn("ServiceAccount app: annotation eks.amazonaws.com/audience is empty", done.stderr)
+
+        del pod["spec"]["affinity"]
+        path = self.write("linux.json", json.dumps(pod))
+        done = run("--pod", path, "--service-account", sa_file, "--inject-fs-group", "1234")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        patch = json.loads(done.stdout)
+        self.assertIn({"op": "add", "path": "/spec/securityContext", "value": {"fsGroup": 1234}}, patch)
+        bad = run("--pod", path, "--service-account", sa_file, "--inject-fs-group", "root")
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--inject-fs-group wants an integer", bad.stderr)
+
     def test_container_credentials_mode(self):
         pod = self.write("pod.json", json.dumps({
             "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},

@@ -177,5 +177,155 @@ class ServeOverTls(WebhookTestCase):
         self.assertIn("--service-accounts-file", done.stderr)
 
 
+ISSUE20_SERVICE_ACCOUNTS = """\
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: regional
+  namespace: team-a
+  annotations:
+    eks.amazonaws.com/role-arn: arn:aws:iam::111122223333:role/regional
+    eks.amazonaws.com/region: eu-central-1
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: typo
+  namespace: team-a
+  annotations:
+    eks.amazonaws.com/rolearn: arn:aws:iam::111122223333:role/typo
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: short-arn
+  namespace: team-a
+  annotations:
+    eks.amazonaws.com/role-arn: s3-reader
+    eks.amazonaws.com/region: Frankfurt
+    eks.amazonaws.com/token-expiration: tomorrow
+"""
+
+
+class IdentityDetailsOverTls(WebhookTestCase):
+    """Issue 20 over the wire: container lists, Windows, region, fsGroup, warnings."""
+
+    SERVICE_ACCOUNTS = ISSUE20_SERVICE_ACCOUNTS
+
+    def assert_warnings_fit(self, response):
+        for warning in response.get("warnings", []):
+            self.assertLess(len(warning), 120, warning)
+
+    def test_include_containers_and_csv_skip_containers(self):
+        self.start()
+        obj = pod("regional")
+        obj["metadata"]["annotations"] = {"eks.amazonaws.com/include-containers": "sidecar"}
+        response = self.admit(review(obj))
+        mutated = self.patched(obj, response)
+        self.assertNotIn("AWS_ROLE_ARN", env_of(mutated["spec"]["initContainers"][0]))
+        self.assertNotIn("AWS_ROLE_ARN", env_of(mutated["spec"]["containers"][0]))
+        self.assertEqual(env_of(mutated["spec"]["containers"][1])["AWS_ROLE_ARN"],
+                         "arn:aws:iam::111122223333:role/regional")
+        self.assertNotIn("warnings", response)
+
+        obj = pod("regional")
+        obj["metadata"]["annotations"] = {"eks.amazonaws.com/skip-containers": '"fetch","sidecar"'}
+        mutated = self.patched(obj, self.admit(review(obj)))
+        self.assertNotIn("AWS_ROLE_ARN", env_of(mutated["spec"]["initContainers"][0]))
+        self.assertIn("AWS_ROLE_ARN", env_of(mutated["spec"]["containers"][0]))
+        self.assertNotIn("AWS_ROLE_ARN", env_of(mutated["spec"]["containers"][1]))
+
+        # A space before a quote: not one CSV record; nothing is skipped, and kubectl says why.
+        obj["metadata"]["annotations"] = {"eks.amazonaws.com/skip-containers": '"fetch", "sidecar"'}
+        response = self.admit(review(obj))
+        mutated = self.patched(obj, response)
+        for container in mutated["spec"]["initContainers"] + mutated["spec"]["containers"]:
+            self.assertIn("AWS_ROLE_ARN", env_of(container))
+        self.assertEqual(response["warnings"],
+                         ['eks.amazonaws.com/skip-containers is not valid CSV (bare " at line 1, '
+                          'column 10): no container is skipped'])
+        self.assert_warnings_fit(response)
+        self.assertIn("pod identity configuration problem", self.log())
+
+    def test_windows_by_os_and_node_affinity(self):
+        self.start()
+        windows_path = "C:\\var\\run\\secrets\\eks.amazonaws.com\\serviceaccount\\token"
+        by_os = pod("regional")
+        by_os["spec"]["os"] = {"name": "windows"}
+        by_affinity = pod("regional")
+        term = {"matchExpressions": [{"key": "kubernetes.io/os", "operator": "In", "values": ["windows"]}]}
+        by_affinity["spec"]["affinity"] = {"nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term, term]}}}
+        mixed = copy.deepcopy(by_affinity)
+        mixed["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+            "nodeSelectorTerms"][1]["matchExpressions"][0]["values"] = ["linux"]
+        for name, obj, path in (("os", by_os, windows_path), ("affinity", by_affinity, windows_path),
+                                ("mixed", mixed, MOUNT_PATH + "/token")):
+            with self.subTest(name):
+                mutated = self.patched(obj, self.admit(review(obj)))
+                self.assertEqual(env_of(mutated["spec"]["containers"][0])["AWS_WEB_IDENTITY_TOKEN_FILE"],
+                                 path)
+
+    def test_service_account_region_wins_over_the_flag(self):
+        self.start("--aws-default-region", "us-west-2")
+        mutated = self.patched(pod("regional"), self.admit(review(pod("regional"))))
+        for container in mutated["spec"]["initContainers"] + mutated["spec"]["containers"]:
+            self.assertEqual(env_of(container)["AWS_REGION"], "eu-central-1")
+            self.assertEqual(env_of(container)["AWS_DEFAULT_REGION"], "eu-central-1")
+        # A malformed region is ignored with a warning: the flag applies.
+        response = self.admit(review(pod("short-arn")))
+        mutated = self.patched(pod("short-arn"), response)
+        self.assertEqual(env_of(mutated["spec"]["containers"][0])["AWS_REGION"], "us-west-2")
+        self.assertTrue(any('region "Frankfurt" is not a region name' in w for w in response["warnings"]),
+                        response["warnings"])
+
+    def test_inject_fs_group(self):
+        self.start("--inject-fs-group", "65534")
+        mutated = self.patched(pod("regional"), self.admit(review(pod("regional"))))
+        self.assertEqual(mutated["spec"]["securityContext"], {"fsGroup": 65534})
+        obj = pod("regional")
+        obj["spec"]["securityContext"] = {"runAsUser": 1000, "fsGroup": 7}
+        mutated = self.patched(obj, self.admit(review(obj)))
+        self.assertEqual(mutated["spec"]["securityContext"], {"runAsUser": 1000, "fsGroup": 7})
+        again = self.admit(review(mutated, uid="again"))
+        self.assertNotIn("patch", again)
+
+    def test_inject_fs_group_is_validated_at_start(self):
+        done = subprocess.run(
+            [BINARY, "--port", str(free_port()), "--bind-address", "127.0.0.1",
+             "--tls-cert", os.path.join(self.certs, "tls.crt"),
+             "--tls-key", os.path.join(self.certs, "tls.key"),
+             "--service-accounts-file", self.service_accounts, "--inject-fs-group=0"],
+            capture_output=True, text=True, timeout=STOP_DEADLINE)
+        self.assertNotEqual(done.returncode, 0)
+        self.assertIn("--inject-fs-group must be a group ID from 1 to 2147483647", done.stderr)
+
+    def test_broken_identity_gets_warnings_instead_of_a_silent_no_op(self):
+        self.start()
+        response = self.admit(review(pod("typo")))
+        self.assertTrue(response["allowed"])
+        self.assertNotIn("patch", response)
+        self.assertEqual(response["warnings"],
+                         ["ServiceAccount typo: annotation eks.amazonaws.com/rolearn is unknown: did you "
+                          "mean eks.amazonaws.com/role-arn?"])
+        response = self.admit(review(pod("short-arn")))
+        self.assertIn("patch", response)  # kept, as AWS's webhook keeps it
+        joined = "\n".join(response["warnings"])
+        self.assertIn('role-arn "s3-reader" is not an IAM role ARN', joined)
+        self.assertIn('token-expiration "tomorrow" is not an integer', joined)
+        self.assert_warnings_fit(response)
+        obj = pod("regional")
+        obj["metadata"]["annotations"] = {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/x",
+                                          "eks.amazonaws.com/token-expiration": "1h"}
+        response = self.admit(review(obj))
+        self.assertEqual(response["warnings"], [
+            "Pod annotation eks.amazonaws.com/role-arn belongs on the ServiceAccount: here it is ignored",
+            'Pod annotation eks.amazonaws.com/token-expiration "1h" is not a valid number of seconds: '
+            "ignored"])
+        log = self.log()
+        self.assertIn("pod identity configuration problem", log)
+        self.assertIn("did you mean eks.amazonaws.com/role-arn?", log)
+
+
 if __name__ == "__main__":
     unittest.main()

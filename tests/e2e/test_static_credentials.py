@@ -172,6 +172,57 @@ class OfflineCommands(unittest.TestCase):
         self.assertNotIn("worker", by_name)  # envFrom Secrets count only when named
         self.assertEqual(report["summary"], {"scanned": 4, "withStaticCredentials": 2, "findings": 4})
 
+    def test_audit_and_mutate_keep_keys_of_containers_left_out(self):
+        manifest = {
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "mixed", "namespace": "shop"},
+            "spec": {"template": {
+                "metadata": {"annotations": {"eks.amazonaws.com/include-containers": "app",
+                                             "eks.amazonaws.com/rolearn": "x"}},
+                "spec": {"serviceAccountName": "orders", "containers": [
+                    {"name": "app", "image": "a",
+                     "env": [{"name": "AWS_ACCESS_KEY_ID", "value": "AKIAEXAMPLEEXAMPLE12"}]},
+                    {"name": "legacy", "image": "b",
+                     "env": [{"name": "AWS_ACCESS_KEY_ID", "value": "AKIAEXAMPLEEXAMPLE34"}]}]}}}}
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "mixed.json")
+            with open(path, "w", encoding="utf-8") as handle:
+                json.dump(manifest, handle)
+            sa_file = os.path.join(SOURCE, "examples", "service-accounts.yaml")
+            text = self.run_binary("audit", "-f", path, "--service-account", sa_file)
+            self.assertEqual(text.returncode, 1, text.stderr)
+            self.assertIn("container app: env AWS_ACCESS_KEY_ID (", text.stdout)
+            self.assertNotIn("container app: env AWS_ACCESS_KEY_ID (static access key as a literal "
+                             "value) [kept", text.stdout)
+            self.assertRegex(text.stdout, r"container legacy: env AWS_ACCESS_KEY_ID \(.*\) \[kept: "
+                                          r"the container gets no AWS identity\]")
+            # The Pod template's annotation problems, as notes on stderr.
+            self.assertIn("note: Deployment shop/mixed", text.stderr)
+            self.assertIn("Pod annotation eks.amazonaws.com/rolearn is unknown: did you mean "
+                          "eks.amazonaws.com/role-arn?", text.stderr)
+            report = json.loads(self.run_binary("audit", "-f", path, "--service-account", sa_file,
+                                                "-o", "json").stdout)
+            findings = report["workloads"][0]["findings"]
+            self.assertEqual([(f["container"], f.get("kept", False)) for f in findings],
+                             [("app", False), ("legacy", True)])
+
+            pod = dict(manifest["spec"]["template"], apiVersion="v1", kind="Pod")
+            pod["metadata"] = dict(pod["metadata"], name="mixed-1", namespace="shop")
+            pod_path = os.path.join(tmp, "pod.json")
+            with open(pod_path, "w", encoding="utf-8") as handle:
+                json.dump(pod, handle)
+            done = self.run_binary("mutate", "--pod", pod_path, "--service-account", sa_file,
+                                   "--output", "pod")
+            self.assertEqual(done.returncode, 0, done.stderr)
+            mutated = json.loads(done.stdout)
+            app, legacy = mutated["spec"]["containers"]
+            self.assertNotIn("AWS_ACCESS_KEY_ID", env_names(app))
+            self.assertIn("AWS_ROLE_ARN", env_names(app))
+            self.assertEqual(env_names(legacy), ["AWS_ACCESS_KEY_ID"])
+            self.assertIn("kept (container gets no AWS identity): container legacy", done.stderr)
+            self.assertIn("did you mean eks.amazonaws.com/role-arn?", done.stderr)
+            self.assertNotIn("AKIAEXAMPLE", done.stderr)
+
     def test_audit_exit_codes(self):
         clean = self.run_binary("audit", "-f", os.path.join(AUDIT_DATA, "clean.yaml"))
         self.assertEqual(clean.returncode, 0, clean.stderr)

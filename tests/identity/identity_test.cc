@@ -49,7 +49,10 @@ TEST(ParseServiceAccountAnnotations, IgnoresOtherKeysAndOtherPrefixes) {
                          {"eks.amazonaws.com/role-arnx", kRoleArn},
                          {"kubectl.kubernetes.io/last-applied-configuration", "{}"}});
   EXPECT_TRUE(settings.empty());
-  EXPECT_THAT(settings.problems, IsEmpty());
+  // A near miss of a known key is reported (issue 20), the others are not.
+  EXPECT_THAT(settings.problems,
+              ElementsAre("annotation eks.amazonaws.com/role-arnx is unknown: did you mean "
+                          "eks.amazonaws.com/role-arn?"));
 }
 
 TEST(ParseServiceAccountAnnotations, UsesACustomPrefix) {
@@ -68,7 +71,10 @@ TEST(ParseServiceAccountAnnotations, EmptyRoleArnAndAudienceAreAbsent) {
   auto settings = parse({{"eks.amazonaws.com/role-arn", ""}, {"eks.amazonaws.com/audience", ""}});
   EXPECT_EQ(settings.role_arn, std::nullopt);
   EXPECT_EQ(settings.audience, std::nullopt);
-  EXPECT_THAT(settings.problems, IsEmpty());
+  EXPECT_THAT(
+      settings.problems,
+      ElementsAre("annotation eks.amazonaws.com/role-arn is empty: no AWS identity from it",
+                  "annotation eks.amazonaws.com/audience is empty: using the default audience"));
   EXPECT_TRUE(settings.empty());
 }
 

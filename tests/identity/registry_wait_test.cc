@@ -121,6 +121,7 @@ TEST(ServiceAccountRegistryStorage, KeepsEveryFieldOfTheSettingsExactly) {
   full.regional_sts = false;
   full.token_expiration = 4294967296;
   full.role_session_name = true;
+  full.region = "us-gov-west-1";
   full.problems = {"first problem", "", "third"};
   registry.upsert("ns", "full", full);
   EXPECT_EQ(registry.find("ns", "full"), full);
@@ -130,6 +131,11 @@ TEST(ServiceAccountRegistryStorage, KeepsEveryFieldOfTheSettingsExactly) {
   registry.upsert("ns", "partial", partial);
   EXPECT_EQ(registry.find("ns", "partial"), partial);
   EXPECT_EQ(registry.snapshot()[0].settings, full);
+
+  ServiceAccountSettings region_only;
+  region_only.region = "eu-west-3";
+  registry.upsert("ns", "region", region_only);
+  EXPECT_EQ(registry.find("ns", "region"), region_only);
 }
 
 }  // namespace

@@ -122,6 +122,16 @@ TEST(ObjectDecoder, KeepsOnlyAnnotationsUnderThePrefix) {
   EXPECT_EQ(meta->annotations.at("eks.amazonaws.com/role-arn"), "arn:aws:iam::1:role/x");
 }
 
+TEST(ObjectDecoder, KeepsNearMissesOfThePrefixSoTheyCanBeReported) {
+  ObjectDecoder decoder("eks.amazonaws.com");
+  auto meta = decoder.decode_object(
+      R"({"metadata":{"name":"app","annotations":{"eks.amazonws.com/role-arn":"x",)"
+      R"("eks.amazonws.com/unrelated":"y","example.com/role-arn":"z"}}})");
+  ASSERT_TRUE(meta) << meta.error();
+  ASSERT_EQ(meta->annotations.size(), 1u);
+  EXPECT_EQ(meta->annotations.at("eks.amazonws.com/role-arn"), "x");
+}
+
 TEST(ObjectDecoder, DecodesEventsOfEveryType) {
   ObjectDecoder decoder("p");
   auto added = decoder.decode_event(

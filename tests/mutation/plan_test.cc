@@ -300,7 +300,7 @@ TEST(PlanMutation, PodAnnotationTokenExpirationIsClampedOrIgnored) {
     id.token_expiration = 7200;
     auto out = run(pod, id);
     EXPECT_EQ(out.plan.token_expiration, c.expected);
-    EXPECT_EQ(!out.plan.notes.empty(), c.noted);
+    EXPECT_EQ(!out.plan.warnings.empty(), c.noted);
   }
 }
 
@@ -322,12 +322,6 @@ TEST(PlanMutation, SkipContainersTrimsSpaces) {
   EXPECT_EQ(out.pod["spec"]["initContainers"][0], pod["spec"]["initContainers"][0]);
   EXPECT_EQ(out.pod["spec"]["containers"][1], pod["spec"]["containers"][1]);
   EXPECT_TRUE(env_of(out.pod["spec"]["containers"][0], "AWS_ROLE_ARN"));
-}
-
-TEST(ParseSkipContainers, SplitsOnCommasAndDropsEmptyNames) {
-  EXPECT_THAT(parse_skip_containers("a, b,,c ,"), ::testing::ElementsAre("a", "b", "c"));
-  EXPECT_THAT(parse_skip_containers(""), ::testing::IsEmpty());
-  EXPECT_THAT(parse_skip_containers("\tone\t"), ::testing::ElementsAre("one"));
 }
 
 TEST(PlanMutation, NativeSidecarInitContainerIsMutated) {
@@ -610,6 +604,225 @@ TEST(ReadPod, DefaultsServiceAccountName) {
   ASSERT_TRUE(alias.ok());
   EXPECT_EQ(alias->service_account_name, "old");
 }
+
+// --- issue 20: container lists, Windows, region per ServiceAccount, fsGroup ---
+
+namespace issue20 {
+
+bool injected(const json& container) { return env_of(container, "AWS_ROLE_ARN").has_value(); }
+
+bool any_warning_contains(const Plan& plan, const std::string& text) {
+  for (const auto& warning : plan.warnings) {
+    if (warning.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(PlanMutation, SkipContainersIsOneCsvRecordWithQuotes) {
+  json pod = basic_pod();
+  pod["metadata"]["annotations"] = {{"eks.amazonaws.com/skip-containers", R"("init","sidecar")"}};
+  auto out = run(pod, web_identity());
+  EXPECT_FALSE(injected(out.pod["spec"]["initContainers"][0]));
+  EXPECT_TRUE(injected(out.pod["spec"]["containers"][0]));
+  EXPECT_FALSE(injected(out.pod["spec"]["containers"][1]));
+  EXPECT_TRUE(out.plan.warnings.empty());
+}
+
+TEST(PlanMutation, MalformedSkipContainersSkipsNoneAndWarns) {
+  json pod = basic_pod();
+  // A space before the quote makes ` "sidecar"` a non-quoted field with a
+  // bare quote: Go's reader fails, and AWS's webhook then skips nothing.
+  pod["metadata"]["annotations"] = {{"eks.amazonaws.com/skip-containers", R"("init", "sidecar")"}};
+  auto out = run(pod, web_identity());
+  EXPECT_TRUE(injected(out.pod["spec"]["initContainers"][0]));
+  EXPECT_TRUE(injected(out.pod["spec"]["containers"][1]));
+  ASSERT_EQ(out.plan.warnings.size(), 1u);
+  EXPECT_EQ(out.plan.warnings[0],
+            "eks.amazonaws.com/skip-containers is not valid CSV (bare \" at line 1, column 9): "
+            "no container is skipped");
+}
+
+TEST(PlanMutation, IncludeContainersSelectsOnlyTheNamedOnesAndIgnoresSkip) {
+  json pod = basic_pod();
+  pod["metadata"]["annotations"] = {{"eks.amazonaws.com/include-containers", "init, sidecar"},
+                                    {"eks.amazonaws.com/skip-containers", "sidecar"}};
+  auto out = run(pod, web_identity());
+  EXPECT_TRUE(injected(out.pod["spec"]["initContainers"][0]));
+  EXPECT_EQ(count_mounts(out.pod["spec"]["initContainers"][0], "aws-iam-token"), 1);
+  EXPECT_EQ(out.pod["spec"]["containers"][0], pod["spec"]["containers"][0]);
+  EXPECT_TRUE(injected(out.pod["spec"]["containers"][1]));
+  EXPECT_NE(volume_named(out.pod, "aws-iam-token"), nullptr);
+  EXPECT_TRUE(any_warning_contains(out.plan, "skip-containers is ignored"));
+  // Idempotent.
+  EXPECT_EQ(run(out.pod, web_identity()).patch, json::array());
+}
+
+TEST(PlanMutation, MalformedOrEmptyIncludeContainersSelectsNone) {
+  for (const char* value : {"\"main", "", "nobody"}) {
+    SCOPED_TRACE(value);
+    json pod = basic_pod();
+    pod["metadata"]["annotations"] = {{"eks.amazonaws.com/include-containers", value}};
+    auto out = run(pod, web_identity());
+    for (const char* list : {"containers", "initContainers"}) {
+      for (std::size_t i = 0; i < pod["spec"][list].size(); ++i) {
+        EXPECT_EQ(out.pod["spec"][list][i], pod["spec"][list][i]);
+      }
+    }
+    ASSERT_EQ(out.plan.warnings.size(), 1u);
+    EXPECT_THAT(out.plan.warnings[0], ::testing::HasSubstr("include-containers"));
+  }
+}
+
+TEST(PlanMutation, IncludeContainersFollowsThePrefix) {
+  json pod = basic_pod();
+  pod["metadata"]["annotations"] = {{"example.com/include-containers", "main"},
+                                    {"eks.amazonaws.com/include-containers", "sidecar"}};
+  Options options;
+  options.annotation_prefix = "example.com";
+  auto out = run(pod, web_identity(), options);
+  EXPECT_TRUE(injected(out.pod["spec"]["containers"][0]));
+  EXPECT_FALSE(injected(out.pod["spec"]["containers"][1]));
+}
+
+TEST(PlanMutation, WindowsBySpecOsName) {
+  json pod = basic_pod();
+  pod["spec"]["os"] = {{"name", "windows"}};
+  auto out = run(pod, web_identity());
+  EXPECT_EQ(env_value(out.pod["spec"]["containers"][0], "AWS_WEB_IDENTITY_TOKEN_FILE"),
+            R"(C:\var\run\secrets\eks.amazonaws.com\serviceaccount\token)");
+  pod["spec"]["os"] = {{"name", "linux"}};
+  EXPECT_EQ(env_value(run(pod, web_identity()).pod["spec"]["containers"][0],
+                      "AWS_WEB_IDENTITY_TOKEN_FILE"),
+            "/var/run/secrets/eks.amazonaws.com/serviceaccount/token");
+}
+
+json affinity(const json& terms,
+              const char* kind = "requiredDuringSchedulingIgnoredDuringExecution") {
+  json node_affinity;
+  if (std::string(kind) == "requiredDuringSchedulingIgnoredDuringExecution") {
+    node_affinity[kind] = {{"nodeSelectorTerms", terms}};
+  } else {
+    node_affinity[kind] = json::array({{{"weight", 1}, {"preference", terms[0]}}});
+  }
+  return {{"nodeAffinity", node_affinity}};
+}
+
+json os_term(const json& values, const char* op = "In", const char* key = "kubernetes.io/os") {
+  return {
+      {"matchExpressions", json::array({{{"key", key}, {"operator", op}, {"values", values}}})}};
+}
+
+TEST(PlanMutation, WindowsByRequiredNodeAffinityOnlyWhenEveryTermPinsWindows) {
+  const std::string windows_path = R"(C:\var\run\secrets\eks.amazonaws.com\serviceaccount\token)";
+  const std::string linux_path = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token";
+  json arch = {{"key", "kubernetes.io/arch"}, {"operator", "In"}, {"values", {"amd64"}}};
+  json pinned_with_arch = os_term({"windows"});
+  pinned_with_arch["matchExpressions"].push_back(arch);
+  struct Case {
+    const char* name;
+    json affinity;
+    std::string path;
+  } cases[] = {
+      {"one term", affinity(json::array({os_term({"windows"})})), windows_path},
+      {"beta label", affinity(json::array({os_term({"windows"}, "In", "beta.kubernetes.io/os")})),
+       windows_path},
+      {"two terms, both windows", affinity(json::array({os_term({"windows"}), pinned_with_arch})),
+       windows_path},
+      {"mixed terms", affinity(json::array({os_term({"windows"}), os_term({"linux"})})),
+       linux_path},
+      {"a term without os",
+       affinity(json::array({os_term({"windows"}), {{"matchExpressions", json::array({arch})}}})),
+       linux_path},
+      {"windows or linux", affinity(json::array({os_term({"windows", "linux"})})), linux_path},
+      {"NotIn linux", affinity(json::array({os_term({"linux"}, "NotIn")})), linux_path},
+      {"preferred only",
+       affinity(json::array({os_term({"windows"})}),
+                "preferredDuringSchedulingIgnoredDuringExecution"),
+       linux_path},
+      {"no terms", affinity(json::array()), linux_path},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    json pod = basic_pod();
+    pod["spec"]["affinity"] = c.affinity;
+    auto out = run(pod, web_identity());
+    EXPECT_EQ(env_value(out.pod["spec"]["containers"][0], "AWS_WEB_IDENTITY_TOKEN_FILE"), c.path);
+  }
+}
+
+TEST(PlanMutation, ServiceAccountRegionWinsOverTheFlag) {
+  Options options;
+  options.region = "us-east-1";
+  Identity id = web_identity();
+  id.region = "eu-central-1";
+  auto out = run(basic_pod(), id, options);
+  const json& main = out.pod["spec"]["containers"][0];
+  EXPECT_EQ(env_value(main, "AWS_REGION"), "eu-central-1");
+  EXPECT_EQ(env_value(main, "AWS_DEFAULT_REGION"), "eu-central-1");
+  // Without a flag, the ServiceAccount's region alone.
+  auto alone = run(basic_pod(), id);
+  EXPECT_EQ(env_value(alone.pod["spec"]["containers"][0], "AWS_REGION"), "eu-central-1");
+  // Container credentials too.
+  Identity cc = container_credentials();
+  cc.region = "ap-south-1";
+  EXPECT_EQ(env_value(run(basic_pod(), cc, options).pod["spec"]["containers"][0], "AWS_REGION"),
+            "ap-south-1");
+}
+
+TEST(PlanMutation, InjectFsGroupOnlyWhereUnset) {
+  Options options;
+  options.inject_fs_group = 2000;
+  // No securityContext: the whole object is added.
+  auto bare = run(basic_pod(), web_identity(), options);
+  EXPECT_EQ(bare.pod["spec"]["securityContext"], json::parse(R"({"fsGroup":2000})"));
+  EXPECT_EQ(run(bare.pod, web_identity(), options).patch, json::array());
+  // A securityContext without fsGroup: only the member, the rest kept.
+  json pod = basic_pod();
+  pod["spec"]["securityContext"] = {{"runAsUser", 1000}};
+  auto partial = run(pod, web_identity(), options);
+  EXPECT_EQ(partial.pod["spec"]["securityContext"],
+            json::parse(R"({"runAsUser":1000,"fsGroup":2000})"));
+  // A null securityContext is replaced.
+  pod["spec"]["securityContext"] = nullptr;
+  EXPECT_EQ(run(pod, web_identity(), options).pod["spec"]["securityContext"],
+            json::parse(R"({"fsGroup":2000})"));
+  // An fsGroup the Pod sets is kept.
+  pod["spec"]["securityContext"] = {{"fsGroup", 5}};
+  EXPECT_EQ(run(pod, web_identity(), options).pod["spec"]["securityContext"]["fsGroup"], 5);
+  // Off by default; never on Windows Pods (the API server refuses fsGroup there).
+  EXPECT_FALSE(run(basic_pod(), web_identity()).pod["spec"].contains("securityContext"));
+  json windows = basic_pod();
+  windows["spec"]["os"] = {{"name", "windows"}};
+  EXPECT_FALSE(run(windows, web_identity(), options).pod["spec"].contains("securityContext"));
+  // Nor when no container receives the identity.
+  json none = basic_pod();
+  none["metadata"]["annotations"] = {{"eks.amazonaws.com/include-containers", "nobody"}};
+  EXPECT_FALSE(run(none, web_identity(), options).pod["spec"].contains("securityContext"));
+}
+
+TEST(PlanMutation, WarnsWhenAContainerCannotReadAnExistingRestrictiveTokenVolume) {
+  json pod = basic_pod();
+  pod["spec"]["volumes"] = json::parse(R"([{"name":"aws-iam-token","projected":{
+      "defaultMode":384,"sources":[{"serviceAccountToken":{"audience":"sts.amazonaws.com",
+      "expirationSeconds":86400,"path":"token"}}]}}])");
+  pod["spec"]["containers"][0]["securityContext"] = {{"runAsUser", 1000}};
+  pod["spec"]["containers"][1]["securityContext"] = {{"runAsUser", 1001}};
+  auto out = run(pod, web_identity());
+  ASSERT_EQ(out.plan.warnings.size(), 1u);
+  EXPECT_EQ(out.plan.warnings[0],
+            "the AWS token file (mode 0600) is unreadable for container(s) main, sidecar: set "
+            "spec.securityContext.fsGroup");
+  // With an fsGroup (the Pod's or injected) the token is group-readable.
+  Options options;
+  options.inject_fs_group = 3000;
+  EXPECT_TRUE(run(pod, web_identity(), options).plan.warnings.empty());
+  // The injected volume (defaultMode 0644) is readable by every user.
+  json fresh = basic_pod();
+  fresh["spec"]["containers"][0]["securityContext"] = {{"runAsUser", 1000}};
+  EXPECT_TRUE(run(fresh, web_identity()).plan.warnings.empty());
+}
+
+}  // namespace issue20
 
 }  // namespace
 }  // namespace irsa::mutation
