@@ -151,10 +151,12 @@ def main():
             false_findings.append((e, w))
     unlabelled = sorted(k for k in audited if k not in labelled_keys)
 
-    stripped_visible, stripped_hidden, kept = [], [], []
+    stripped_visible, stripped_hidden, kept, unseen = [], [], [], []
     for e in non_aws:
         w = audited.get((e["file"], e["kind"], e["name"]))
-        if w is not None and removes_keys(w):
+        if w is None:
+            unseen.append(e)
+        elif removes_keys(w):
             if e.get("endpoint_in_container", True):
                 stripped_visible.append((e, w))
             else:
@@ -178,7 +180,8 @@ def main():
     print(f"{'keys for a non-AWS endpoint (labelled)':44}{len(non_aws):>7}")
     print(f"{'  audit would strip/deny, endpoint in env':44}{len(stripped_visible):>7}")
     print(f"{'  audit would strip/deny, endpoint elsewhere':44}{len(stripped_hidden):>7}")
-    print(f"{'  kept or reported apart':44}{len(kept):>7}")
+    print(f"{'  listed, kept (warned or reported apart)':44}{len(kept):>7}")
+    print(f"{'  not listed by audit':44}{len(unseen):>7}")
 
     forms = {}
     for e in aws_keys:
@@ -215,6 +218,11 @@ def main():
         for e, w in stripped_visible + stripped_hidden:
             where = "in env" if e.get("endpoint_in_container", True) else "not in the container"
             print(f"  {describe(e)} -> {w.get('action')}; endpoint {e['non_aws_endpoint']} ({where})")
+    if unseen:
+        print()
+        print("non-AWS-endpoint workloads audit does not list (keys not seen):")
+        for e in unseen:
+            print(f"  {describe(e)}; endpoint {e['non_aws_endpoint']}")
     if unlabelled:
         print()
         print("listed by audit but not labelled (label them):")
@@ -234,6 +242,8 @@ def main():
             "nonAwsEndpoint": len(non_aws),
             "nonAwsStrippedEndpointInEnv": len(stripped_visible),
             "nonAwsStrippedEndpointElsewhere": len(stripped_hidden),
+            "nonAwsKept": len(kept),
+            "nonAwsNotListed": len(unseen),
         }, indent=2))
     return 0
 
