@@ -165,6 +165,10 @@ def main():
             kept.append((e, w))
 
     projects = sorted({e["file"].split("/")[0] for e in labels})
+    scanned = report.get("summary", {}).get("scanned")
+    if isinstance(scanned, int) and scanned != len(labels):
+        print(f"warning: audit scanned {scanned} workloads but labels.yaml has "
+              f"{len(labels)}: some workload is unlabelled or mislabelled")
     pct = 100.0 * len(found) / len(aws_keys) if aws_keys else 0.0
 
     print(f"corpus: {len(labels)} labelled workloads from {len(projects)} projects; "
