@@ -223,7 +223,11 @@ print("\n".join(deployment["spec"]["template"]["spec"]["containers"][0]["args"])
 EOF
 mapfile -t deploy_args <"$work/args"
 echo "image-test: Deployment args: ${deploy_args[*]}"
-run_in_image -v "$certs:/etc/webhook/certs:ro" -- "${deploy_args[@]}" --check-config >"$work/out" 2>&1
+# --check-config checks the ServiceAccount source a start would use: in a Pod
+# the in-cluster config, which exists only there; --kube-api (read, never
+# connected to) stands in for it.
+run_in_image -v "$certs:/etc/webhook/certs:ro" -- "${deploy_args[@]}" \
+  --kube-api=https://kubernetes.default.svc --check-config >"$work/out" 2>&1
 out=$(cat "$work/out")
 check "the Deployment's args pass --check-config inside the image ($out)" [ "$out" = "configuration OK" ]
 run_in_image -- "${deploy_args[@]}" --check-config >"$work/out" 2>&1
