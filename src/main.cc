@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <ctime>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli/commands.h"
@@ -76,13 +77,14 @@ int main(int argc, char** argv) {
   }
   // What a start checks before it serves, so that --check-config and a
   // start fail alike: exit 1, as every start-up failure.
-  if (auto ready = irsa::cli::preflight(*config, std::time(nullptr)); !ready) {
-    std::fprintf(stderr, "irsa-webhook: %s\n", ready.error().c_str());
+  auto checked = irsa::cli::preflight(*config, std::time(nullptr));
+  if (!checked) {
+    std::fprintf(stderr, "irsa-webhook: %s\n", checked.error().c_str());
     return 1;
   }
   if (config->check_config) {
     std::printf("configuration OK\n");
     return 0;
   }
-  return irsa::cli::run_serve(*config);
+  return irsa::cli::run_serve(*config, std::move(*checked));
 }

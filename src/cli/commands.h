@@ -5,11 +5,13 @@
 #include <vector>
 
 #include "cli/config.h"
+#include "cli/sources.h"
 
 namespace irsa::cli {
 
 // Serves the webhook over HTTPS until SIGTERM/SIGINT; returns the exit code.
-int run_serve(const Config& config);
+// `checked` is what preflight() read (sources.h), used rather than read again.
+int run_serve(const Config& config, Preflight checked);
 
 // `irsa-webhook mutate ...`: prints the patch (or mutated Pod) for a Pod file.
 // `args` are the arguments after "mutate". Returns the exit code.

@@ -93,7 +93,7 @@ std::chrono::milliseconds millis(double seconds) {
 
 }  // namespace
 
-int run_serve(const Config& config) {
+int run_serve(const Config& config, Preflight checked) {
   log::configure(config.log_format == LogFormat::kJson ? log::Format::kJson : log::Format::kText,
                  config.verbosity);
   for (const auto& flag : config.not_implemented) {
@@ -125,7 +125,7 @@ int run_serve(const Config& config) {
   const ServeConfig& serve = config.serve;
   identity::ServiceAccountRegistry registry;
   identity::IdentityResolver resolver(registry, config.identity);
-  auto sources = start_sources(config, registry, resolver);
+  auto sources = start_sources(config, std::move(checked), registry, resolver);
   if (!sources) return startup_error(sources.error());
 
   admission::ReviewHandler handler(resolver, config.mutation, config.static_credentials,

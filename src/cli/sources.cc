@@ -115,17 +115,19 @@ Status check_serving_certificate(const Config& config, int64_t now) {
 
 }  // namespace
 
-Status preflight(const Config& config, int64_t now) {
+Result<Preflight> preflight(const Config& config, int64_t now) {
   const ServeConfig& serve = config.serve;
-  if (auto ok = check_serving_certificate(config, now); !ok) return ok;
+  Preflight checked;
+  if (auto ok = check_serving_certificate(config, now); !ok) return Error{ok.error()};
   if (!serve.service_accounts_file.empty()) {
     auto records = identity::load_service_accounts(serve.service_accounts_file,
                                                    config.mutation.annotation_prefix);
     if (!records) return Error{records.error()};
+    checked.service_accounts = std::move(*records);
   } else {
     auto rest = rest_config(serve);
     if (!rest) return Error{rest.error()};
-    if (auto ok = kube::check_credentials(*rest); !ok) return ok;
+    if (auto ok = kube::check_credentials(*rest); !ok) return Error{ok.error()};
   }
   if (!serve.watch_container_credentials_config.empty()) {
     const std::string& path = serve.watch_container_credentials_config;
@@ -134,10 +136,10 @@ Status preflight(const Config& config, int64_t now) {
     auto parsed = identity::parse_container_credentials_config(*text);
     if (!parsed) return Error{path + ": " + parsed.error()};
   }
-  return Ok{};
+  return checked;
 }
 
-Result<std::unique_ptr<Sources>> start_sources(const Config& config,
+Result<std::unique_ptr<Sources>> start_sources(const Config& config, Preflight checked,
                                                identity::ServiceAccountRegistry& registry,
                                                identity::IdentityResolver& resolver) {
   const ServeConfig& serve = config.serve;
@@ -147,11 +149,14 @@ Result<std::unique_ptr<Sources>> start_sources(const Config& config,
       std::chrono::duration<double>(serve.service_account_lookup_grace_seconds));
 
   if (!serve.service_accounts_file.empty()) {
-    auto records = identity::load_service_accounts(serve.service_accounts_file,
-                                                   config.mutation.annotation_prefix);
-    if (!records) return Error{records.error()};
-    const std::size_t loaded = records->size();
-    registry.replace_all(std::move(*records));
+    if (!checked.service_accounts) {
+      auto records = identity::load_service_accounts(serve.service_accounts_file,
+                                                     config.mutation.annotation_prefix);
+      if (!records) return Error{records.error()};
+      checked.service_accounts = std::move(*records);
+    }
+    const std::size_t loaded = checked.service_accounts->size();
+    registry.replace_all(std::move(*checked.service_accounts));
     log::info("service accounts loaded",
               {{"file", serve.service_accounts_file}, {"count", std::to_string(loaded)}});
   } else {

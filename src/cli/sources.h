@@ -7,12 +7,15 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "admission/review_handler.h"
 #include "cli/config.h"
 #include "common/result.h"
 #include "identity/registry.h"
+#include "identity/service_accounts_file.h"
 
 namespace irsa::cli {
 
@@ -41,10 +44,15 @@ class Sources {
 // SERVICE.NAMESPACE.svc when --service-name and --namespace are both given),
 // the ServiceAccounts file (it holds ServiceAccounts) or the kubeconfig and
 // its credentials (or the in-cluster config), and the container-credentials
-// file. `now` is seconds since the epoch.
-Status preflight(const Config& config, int64_t now);
+// file. `now` is seconds since the epoch. What it read that a start uses
+// is kept, so a start reads it once.
+struct Preflight {
+  // The --service-accounts-file's ServiceAccounts, when that is the source.
+  std::optional<std::vector<identity::ServiceAccountRecord>> service_accounts;
+};
+Result<Preflight> preflight(const Config& config, int64_t now);
 
-Result<std::unique_ptr<Sources>> start_sources(const Config& config,
+Result<std::unique_ptr<Sources>> start_sources(const Config& config, Preflight checked,
                                                identity::ServiceAccountRegistry& registry,
                                                identity::IdentityResolver& resolver);
 
