@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "cli/config.h"
+#include "files/read.h"
 #include "kube/api_client.h"
 #include "kube/rest_config.h"
 #include "manifest/documents.h"
@@ -178,7 +179,7 @@ Status write_file(const std::filesystem::path& path, const std::string& text) {
 // `flag` names where the path came from, so that a file given to the wrong
 // flag reads as that: "--trust-policy token.jwt is not valid JSON ...".
 Result<nlohmann::json> read_json_file(std::string_view flag, const std::string& path) {
-  auto text = manifest::read_file(path);
+  auto text = files::read_file(path);
   if (!text) return Error{std::string(flag) + " " + text.error()};
   auto parsed = oidc::parse_json(*text, std::string(flag) + " " + path);
   if (!parsed && text->find('{') == std::string::npos &&
@@ -325,7 +326,7 @@ int run_issuer(const std::vector<std::string>& args) {
     options.issuer = *issuer;
     std::vector<oidc::PublicKey> keys;
     for (const auto& file : flags->all("--signing-key-pub")) {
-      auto text = manifest::read_file(file);
+      auto text = files::read_file(file);
       if (!text) return fail(kCommand, text.error());
       auto loaded = oidc::parse_public_keys_pem(*text, file);
       if (!loaded) return fail(kCommand, loaded.error());
@@ -453,7 +454,7 @@ int run_explain(const std::vector<std::string>& args) {
   oidc::ExplainOptions options;
   std::optional<std::string> token;
   if (by_token) {
-    auto text = manifest::read_file(flags->get("--token"));
+    auto text = files::read_file(flags->get("--token"));
     if (!text) return fail(kCommand, text.error());
     token = trim(*text);
   }

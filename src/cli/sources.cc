@@ -6,6 +6,8 @@
 #include <optional>
 #include <utility>
 
+#include "files/read.h"
+#include "files/watcher.h"
 #include "identity/container_credentials.h"
 #include "identity/service_accounts_file.h"
 #include "kube/api_client.h"
@@ -14,9 +16,7 @@
 #include "kube/service_account_lookup.h"
 #include "kube/service_account_source.h"
 #include "log/log.h"
-#include "manifest/documents.h"
 #include "server/tls_context.h"
-#include "watch/file_watcher.h"
 
 namespace irsa::cli {
 namespace {
@@ -68,7 +68,7 @@ class StartedSources : public Sources {
   std::unique_ptr<kube::ServiceAccountSource> service_accounts_;
   std::unique_ptr<kube::ServiceAccountLookup> lookup_;
   std::unique_ptr<kube::ConfigMapSource> config_map_;
-  std::unique_ptr<watch::FileWatcher> container_credentials_;
+  std::unique_ptr<files::FileWatcher> container_credentials_;
 };
 
 // The API server's configuration, in client-go's order: --kubeconfig (with
@@ -131,7 +131,7 @@ Result<Preflight> preflight(const Config& config, int64_t now) {
   }
   if (!serve.watch_container_credentials_config.empty()) {
     const std::string& path = serve.watch_container_credentials_config;
-    auto text = manifest::read_file(path);
+    auto text = files::read_file(path);
     if (!text) return Error{text.error()};
     auto parsed = identity::parse_container_credentials_config(*text);
     if (!parsed) return Error{path + ": " + parsed.error()};
@@ -194,9 +194,9 @@ Result<std::unique_ptr<Sources>> start_sources(const Config& config, Preflight c
   }
 
   if (!serve.watch_container_credentials_config.empty()) {
-    watch::FileWatcherOptions options;
+    files::FileWatcherOptions options;
     options.description = "container-credentials config";
-    sources->container_credentials_ = std::make_unique<watch::FileWatcher>(
+    sources->container_credentials_ = std::make_unique<files::FileWatcher>(
         serve.watch_container_credentials_config,
         [&resolver,
          path = serve.watch_container_credentials_config](const std::string& text) -> Status {

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "files/read.h"
 #include "manifest/documents.h"
 
 namespace irsa::identity {
@@ -66,7 +67,7 @@ Result<ContainerCredentialsConfig> parse_container_credentials_config(std::strin
 }
 
 Result<ContainerCredentialsConfig> load_container_credentials_config(const std::string& path) {
-  auto text = manifest::read_file(path);
+  auto text = files::read_file(path);
   if (!text) return Error{text.error()};
   auto config = parse_container_credentials_config(*text);
   if (!config) return Error{path + ": " + config.error()};

@@ -8,7 +8,6 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -16,22 +15,14 @@
 
 #include "common/openssl.h"
 #include "common/quote.h"
-#include "manifest/documents.h"
 
 namespace irsa::kube {
 namespace {
 
 constexpr std::size_t kMaxErrorBody = 64 * 1024;
 
-std::string file_fingerprint(const std::string& path) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) return {};
-  return std::to_string(info.st_dev) + ":" + std::to_string(info.st_ino) + ":" +
-         std::to_string(info.st_size) + ":" + std::to_string(info.st_mtim.tv_sec) + "." +
-         std::to_string(info.st_mtim.tv_nsec);
-}
-
-std::string trim(std::string text) {
+std::string trim(const std::string& input) {
+  std::string text = input;
   auto not_space = [](unsigned char c) { return !std::isspace(c); };
   text.erase(text.begin(), std::find_if(text.begin(), text.end(), not_space));
   text.erase(std::find_if(text.rbegin(), text.rend(), not_space).base(), text.end());
@@ -63,19 +54,34 @@ void set_timeout(Duration duration, const std::function<void(time_t, time_t)>& s
 
 }  // namespace
 
+namespace {
+
+files::FileWatcherOptions token_file_options() {
+  files::FileWatcherOptions options;
+  options.description = "API server token file";
+  return options;
+}
+
+}  // namespace
+
 TokenSource::TokenSource(std::string fixed_token, std::string token_file)
-    : fixed_token_(std::move(fixed_token)), token_file_(std::move(token_file)) {}
+    : fixed_token_(std::move(fixed_token)),
+      from_file_(!token_file.empty()),
+      file_(
+          std::move(token_file),
+          [this](const std::string& text) IRSA_NO_THREAD_SAFETY_ANALYSIS {
+            file_token_ = trim(text);  // called by load() and check() below, under mutex_
+            return Status(Ok{});
+          },
+          token_file_options()) {}
 
 std::string TokenSource::token() {
-  if (token_file_.empty()) return fixed_token_;
-  std::lock_guard lock(mutex_);
-  std::string fingerprint = file_fingerprint(token_file_);
-  if (!fingerprint.empty() && fingerprint != fingerprint_) {
-    auto text = manifest::read_file(token_file_);
-    if (text) {
-      file_token_ = trim(std::move(*text));
-      fingerprint_ = std::move(fingerprint);
-    }
+  if (!from_file_) return fixed_token_;
+  MutexLock lock(mutex_);
+  if (!loaded_) {
+    loaded_ = file_.load().ok();  // retried on the next use until it reads
+  } else {
+    file_.check();
   }
   return file_token_.empty() ? fixed_token_ : file_token_;
 }

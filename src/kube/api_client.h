@@ -14,6 +14,8 @@
 #include <string_view>
 
 #include "common/result.h"
+#include "common/thread_annotations.h"
+#include "files/watcher.h"
 #include "kube/rest_config.h"
 
 namespace irsa::kube {
@@ -34,21 +36,23 @@ struct HttpResponse {
 };
 
 // The bearer token for requests: fixed, or read from a file and re-read
-// whenever the file changes (inode, size or modification time, which also
-// catches the symlink swap of projected volumes). Thread-safe.
+// whenever the file changes (a files::FileWatcher checked before each use:
+// inode, size or modification time, which also catches the symlink swap of
+// projected volumes). Thread-safe.
 class TokenSource {
  public:
   TokenSource(std::string fixed_token, std::string token_file);
   // The current token, "" when there is none. On a read error the last token
   // read stays in use.
-  std::string token();
+  std::string token() IRSA_EXCLUDES(mutex_);
 
  private:
-  std::string fixed_token_;
-  std::string token_file_;
-  std::mutex mutex_;
-  std::string file_token_;
-  std::string fingerprint_;
+  const std::string fixed_token_;
+  const bool from_file_;
+  Mutex mutex_;
+  std::string file_token_ IRSA_GUARDED_BY(mutex_);
+  bool loaded_ IRSA_GUARDED_BY(mutex_) = false;
+  files::FileWatcher file_;  // applies to file_token_ with mutex_ held
 };
 
 class Connection;

@@ -15,6 +15,7 @@
 
 #include "common/openssl.h"
 #include "common/quote.h"
+#include "files/read.h"
 #include "manifest/documents.h"
 
 namespace irsa::kube {
@@ -102,7 +103,7 @@ Result<std::string> pem_from(const json& object, const char* data_field, const c
     return std::move(*decoded);
   }
   if (!file.empty()) {
-    auto text = manifest::read_file(absolute_to(base_dir, file));
+    auto text = files::read_file(absolute_to(base_dir, file));
     if (!text) return Error{std::string(what) + ": " + text.error()};
     return std::move(*text);
   }
@@ -412,7 +413,7 @@ Result<RestConfig> read_kubeconfig(const std::string& path, std::string_view ser
     if (!ok) return prefix(who + ": token and tokenFile must be strings");
     if (!token_file.empty()) {
       rest.bearer_token_file = absolute_to(base_dir, token_file);
-      auto token = manifest::read_file(rest.bearer_token_file);
+      auto token = files::read_file(rest.bearer_token_file);
       if (!token) return prefix(who + ": tokenFile: " + token.error());
     }
     auto cert = pem_from(*user, "client-certificate-data", "client-certificate", base_dir, who);
@@ -465,9 +466,9 @@ Result<RestConfig> in_cluster_config(const InClusterSource& source) {
   rest.origin = "in-cluster";
   rest.server = std::move(*url);
   rest.bearer_token_file = source.service_account_dir + "/token";
-  auto token = manifest::read_file(rest.bearer_token_file);
+  auto token = files::read_file(rest.bearer_token_file);
   if (!token) return Error{"in-cluster: " + token.error()};
-  auto ca = manifest::read_file(source.service_account_dir + "/ca.crt");
+  auto ca = files::read_file(source.service_account_dir + "/ca.crt");
   if (!ca) return Error{"in-cluster: " + ca.error()};
   rest.certificate_authority_pem = std::move(*ca);
   if (auto checked = check_credentials(rest); !checked) return Error{checked.error()};

@@ -2,18 +2,12 @@
 // nlohmann values with the YAML 1.2 core schema, Lists flattened.
 #include "manifest/documents.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cctype>
-#include <cerrno>
 #include <charconv>
 #include <cstdint>
 #include <limits>
 #include <optional>
 #include <sstream>
-#include <system_error>
 #include <utility>
 
 #include <yaml-cpp/depthguard.h>
@@ -22,6 +16,7 @@
 
 #include "common/quote.h"
 #include "common/utf8.h"
+#include "files/read.h"
 
 namespace irsa::manifest {
 namespace {
@@ -513,53 +508,9 @@ Result<std::vector<nlohmann::json>> parse_documents(std::string_view text,
 }
 
 Result<std::vector<nlohmann::json>> read_documents(const std::string& path) {
-  auto text = read_file(path);
+  auto text = files::read_file(path);
   if (!text) return Error{text.error()};
   return parse_documents(*text, path);
-}
-
-Result<std::string> read_file(const std::string& path) {
-  auto failure = [&path](int error) {
-    return Error{"cannot read " + path + ": " + std::system_category().message(error)};
-  };
-  auto too_large = [&path] {
-    return Error{"cannot read " + path + ": larger than " + std::to_string(kMaxFileSize >> 20) +
-                 " MiB"};
-  };
-  // Opened non-blocking so that a FIFO without a writer does not block the
-  // open forever (it then reads as empty); reads block again, for pipes.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return failure(errno);
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
-  if (int flags = ::fcntl(fd, F_GETFL);
-      flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
-    return failure(errno);
-  }
-
-  struct stat info {};
-  if (::fstat(fd, &info) != 0) return failure(errno);
-  if (S_ISDIR(info.st_mode)) return failure(EISDIR);
-  if (S_ISREG(info.st_mode) && static_cast<uint64_t>(info.st_size) > kMaxFileSize) {
-    return too_large();
-  }
-  std::string content;
-  if (S_ISREG(info.st_mode)) content.reserve(static_cast<std::size_t>(info.st_size));
-  // Read until EOF rather than trusting st_size: pipes and /proc files report 0.
-  char buffer[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return failure(errno);
-    }
-    if (n == 0) break;
-    if (content.size() + static_cast<std::size_t>(n) > kMaxFileSize) return too_large();
-    content.append(buffer, static_cast<std::size_t>(n));
-  }
-  return content;
 }
 
 }  // namespace irsa::manifest

@@ -20,14 +20,8 @@ namespace irsa::manifest {
 // replaced by its items. `origin` names the input in error messages.
 Result<std::vector<nlohmann::json>> parse_documents(std::string_view text, std::string_view origin);
 
-// Reads the file at `path` and parses it as above.
+// Reads the file at `path` (files::read_file) and parses it as above.
 Result<std::vector<nlohmann::json>> read_documents(const std::string& path);
-
-// Reads a whole file; the error names the path and the reason. Files larger
-// than kMaxFileSize are refused.
-Result<std::string> read_file(const std::string& path);
-
-inline constexpr std::size_t kMaxFileSize = std::size_t{64} << 20;  // 64 MiB
 
 // Containers nested deeper than this are refused (the converters recurse).
 inline constexpr int kMaxNestingDepth = 256;

@@ -203,6 +203,18 @@ Status HttpsServer::start() {
   if (!ctx) return Error{ctx.error()};
   impl.ctx = std::move(*ctx);
 
+  CertificateReloaderOptions reload;
+  reload.cert_file = options.tls_cert_file;
+  reload.key_file = options.tls_key_file;
+  reload.poll_interval = options.certificate_poll_interval;
+  reload.on_reload = [metrics = impl.metrics](bool success, const CertifiedKey* in_service) {
+    if (!metrics) return;
+    metrics->record_certificate_reload(success);
+    if (in_service) metrics->set_certificate_expiry(in_service->not_after());
+  };
+  impl.reloader = std::make_unique<CertificateReloader>(*impl.certificates, std::move(reload));
+  if (auto following = impl.reloader->start(); !following) return Error{following.error()};
+
   auto listener = listen_on(options.bind_address, options.port);
   if (!listener) return Error{listener.error()};
   impl.port = bound_port(*listener);
@@ -241,17 +253,6 @@ Status HttpsServer::start() {
                  ": " + started.error()};
   }
 
-  CertificateReloaderOptions reload;
-  reload.cert_file = options.tls_cert_file;
-  reload.key_file = options.tls_key_file;
-  reload.poll_interval = options.certificate_poll_interval;
-  reload.on_reload = [metrics = impl.metrics](bool success, const CertifiedKey* in_service) {
-    if (!metrics) return;
-    metrics->record_certificate_reload(success);
-    if (in_service) metrics->set_certificate_expiry(in_service->not_after());
-  };
-  impl.reloader = std::make_unique<CertificateReloader>(*impl.certificates, std::move(reload));
-  impl.reloader->start();
   log::debug(2, "serving limits",
              {{"max_connections", std::to_string(loop_options.max_connections)},
               {"worker_threads", std::to_string(loop_options.min_workers)},

@@ -5,10 +5,6 @@
 
 #include <openssl/x509v3.h>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -22,6 +18,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "files/read.h"
 #include "log/log.h"
 #include "server/http_request.h"
 
@@ -106,39 +103,14 @@ std::string openssl_error() {
 }
 
 Result<std::string> read_pem(const std::string& path, const char* what) {
-  // O_NONBLOCK and regular files only: opening a FIFO would wait for a writer
-  // forever, at start or in the reloader, which then cannot be stopped.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    return Error{std::string("cannot read the TLS ") + what + " " + path + ": " +
-                 std::strerror(errno)};
-  }
-  struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    ::close(fd);
-    return Error{std::string("cannot read the TLS ") + what + " " + path + ": not a regular file"};
-  }
-  std::FILE* file = ::fdopen(fd, "rb");
-  if (!file) {
-    ::close(fd);
-    return Error{std::string("cannot read the TLS ") + what + " " + path + ": " +
-                 std::strerror(errno)};
-  }
-  std::string text;
-  char buffer[16 * 1024];
-  bool too_big = false;
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, file)) {
-    text.append(buffer, n);
-    if (text.size() > kMaxPemBytes) {
-      too_big = true;
-      break;
-    }
-  }
-  const bool failed = std::ferror(file) != 0;
-  std::fclose(file);
-  if (failed) return Error{std::string("cannot read the TLS ") + what + " " + path};
-  if (too_big) return Error{std::string("the TLS ") + what + " " + path + " is over 1 MiB"};
-  return text;
+  // Regular files only: opening a FIFO would wait for a writer forever, at
+  // start or in the reloader, which then cannot be stopped.
+  files::ReadLimits limits;
+  limits.max_bytes = kMaxPemBytes;
+  limits.regular_only = true;
+  const std::string named = std::string("the TLS ") + what;
+  limits.what = named;
+  return files::read_file(path, limits);
 }
 
 std::string hex(const unsigned char* data, std::size_t size) {
@@ -180,16 +152,6 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length,
 int install_current_certificate(SSL* ssl, void* arg) {
   auto snapshot = static_cast<CertificateStore*>(arg)->current();
   return snapshot && snapshot->install(ssl) ? 1 : 0;
-}
-
-// What identifies the files' content without reading it. stat() follows
-// symlinks: a swapped `..data` link shows up as another inode.
-std::string file_identity(const std::string& path) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) return "missing:" + std::to_string(errno);
-  return std::to_string(info.st_dev) + ":" + std::to_string(info.st_ino) + ":" +
-         std::to_string(info.st_size) + ":" + std::to_string(info.st_mtim.tv_sec) + "." +
-         std::to_string(info.st_mtim.tv_nsec);
 }
 
 std::string utc(int64_t seconds) {
@@ -248,11 +210,17 @@ Result<std::shared_ptr<const CertifiedKey>> CertifiedKey::load(const std::string
   if (!cert_pem) return Error{cert_pem.error()};
   auto key_pem = read_pem(key_file, "key");
   if (!key_pem) return Error{key_pem.error()};
+  return from_pem(*cert_pem, *key_pem, cert_file, key_file);
+}
 
+Result<std::shared_ptr<const CertifiedKey>> CertifiedKey::from_pem(const std::string& cert_pem,
+                                                                   const std::string& key_pem,
+                                                                   const std::string& cert_file,
+                                                                   const std::string& key_file) {
   ERR_clear_error();
   std::shared_ptr<CertifiedKey> pair(new CertifiedKey());
   {
-    auto bio = openssl::memory_bio(cert_pem->data(), cert_pem->size());
+    auto bio = openssl::memory_bio(cert_pem.data(), cert_pem.size());
     if (!bio) return Error{"cannot load the TLS certificate " + cert_file + ": " + openssl_error()};
     pair->leaf_.reset(PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr));
     if (pair->leaf_) {
@@ -271,7 +239,7 @@ Result<std::shared_ptr<const CertifiedKey>> CertifiedKey::load(const std::string
     ERR_clear_error();  // the end of the chain reads as "no start line"
   }
   {
-    auto bio = openssl::memory_bio(key_pem->data(), key_pem->size());
+    auto bio = openssl::memory_bio(key_pem.data(), key_pem.size());
     if (!bio) return Error{"cannot load the TLS key " + key_file + ": " + openssl_error()};
     pair->key_.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
     if (!pair->key_) {
@@ -379,53 +347,38 @@ CertificateReloader::CertificateReloader(CertificateStore& store,
 
 CertificateReloader::~CertificateReloader() { stop(); }
 
-void CertificateReloader::start() {
-  seen_ = file_identity(options_.cert_file) + "|" + file_identity(options_.key_file);
-  thread_ = std::thread([this] { run(); });
+Status CertificateReloader::start() {
+  files::FileWatcherOptions watch;
+  watch.poll_interval = options_.poll_interval;
+  watch.description = "TLS certificate";
+  watch.limits.max_bytes = kMaxPemBytes;
+  watch.limits.regular_only = true;
+  watch.on_outcome = [this](const Status& outcome) {
+    if (outcome) return;  // apply() said what went into service
+    auto current = store_.current();
+    log::warning("TLS certificate reload failed; the previous certificate stays in service",
+                 {{"error", outcome.error()},
+                  {"serial", current ? std::string_view(current->serial()) : ""}});
+    if (options_.on_reload) options_.on_reload(false, current.get());
+  };
+  watcher_ = std::make_unique<files::FileWatcher>(
+      std::vector<std::string>{options_.cert_file, options_.key_file},
+      [this](const std::vector<std::string>& pems) { return apply(pems[0], pems[1]); },
+      std::move(watch));
+  return watcher_->start();
 }
 
 void CertificateReloader::stop() {
-  {
-    MutexLock lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (watcher_) watcher_->stop();
 }
 
-void CertificateReloader::run() {
-  for (;;) {
-    {
-      MutexLock lock(mutex_);
-      const auto until = std::chrono::steady_clock::now() + options_.poll_interval;
-      while (!stopping_ && wake_.wait_until(mutex_, until) != std::cv_status::timeout) {
-      }
-      if (stopping_) return;
-    }
-    check();
-  }
-}
-
-void CertificateReloader::check() {
-  std::string identity = file_identity(options_.cert_file) + "|" + file_identity(options_.key_file);
-  if (identity == seen_) return;
-  seen_ = std::move(identity);
-
-  auto loaded = CertifiedKey::load(options_.cert_file, options_.key_file);
+Status CertificateReloader::apply(const std::string& cert_pem, const std::string& key_pem) {
+  auto loaded = CertifiedKey::from_pem(cert_pem, key_pem, options_.cert_file, options_.key_file);
+  if (!loaded) return Error{loaded.error()};
   auto current = store_.current();
-  if (loaded && current && (*loaded)->same_as(*current)) return;  // touched, not changed
-  std::string problem;
-  if (!loaded) {
-    problem = loaded.error();
-  } else if ((*loaded)->not_after() <= static_cast<int64_t>(std::time(nullptr))) {
-    problem = "the new certificate expired at " + utc((*loaded)->not_after());
-  }
-  if (!problem.empty()) {
-    log::warning(
-        "TLS certificate reload failed; the previous certificate stays in service",
-        {{"error", problem}, {"serial", current ? std::string_view(current->serial()) : ""}});
-    if (options_.on_reload) options_.on_reload(false, current.get());
-    return;
+  if (current && (*loaded)->same_as(*current)) return Ok{};  // touched, not changed
+  if ((*loaded)->not_after() <= static_cast<int64_t>(std::time(nullptr))) {
+    return Error{"the new certificate expired at " + utc((*loaded)->not_after())};
   }
   store_.replace(*loaded);
   const CertifiedKey& pair = **loaded;
@@ -434,6 +387,7 @@ void CertificateReloader::check() {
                                          {"sha256", pair.sha256()},
                                          {"not_after", utc(pair.not_after())}});
   if (options_.on_reload) options_.on_reload(true, &pair);
+  return Ok{};
 }
 
 }  // namespace irsa::server

@@ -5,20 +5,19 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include <openssl/ssl.h>
 
 #include "common/openssl.h"
 #include "common/result.h"
 #include "common/thread_annotations.h"
+#include "files/watcher.h"
 
 namespace irsa::server {
 
@@ -43,6 +42,11 @@ class CertifiedKey {
   // what is wrong: unreadable, no certificate, no key, key not matching.
   static Result<std::shared_ptr<const CertifiedKey>> load(const std::string& cert_file,
                                                           const std::string& key_file);
+  // The same from the files' contents; the names are for messages.
+  static Result<std::shared_ptr<const CertifiedKey>> from_pem(const std::string& cert_pem,
+                                                              const std::string& key_pem,
+                                                              const std::string& cert_file,
+                                                              const std::string& key_file);
   CertifiedKey(const CertifiedKey&) = delete;
   CertifiedKey& operator=(const CertifiedKey&) = delete;
 
@@ -98,12 +102,12 @@ struct CertificateReloaderOptions {
   std::function<void(bool success, const CertifiedKey* in_service)> on_reload;
 };
 
-// Follows the certificate and key files: every poll_interval it stats both
-// (following symlinks, so the `..data` swap of a Kubernetes Secret volume and
-// cert-manager's renewals show up as a new inode/size/mtime) and, when either
-// changed, loads the pair. A pair that does not load or match, or that has
-// expired, is logged with the reason and the previous one stays in service;
-// it is retried when the files change again.
+// Follows the certificate and key files with a files::FileWatcher (inotify
+// on their folders and a stat every poll_interval, following symlinks, so the
+// `..data` swap of a Kubernetes Secret volume and cert-manager's renewals are
+// seen) and, when either changed, loads the pair. A pair that does not load
+// or match, or that has expired, is logged with the reason and the previous
+// one stays in service; it is retried when the files change again.
 class CertificateReloader {
  public:
   CertificateReloader(CertificateStore& store, CertificateReloaderOptions options);
@@ -111,20 +115,19 @@ class CertificateReloader {
   CertificateReloader(const CertificateReloader&) = delete;
   CertificateReloader& operator=(const CertificateReloader&) = delete;
 
-  void start();
+  // Reads the pair once (the store's pair when unchanged since it was
+  // loaded) and follows the files on a thread; an error when the files
+  // cannot be read or hold no valid pair now.
+  Status start();
   void stop();  // idempotent; joins the thread
 
  private:
-  void run() IRSA_EXCLUDES(mutex_);
-  void check();
+  // The watcher's apply: the new pair into service, or why not.
+  Status apply(const std::string& cert_pem, const std::string& key_pem);
 
   CertificateStore& store_;
   CertificateReloaderOptions options_;
-  std::string seen_;  // the files' identity (stat) last loaded or tried
-  Mutex mutex_;
-  std::condition_variable_any wake_;
-  bool stopping_ IRSA_GUARDED_BY(mutex_) = false;
-  std::thread thread_;
+  std::unique_ptr<files::FileWatcher> watcher_;
 };
 
 }  // namespace irsa::server

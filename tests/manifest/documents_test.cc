@@ -357,43 +357,6 @@ TEST(ParseDocuments, NextLineAndNoBreakSpaceEscapesAreUtf8) {
   EXPECT_EQ((*result)[0].dump(), "{\"k\u0085\":\"a\u0085b\u00a0c \u2028 \u00e9 \u20ac\"}");
 }
 
-TEST(ReadFile, ReadsTheWholeFile) {
-  TempDir dir;
-  std::string content = "line 1\nline 2\0binary"s;
-  auto path = dir.write("f.txt", content);
-  auto result = read_file(path);
-  ASSERT_TRUE(result.ok()) << result.error();
-  EXPECT_EQ(*result, content);
-}
-
-TEST(ReadFile, MissingFileNamesThePathAndReason) {
-  TempDir dir;
-  auto result = read_file(dir.path("absent.yaml"));
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error(),
-            "cannot read " + dir.path("absent.yaml") + ": No such file or directory");
-}
-
-TEST(ReadFile, DirectoryIsAnError) {
-  TempDir dir;
-  auto result = read_file(dir.path(""));
-  ASSERT_FALSE(result.ok());
-  EXPECT_THAT(result.error(), HasSubstr("Is a directory"));
-}
-
-TEST(ReadFile, RefusesFilesLargerThanTheLimit) {
-  TempDir dir;
-  auto path = dir.path("big.yaml");
-  {
-    std::ofstream out(path, std::ios::binary);
-    out.seekp(static_cast<std::streamoff>(kMaxFileSize));  // sparse: kMaxFileSize + 1 bytes
-    out.put('x');
-  }
-  auto result = read_file(path);
-  ASSERT_FALSE(result.ok());
-  EXPECT_THAT(result.error(), HasSubstr("larger than 64 MiB"));
-}
-
 TEST(ReadDocuments, ParsesTheFileAndNamesItInErrors) {
   TempDir dir;
   auto good = dir.write("good.yaml", "kind: ServiceAccount\nmetadata: {name: a}\n");

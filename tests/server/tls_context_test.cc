@@ -98,7 +98,7 @@ TEST(CertificateReloader, SwapsInANewPairAndKeepsTheOldOneOnABrokenPair) {
     ++(success ? successes : failures);
   };
   CertificateReloader reloader(store, options);
-  reloader.start();
+  ASSERT_TRUE(reloader.start());
 
   auto renewed = CertifiedKey::load(certs.renewed / "tls.crt", certs.renewed / "tls.key");
   put(certs.renewed / "tls.crt", certs.renewed / "tls.key");

@@ -8,9 +8,9 @@
 #include <filesystem>
 #include <string>
 
-#include "manifest/documents.h"
+#include "files/read.h"
 
-namespace irsa::manifest {
+namespace irsa::files {
 namespace {
 
 namespace fs = std::filesystem;
@@ -42,4 +42,4 @@ TEST(BadInputRegression, PipeWithWriterIsReadWhole) {
 }
 
 }  // namespace
-}  // namespace irsa::manifest
+}  // namespace irsa::files

@@ -1,6 +1,6 @@
 // Following a config file: in-place edits, rename, the Kubernetes volume
 // symlink swap, rejected content keeping the last good one.
-#include "watch/file_watcher.h"
+#include "files/watcher.h"
 
 #include <chrono>
 #include <filesystem>
@@ -8,10 +8,11 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
-namespace irsa::watch {
+namespace irsa::files {
 namespace {
 
 namespace fs = std::filesystem;
@@ -133,5 +134,61 @@ TEST_F(FileWatcherTest, StopsPromptly) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(1000));
 }
 
+
+TEST_F(FileWatcherTest, FollowsSeveralFilesAsOneUnit) {
+  // As the certificate and its key: a change to either hands over both.
+  write(dir_ / "tls.crt", "cert:1");
+  write(dir_ / "tls.key", "key:1");
+  std::mutex mutex;
+  std::vector<std::string> seen;
+  FileWatcherOptions options;
+  options.poll_interval = std::chrono::milliseconds(5000);
+  FileWatcher watcher(
+      {(dir_ / "tls.crt").string(), (dir_ / "tls.key").string()},
+      [&](const std::vector<std::string>& contents) -> Status {
+        std::lock_guard lock(mutex);
+        seen.push_back(contents.at(0) + "+" + contents.at(1));
+        return Ok{};
+      },
+      options);
+  ASSERT_TRUE(watcher.start());
+  write(dir_ / "tls.key.new", "key:2");
+  fs::rename(dir_ / "tls.key.new", dir_ / "tls.key");
+  ASSERT_TRUE(eventually(
+      [&] {
+        std::lock_guard lock(mutex);
+        return !seen.empty() && seen.back() == "cert:1+key:2";
+      },
+      std::chrono::milliseconds(3000)));
+  watcher.stop();
+  EXPECT_EQ(seen.front(), "cert:1+key:1");
+}
+
+TEST_F(FileWatcherTest, CheckOnTheCallersThreadAppliesOnlyNewContent) {
+  // The API token's way: no thread, a check before each use.
+  write(dir_ / "token", "good:1");
+  int calls = 0;
+  std::string last;
+  FileWatcher watcher((dir_ / "token").string(), [&](const std::string& text) -> Status {
+    ++calls;
+    last = text;
+    return Ok{};
+  });
+  ASSERT_TRUE(watcher.load());
+  EXPECT_EQ(last, "good:1");
+  watcher.check();
+  EXPECT_EQ(calls, 1);  // nothing changed
+  write(dir_ / "token.new", "good:2");
+  fs::rename(dir_ / "token.new", dir_ / "token");
+  watcher.check();
+  EXPECT_EQ(last, "good:2");
+  EXPECT_EQ(calls, 2);
+  write(dir_ / "token.new", "good:2");  // another inode, the same content
+  fs::rename(dir_ / "token.new", dir_ / "token");
+  watcher.check();
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(watcher.applied(), 2);
+}
+
 }  // namespace
-}  // namespace irsa::watch
+}  // namespace irsa::files
