@@ -1,5 +1,6 @@
 // irsa-webhook: with no subcommand it serves (AWS webhook's flags); the
 // subcommands are offline tools over the same core.
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <string>
@@ -36,6 +37,11 @@ int run_help(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // For every command, before any thread: a peer that closes a TLS
+  // connection mid-write (the API server, a webhook client) must not kill
+  // the process; OpenSSL writes with write(2). (HttpsServer::start does the
+  // same for itself, for programs other than this one, such as its tests.)
+  std::signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && (args.front() == "help" || args.front() == "-h")) {
     return run_help({args.begin() + 1, args.end()});

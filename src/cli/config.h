@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "admission/review_handler.h"
@@ -14,37 +15,25 @@
 #include "credentials/static_credentials.h"
 #include "identity/identity.h"
 #include "mutation/options.h"
+#include "server/https_server.h"
 
 namespace irsa::cli {
 
 enum class LogFormat { kText, kJson };
 
 struct ServeConfig {
-  // Listener.
-  std::string bind_address = "0.0.0.0";
-  int port = 443;
+  // Listener, TLS and limits: the server's own options, defaults included
+  // (server/https_server.h); the flags set them in place.
+  server::ServerOptions server;
   int metrics_port = 9999;
-  std::string tls_cert = "/etc/webhook/certs/tls.crt";
-  std::string tls_key = "/etc/webhook/certs/tls.key";
-  std::size_t max_request_bytes = 4 * 1024 * 1024;
   // The largest AdmissionReview answer; a review whose answer would be
   // larger is refused (allowed: false, code 413). See
   // admission::kDefaultMaxResponseBytes for why 4 MiB.
   std::size_t max_response_bytes = admission::kDefaultMaxResponseBytes;
-  int worker_threads = 0;  // 0: derived from the machine
-  int io_threads = 0;      // 0: one per core, at most 4
-  // Request bodies and replies held at once across all connections.
-  std::size_t max_bytes_in_flight = 64 * 1024 * 1024;
   double shutdown_grace_seconds = 10;
   // After SIGTERM, how long new connections are still served (with
   // Connection: close) while the Service stops routing here; within the grace.
   double shutdown_delay_seconds = 2;
-  std::string tls_min_version = "1.2";
-  std::string tls_cipher_suites;      // comma-separated; empty: secure defaults
-  double read_timeout_seconds = 10;   // a whole request, from its first byte
-  double write_timeout_seconds = 10;  // a whole reply
-  double idle_timeout_seconds = 120;  // keep-alive; above the API server's 90 s
-  std::size_t max_connections = 0;    // 0: from the open-files limit
 
   // Where ServiceAccounts come from.
   std::string service_accounts_file;
@@ -117,10 +106,18 @@ Status validate_config(const Config& config);
 // nullopt when malformed.
 std::optional<double> parse_go_duration(std::string_view text);
 
-// The --help text.
+// The --help text. The defaults it shows are those of a default-built
+// Config, written by the flag table.
 std::string usage_text();
+
+// Each flag's value in `config` as the flag takes it ("443", "10s",
+// "strip"), for the flags whose value can be written back; in table order.
+std::vector<std::pair<std::string, std::string>> flag_values(const Config& config);
 
 // "irsa-webhook <version> (<git revision>)".
 std::string version_string();
+// The parts of it, for the metrics' build info.
+const char* version();
+const char* git_revision();
 
 }  // namespace irsa::cli

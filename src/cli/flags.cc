@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "cli/config.h"
 #include "server/tls_context.h"
@@ -30,12 +32,22 @@ namespace {
 
 enum class Kind { kString, kInt, kBool, kDuration, kSize };
 
+// What a flag does to the Config: `set` stores a parsed value (an error
+// says what is wrong with it); `show` writes the value back as the flag
+// would take it, so that the help shows the default of a default-built
+// Config rather than a copy of it (null: the help says it in words).
+struct Target {
+  std::function<Status(Config&, std::string_view)> set;
+  std::function<std::string(const Config&)> show;
+};
+
+// One row of the table. A "{default}" in `help` is replaced by the target's
+// value in a default-constructed Config.
 struct Flag {
   const char* name;
   Kind kind;
   const char* help;
-  // Stores the parsed value; returns an error message for a bad value.
-  std::function<Status(Config&, std::string_view)> set;
+  Target target;
 };
 
 Result<int64_t> parse_int(std::string_view name, std::string_view text) {
@@ -109,126 +121,186 @@ std::optional<double> parse_go_duration(std::string_view text) {
 
 namespace {
 
-template <typename Setter>
-std::function<Status(Config&, std::string_view)> text(Setter setter) {
-  return [setter](Config& config, std::string_view value) -> Status {
-    setter(config) = std::string(value);
-    return Ok{};
-  };
+// Go's duration syntax for a value in seconds: the largest unit that
+// divides it (2m, 10s, 100ms).
+std::string show_seconds(double seconds) {
+  const double millis = std::round(seconds * 1000);
+  auto whole = [](double value) { return std::to_string(static_cast<int64_t>(value)); };
+  if (millis != 0 && std::fmod(millis, 3600000) == 0) return whole(millis / 3600000) + "h";
+  if (millis != 0 && std::fmod(millis, 60000) == 0) return whole(millis / 60000) + "m";
+  if (std::fmod(millis, 1000) == 0) return whole(millis / 1000) + "s";
+  return whole(millis) + "ms";
 }
 
-template <typename Setter>
-std::function<Status(Config&, std::string_view)> boolean(const char* name, Setter setter) {
-  return [name, setter](Config& config, std::string_view value) -> Status {
-    auto parsed = parse_bool(name, value);
-    if (!parsed) return Error{parsed.error()};
-    setter(config) = *parsed;
-    return Ok{};
-  };
+double in_seconds(double seconds) { return seconds; }
+double in_seconds(std::chrono::milliseconds duration) {
+  return static_cast<double>(duration.count()) / 1000;
 }
 
-template <typename Setter>
-std::function<Status(Config&, std::string_view)> integer(const char* name, Setter setter) {
-  return [name, setter](Config& config, std::string_view value) -> Status {
-    auto parsed = parse_int(name, value);
-    if (!parsed) return Error{parsed.error()};
-    using Target = std::remove_reference_t<decltype(setter(config))>;
-    if (*parsed < 0 && std::is_unsigned_v<Target>) {
-      return Error{"--" + std::string(name) + " must not be negative"};
-    }
-    if (std::cmp_greater(*parsed, std::numeric_limits<Target>::max()) ||
-        std::cmp_less(*parsed, std::numeric_limits<Target>::min())) {
-      return Error{"--" + std::string(name) + " " + std::string(value) + " is out of range"};
-    }
-    setter(config) = static_cast<Target>(*parsed);
-    return Ok{};
-  };
+template <typename Field>
+Target text(Field field) {
+  return {[field](Config& config, std::string_view value) -> Status {
+            field(config) = std::string(value);
+            return Ok{};
+          },
+          [field](const Config& config) { return std::string(field(config)); }};
 }
 
-template <typename Setter>
-std::function<Status(Config&, std::string_view)> duration(const char* name, Setter setter) {
-  return [name, setter](Config& config, std::string_view value) -> Status {
-    auto parsed = parse_go_duration(value);
-    if (!parsed) {
-      return Error{"--" + std::string(name) + " wants a duration such as 100ms, 2s or 1m, got \"" +
-                   std::string(value) + "\""};
-    }
-    setter(config) = *parsed;
-    return Ok{};
-  };
+template <typename Field>
+Target boolean(const char* name, Field field) {
+  return {[name, field](Config& config, std::string_view value) -> Status {
+            auto parsed = parse_bool(name, value);
+            if (!parsed) return Error{parsed.error()};
+            field(config) = *parsed;
+            return Ok{};
+          },
+          [field](const Config& config) { return std::string(field(config) ? "true" : "false"); }};
+}
+
+template <typename Field>
+Target integer(const char* name, Field field) {
+  return {
+      [name, field](Config& config, std::string_view value) -> Status {
+        auto parsed = parse_int(name, value);
+        if (!parsed) return Error{parsed.error()};
+        using Value = std::remove_reference_t<decltype(field(config))>;
+        if (*parsed < 0 && std::is_unsigned_v<Value>) {
+          return Error{"--" + std::string(name) + " must not be negative"};
+        }
+        if (std::cmp_greater(*parsed, std::numeric_limits<Value>::max()) ||
+            std::cmp_less(*parsed, std::numeric_limits<Value>::min())) {
+          return Error{"--" + std::string(name) + " " + std::string(value) + " is out of range"};
+        }
+        field(config) = static_cast<Value>(*parsed);
+        return Ok{};
+      },
+      [field](const Config& config) { return std::to_string(field(config)); }};
+}
+
+// Into seconds (double) or a std::chrono::milliseconds (rounded).
+template <typename Field>
+Target duration(const char* name, Field field) {
+  return {[name, field](Config& config, std::string_view value) -> Status {
+            auto parsed = parse_go_duration(value);
+            // Beyond ~30 years a duration means nothing here, and would not fit.
+            if (!parsed || std::abs(*parsed) > 1e9) {
+              return Error{"--" + std::string(name) +
+                           " wants a duration such as 100ms, 2s or 1m, got \"" +
+                           std::string(value) + "\""};
+            }
+            auto& target = field(config);
+            if constexpr (std::is_same_v<std::remove_reference_t<decltype(target)>, double>) {
+              target = *parsed;
+            } else {
+              target = std::chrono::milliseconds(std::llround(*parsed * 1000));
+            }
+            return Ok{};
+          },
+          [field](const Config& config) { return show_seconds(in_seconds(field(config))); }};
 }
 
 // Accepted for compatibility with AWS's webhook or klog; changes nothing here.
-std::function<Status(Config&, std::string_view)> ignored() {
-  return [](Config&, std::string_view) -> Status { return Ok{}; };
+Target ignored() {
+  return {[](Config&, std::string_view) -> Status { return Ok{}; }, nullptr};
 }
 
 // Accepted, recorded, and reported at start as not implemented yet.
-std::function<Status(Config&, std::string_view)> pending(const char* name, const char* reason) {
-  return [name, reason](Config& config, std::string_view) -> Status {
-    config.not_implemented.push_back(std::string("--") + name + " (" + reason + ")");
-    return Ok{};
-  };
+Target pending(const char* name, const char* reason) {
+  return {[name, reason](Config& config, std::string_view) -> Status {
+            config.not_implemented.push_back(std::string("--") + name + " (" + reason + ")");
+            return Ok{};
+          },
+          nullptr};
 }
 
+// A flag that takes one of a few words.
+template <typename Field, typename Value>
+Target one_of(const char* name, Field field,
+              std::vector<std::pair<std::string_view, Value>> choices) {
+  return {[name, field, choices](Config& config, std::string_view value) -> Status {
+            std::string words;
+            for (const auto& [word, meaning] : choices) {
+              if (value == word) {
+                field(config) = meaning;
+                return Ok{};
+              }
+              words += words.empty() ? "" : (&word == &choices.back().first ? " or " : ", ");
+              words += word;
+            }
+            return Error{"--" + std::string(name) + " must be " + words + ", got \"" +
+                         std::string(value) + "\""};
+          },
+          [field, choices](const Config& config) {
+            for (const auto& [word, meaning] : choices) {
+              if (field(config) == meaning) return std::string(word);
+            }
+            return std::string();
+          }};
+}
+
+// The field a flag sets, for both the setter and the shown default.
 #define FIELD(expr) \
-  [](Config & c) -> auto& { return c.expr; }
+  [](auto& c) -> auto& { return c.expr; }
 
 const std::vector<Flag>& flag_table() {
   static const std::vector<Flag> table = {
       // Listener and TLS.
-      {"port", Kind::kInt, "Port to listen on (default 443)", integer("port", FIELD(serve.port))},
-      {"bind-address", Kind::kString, "Address to listen on (default 0.0.0.0)",
-       text(FIELD(serve.bind_address))},
-      {"metrics-port", Kind::kInt, "Port for metrics over plain HTTP (default 9999)",
+      {"port", Kind::kInt, "Port to listen on (default {default})",
+       integer("port", FIELD(serve.server.port))},
+      {"bind-address", Kind::kString, "Address to listen on (default {default})",
+       text(FIELD(serve.server.bind_address))},
+      {"metrics-port", Kind::kInt, "Port for metrics over plain HTTP (default {default})",
        integer("metrics-port", FIELD(serve.metrics_port))},
-      {"tls-cert", Kind::kString, "TLS certificate file (default /etc/webhook/certs/tls.crt)",
-       text(FIELD(serve.tls_cert))},
-      {"tls-key", Kind::kString, "TLS key file (default /etc/webhook/certs/tls.key)",
-       text(FIELD(serve.tls_key))},
-      {"max-request-bytes", Kind::kSize, "Largest accepted request body (default 4194304)",
-       integer("max-request-bytes", FIELD(serve.max_request_bytes))},
+      {"tls-cert", Kind::kString, "TLS certificate file (default {default})",
+       text(FIELD(serve.server.tls_cert_file))},
+      {"tls-key", Kind::kString, "TLS key file (default {default})",
+       text(FIELD(serve.server.tls_key_file))},
+      {"max-request-bytes", Kind::kSize, "Largest accepted request body (default {default})",
+       integer("max-request-bytes", FIELD(serve.server.max_request_bytes))},
       {"max-response-bytes", Kind::kSize,
        "Largest AdmissionReview answer; a Pod whose patch would not fit is refused with "
-       "allowed: false, code 413 (default 4194304)",
+       "allowed: false, code 413 (default {default})",
        integer("max-response-bytes", FIELD(serve.max_response_bytes))},
-      {"tls-min-version", Kind::kString, "Lowest TLS version accepted: 1.2 or 1.3 (default 1.2)",
-       text(FIELD(serve.tls_min_version))},
+      {"tls-min-version", Kind::kString,
+       "Lowest TLS version accepted: 1.2 or 1.3 (default {default})",
+       text(FIELD(serve.server.tls.min_version))},
       {"tls-cipher-suites", Kind::kString,
        "Comma-separated TLS cipher suites, IANA names as Kubernetes takes them (default: ECDHE "
        "with AES-GCM or ChaCha20 for TLS 1.2, OpenSSL's TLS 1.3 suites)",
-       text(FIELD(serve.tls_cipher_suites))},
+       text(FIELD(serve.server.tls.cipher_suites))},
       {"read-timeout", Kind::kDuration,
        "A request (line, headers, body) must arrive within this, and a TLS handshake finish "
-       "(default 10s)",
-       duration("read-timeout", FIELD(serve.read_timeout_seconds))},
-      {"write-timeout", Kind::kDuration, "A reply must be written within this (default 10s)",
-       duration("write-timeout", FIELD(serve.write_timeout_seconds))},
+       "(default {default})",
+       duration("read-timeout", FIELD(serve.server.read_timeout))},
+      {"write-timeout", Kind::kDuration, "A reply must be written within this (default {default})",
+       duration("write-timeout", FIELD(serve.server.write_timeout))},
       {"idle-timeout", Kind::kDuration,
-       "Close a keep-alive connection idle this long (default 2m, above the API server's 90s)",
-       duration("idle-timeout", FIELD(serve.idle_timeout_seconds))},
+       "Close a keep-alive connection idle this long (default {default}, above the API server's "
+       "90s)",
+       duration("idle-timeout", FIELD(serve.server.idle_timeout))},
       {"max-connections", Kind::kInt,
        "Most connections open at once; at the limit the longest idle one is closed (default: "
        "the open-files limit less a reserve)",
-       integer("max-connections", FIELD(serve.max_connections))},
+       integer("max-connections", FIELD(serve.server.max_connections))},
       {"worker-threads", Kind::kInt,
        "Threads for reviews that wait on a ServiceAccount lookup or are large, at least "
        "(default max(8, 4 x cores); more are added, up to 256, while all are busy)",
-       integer("worker-threads", FIELD(serve.worker_threads))},
+       integer("worker-threads", FIELD(serve.server.worker_threads))},
       {"io-threads", Kind::kInt,
        "Threads that accept, run TLS, read requests, answer the usual review and write replies "
        "(default: one per core, at most 4)",
-       integer("io-threads", FIELD(serve.io_threads))},
+       integer("io-threads", FIELD(serve.server.io_threads))},
       {"max-bytes-in-flight", Kind::kSize,
        "Request bodies and replies held at once across all connections; a body that does not "
-       "fit waits within its read timeout (default 67108864)",
-       integer("max-bytes-in-flight", FIELD(serve.max_bytes_in_flight))},
+       "fit waits within its read timeout (default {default})",
+       integer("max-bytes-in-flight", FIELD(serve.server.max_bytes_in_flight))},
       {"shutdown-grace", Kind::kDuration,
-       "On SIGTERM/SIGINT, finish the requests in progress and exit within this (default 10s)",
+       "On SIGTERM/SIGINT, finish the requests in progress and exit within this (default "
+       "{default})",
        duration("shutdown-grace", FIELD(serve.shutdown_grace_seconds))},
       {"shutdown-delay", Kind::kDuration,
        "On SIGTERM/SIGINT, keep serving new connections this long (with /readyz at 503) while "
-       "the Service stops routing here (default 2s, within --shutdown-grace)",
+       "the Service stops routing here (default {default}, within --shutdown-grace)",
        duration("shutdown-delay", FIELD(serve.shutdown_delay_seconds))},
       // ServiceAccount sources.
       {"service-accounts-file", Kind::kString,
@@ -242,7 +314,7 @@ const std::vector<Flag>& flag_table() {
        "Accepted for compatibility; certificates always come from --tls-cert/--tls-key",
        boolean("in-cluster", FIELD(serve.in_cluster))},
       {"namespace", Kind::kString,
-       "The namespace this webhook and its ConfigMap live in (default eks)",
+       "The namespace this webhook and its ConfigMap live in (default {default})",
        text(FIELD(serve.namespace_name))},
       {"service-name", Kind::kString, "The Service fronting this webhook",
        text(FIELD(serve.service_name))},
@@ -252,23 +324,14 @@ const std::vector<Flag>& flag_table() {
        "Also read the pod-identity-webhook ConfigMap mapping ServiceAccounts to roles",
        boolean("watch-config-map", FIELD(serve.watch_config_map))},
       {"service-account-lookup-grace-period", Kind::kDuration,
-       "How long to wait for an unknown ServiceAccount to reach the cache (default 100ms)",
+       "How long to wait for an unknown ServiceAccount to reach the cache (default {default})",
        duration("service-account-lookup-grace-period",
                 FIELD(serve.service_account_lookup_grace_seconds))},
       {"unknown-service-account", Kind::kString,
        "admit or deny a Pod whose ServiceAccount is still unknown after the grace period "
-       "(default admit, as AWS's webhook; deny makes the controller retry)",
-       [](Config& config, std::string_view value) -> Status {
-         if (value == "admit") {
-           config.serve.unknown_service_account_deny = false;
-         } else if (value == "deny") {
-           config.serve.unknown_service_account_deny = true;
-         } else {
-           return Error{"--unknown-service-account must be admit or deny, got \"" +
-                        std::string(value) + "\""};
-         }
-         return Ok{};
-       }},
+       "(default {default}, as AWS's webhook; deny makes the controller retry)",
+       one_of("unknown-service-account", FIELD(serve.unknown_service_account_deny),
+              std::vector<std::pair<std::string_view, bool>>{{"admit", false}, {"deny", true}})},
       {"resync-period", Kind::kDuration,
        "Accepted for compatibility; the watch keeps the cache current without periodic resyncs",
        ignored()},
@@ -281,110 +344,99 @@ const std::vector<Flag>& flag_table() {
        "Not supported: needs EC2 instance metadata; use full ARNs in role-arn",
        pending("compose-role-arn", "needs EC2 instance metadata; use full role ARNs")},
       // Mutation.
-      {"annotation-prefix", Kind::kString, "Annotation prefix (default eks.amazonaws.com)",
+      {"annotation-prefix", Kind::kString, "Annotation prefix (default {default})",
        text(FIELD(mutation.annotation_prefix))},
-      {"token-audience", Kind::kString, "Default token audience (default sts.amazonaws.com)",
+      {"token-audience", Kind::kString, "Default token audience (default {default})",
        text(FIELD(identity.audience))},
-      {"token-mount-path", Kind::kString,
-       "Where the token is mounted (default /var/run/secrets/eks.amazonaws.com/serviceaccount)",
+      {"token-mount-path", Kind::kString, "Where the token is mounted (default {default})",
        text(FIELD(mutation.token_mount_path))},
-      {"token-expiration", Kind::kInt, "Default token lifetime in seconds (default 86400, min 600)",
+      {"token-expiration", Kind::kInt,
+       "Default token lifetime in seconds (default {default}, min 600)",
        integer("token-expiration", FIELD(identity.token_expiration))},
       {"aws-default-region", Kind::kString, "Set AWS_DEFAULT_REGION and AWS_REGION to this",
        text(FIELD(mutation.region))},
       {"inject-fs-group", Kind::kInt,
        "Set spec.securityContext.fsGroup to this GID (1-2147483647) in Pods that receive an "
-       "identity and set none, so the token is group-readable by every container (default off)",
-       [](Config& config, std::string_view value) -> Status {
-         if (value.empty()) {
-           config.mutation.inject_fs_group.reset();
-           return Ok{};
-         }
-         auto parsed = parse_int("inject-fs-group", value);
-         if (!parsed) return Error{parsed.error()};
-         if (*parsed < 1 || *parsed > 2147483647) {
-           return Error{
-               "--inject-fs-group must be a group ID from 1 to 2147483647 (not root's "
-               "group 0), got " +
-               std::to_string(*parsed)};
-         }
-         config.mutation.inject_fs_group = *parsed;
-         return Ok{};
-       }},
+       "identity and set none, so the token is group-readable by every container (default "
+       "{default})",
+       Target{[](Config& config, std::string_view value) -> Status {
+                if (value.empty()) {
+                  config.mutation.inject_fs_group.reset();
+                  return Ok{};
+                }
+                auto parsed = parse_int("inject-fs-group", value);
+                if (!parsed) return Error{parsed.error()};
+                if (*parsed < 1 || *parsed > 2147483647) {
+                  return Error{
+                      "--inject-fs-group must be a group ID from 1 to 2147483647 (not root's "
+                      "group 0), got " +
+                      std::to_string(*parsed)};
+                }
+                config.mutation.inject_fs_group = *parsed;
+                return Ok{};
+              },
+              [](const Config& config) {
+                const auto& gid = config.mutation.inject_fs_group;
+                return gid ? std::to_string(*gid) : std::string("off");
+              }}},
       {"sts-regional-endpoint", Kind::kBool, "Set AWS_STS_REGIONAL_ENDPOINTS=regional",
        boolean("sts-regional-endpoint", FIELD(identity.regional_sts))},
       {"inject-role-session-name", Kind::kBool,
        "Set AWS_ROLE_SESSION_NAME to the Pod's name (downward API)",
        boolean("inject-role-session-name", FIELD(identity.inject_role_session_name))},
       {"container-credentials-audience", Kind::kString,
-       "Token audience in container-credentials mode (default pods.eks.amazonaws.com)",
+       "Token audience in container-credentials mode (default {default})",
        text(FIELD(identity.container_credentials_audience))},
       {"container-credentials-full-uri", Kind::kString,
-       "AWS_CONTAINER_CREDENTIALS_FULL_URI (default http://169.254.170.23/v1/credentials)",
+       "AWS_CONTAINER_CREDENTIALS_FULL_URI (default {default})",
        text(FIELD(mutation.container_credentials_full_uri))},
       {"container-credentials-token-mount-path", Kind::kString,
-       "Token mount path in container-credentials mode (default "
-       "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount)",
+       "Token mount path in container-credentials mode (default {default})",
        text(FIELD(mutation.container_credentials_token_mount_path))},
       {"container-credentials-token-volume-name", Kind::kString,
-       "Token volume name in container-credentials mode (default eks-pod-identity-token)",
+       "Token volume name in container-credentials mode (default {default})",
        text(FIELD(mutation.container_credentials_token_volume_name))},
       {"container-credentials-token-path", Kind::kString,
-       "Token file name in container-credentials mode (default eks-pod-identity-token)",
+       "Token file name in container-credentials mode (default {default})",
        text(FIELD(mutation.container_credentials_token_path))},
       // Static credentials.
       {"static-credentials", Kind::kString,
-       "Static AWS keys in Pods that receive an identity: off, warn, strip or deny (default strip)",
-       [](Config& config, std::string_view value) -> Status {
-         using credentials::ManagedMode;
-         if (value == "off")
-           config.static_credentials.managed = ManagedMode::kOff;
-         else if (value == "warn")
-           config.static_credentials.managed = ManagedMode::kWarn;
-         else if (value == "strip")
-           config.static_credentials.managed = ManagedMode::kStrip;
-         else if (value == "deny")
-           config.static_credentials.managed = ManagedMode::kDeny;
-         else
-           return Error{"--static-credentials must be off, warn, strip or deny, got \"" +
-                        std::string(value) + "\""};
-         return Ok{};
-       }},
+       "Static AWS keys in Pods that receive an identity: off, warn, strip or deny (default "
+       "{default})",
+       one_of("static-credentials", FIELD(static_credentials.managed),
+              std::vector<std::pair<std::string_view, credentials::ManagedMode>>{
+                  {"off", credentials::ManagedMode::kOff},
+                  {"warn", credentials::ManagedMode::kWarn},
+                  {"strip", credentials::ManagedMode::kStrip},
+                  {"deny", credentials::ManagedMode::kDeny}})},
       {"static-credentials-unmanaged", Kind::kString,
-       "Static AWS keys in Pods without an identity: allow, warn or deny (default allow)",
-       [](Config& config, std::string_view value) -> Status {
-         using credentials::UnmanagedMode;
-         if (value == "allow")
-           config.static_credentials.unmanaged = UnmanagedMode::kAllow;
-         else if (value == "warn")
-           config.static_credentials.unmanaged = UnmanagedMode::kWarn;
-         else if (value == "deny")
-           config.static_credentials.unmanaged = UnmanagedMode::kDeny;
-         else
-           return Error{"--static-credentials-unmanaged must be allow, warn or deny, got \"" +
-                        std::string(value) + "\""};
-         return Ok{};
-       }},
+       "Static AWS keys in Pods without an identity: allow, warn or deny (default {default})",
+       one_of("static-credentials-unmanaged", FIELD(static_credentials.unmanaged),
+              std::vector<std::pair<std::string_view, credentials::UnmanagedMode>>{
+                  {"allow", credentials::UnmanagedMode::kAllow},
+                  {"warn", credentials::UnmanagedMode::kWarn},
+                  {"deny", credentials::UnmanagedMode::kDeny}})},
       {"allow-static-credentials-opt-out", Kind::kBool,
        "Honour the Pod annotation <prefix>/keep-static-credentials: \"true\"",
        boolean("allow-static-credentials-opt-out", FIELD(static_credentials.allow_opt_out))},
       {"static-credentials-secret-names", Kind::kString,
        "Comma-separated Secret names or globs whose envFrom counts as static credentials",
-       [](Config& config, std::string_view value) -> Status {
-         auto& patterns = config.static_credentials.detect.secret_name_patterns;
-         patterns.clear();
-         std::size_t start = 0;
-         while (start <= value.size()) {
-           std::size_t end = value.find(',', start);
-           if (end == std::string_view::npos) end = value.size();
-           std::string_view item = value.substr(start, end - start);
-           while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-           while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-           if (!item.empty()) patterns.emplace_back(item);
-           start = end + 1;
-         }
-         return Ok{};
-       }},
+       Target{[](Config& config, std::string_view value) -> Status {
+                auto& patterns = config.static_credentials.detect.secret_name_patterns;
+                patterns.clear();
+                std::size_t start = 0;
+                while (start <= value.size()) {
+                  std::size_t end = value.find(',', start);
+                  if (end == std::string_view::npos) end = value.size();
+                  std::string_view item = value.substr(start, end - start);
+                  while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+                  while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+                  if (!item.empty()) patterns.emplace_back(item);
+                  start = end + 1;
+                }
+                return Ok{};
+              },
+              nullptr}},
       // Process.
       {"version", Kind::kBool, "Print the version and exit",
        boolean("version", FIELD(show_version))},
@@ -393,17 +445,10 @@ const std::vector<Flag>& flag_table() {
        "Check the flags and the files they name as a start would, print \"configuration OK\" and "
        "exit (0 valid, 2 a bad flag, 1 would not start)",
        boolean("check-config", FIELD(check_config))},
-      {"log-format", Kind::kString, "text or json (default text)",
-       [](Config& config, std::string_view value) -> Status {
-         if (value == "text") {
-           config.log_format = LogFormat::kText;
-         } else if (value == "json") {
-           config.log_format = LogFormat::kJson;
-         } else {
-           return Error{"--log-format must be text or json, got \"" + std::string(value) + "\""};
-         }
-         return Ok{};
-       }},
+      {"log-format", Kind::kString, "text or json (default {default})",
+       one_of("log-format", FIELD(log_format),
+              std::vector<std::pair<std::string_view, LogFormat>>{{"text", LogFormat::kText},
+                                                                  {"json", LogFormat::kJson}})},
       {"v", Kind::kInt, "Log verbosity, as klog (3: one line per review)",
        integer("v", FIELD(verbosity))},
       // Old AWS flags (out-of-cluster self-signed mode) and klog's other flags.
@@ -427,6 +472,16 @@ const std::vector<Flag>& flag_table() {
 }
 
 #undef FIELD
+
+// The help with "{default}" replaced by the flag's value in `defaults`.
+std::string help_of(const Flag& flag, const Config& defaults) {
+  std::string help = flag.help;
+  constexpr std::string_view kPlaceholder = "{default}";
+  if (auto at = help.find(kPlaceholder); at != std::string::npos && flag.target.show) {
+    help.replace(at, kPlaceholder.size(), flag.target.show(defaults));
+  }
+  return help;
+}
 
 const Flag* find_flag(std::string_view name) {
   for (const auto& flag : flag_table()) {
@@ -544,7 +599,7 @@ Result<Config> parse_flags(const std::vector<std::string>& args, std::vector<std
             missing_value("--" + std::string(name), i + 1 < args.size() ? args[i + 1] : "")};
       }
     }
-    if (auto status = flag->set(config, *value); !status) return Error{status.error()};
+    if (auto status = flag->target.set(config, *value); !status) return Error{status.error()};
     config.given.emplace_back(flag->name);
   }
   // As AWS's webhook: a default lifetime under 10 minutes is raised to 10 minutes.
@@ -611,21 +666,21 @@ constexpr std::size_t kMinResponseBytes = 16 * 1024;
 Status validate_config(const Config& config) {
   if (auto ok = validate_mutation_config(config); !ok) return ok;
   const auto& s = config.serve;
-  if (s.port < 0 || s.port > 65535) {
+  if (s.server.port < 0 || s.server.port > 65535) {
     return Error{"--port must be between 1 and 65535 (0 picks a free port), got " +
-                 std::to_string(s.port)};
+                 std::to_string(s.server.port)};
   }
   if (s.metrics_port < 0 || s.metrics_port > 65535) {
     return Error{"--metrics-port must be between 0 and 65535, got " +
                  std::to_string(s.metrics_port)};
   }
-  if (s.metrics_port != 0 && s.metrics_port == s.port) {
-    return Error{"--metrics-port and --port are both " + std::to_string(s.port) +
+  if (s.metrics_port != 0 && s.metrics_port == s.server.port) {
+    return Error{"--metrics-port and --port are both " + std::to_string(s.server.port) +
                  ": the metrics port is plain HTTP and needs a port of its own (or 0 for none)"};
   }
-  if (s.max_request_bytes < 1024) {
+  if (s.server.max_request_bytes < 1024) {
     return Error{"--max-request-bytes must be at least 1024, got " +
-                 std::to_string(s.max_request_bytes)};
+                 std::to_string(s.server.max_request_bytes)};
   }
   if (s.max_response_bytes < kMinResponseBytes) {
     return Error{"--max-response-bytes must be at least " + std::to_string(kMinResponseBytes) +
@@ -636,13 +691,14 @@ Status validate_config(const Config& config) {
   if (s.service_account_lookup_grace_seconds < 0) {
     return Error{"--service-account-lookup-grace-period must not be negative"};
   }
-  if (auto tls = server::check_tls_settings({s.tls_min_version, s.tls_cipher_suites}); !tls) {
+  if (auto tls = server::check_tls_settings({s.server.tls.min_version, s.server.tls.cipher_suites});
+      !tls) {
     return Error{"--tls-min-version/--tls-cipher-suites: " + tls.error()};
   }
-  for (auto [flag, seconds] : {std::pair{"read-timeout", s.read_timeout_seconds},
-                               std::pair{"write-timeout", s.write_timeout_seconds},
-                               std::pair{"idle-timeout", s.idle_timeout_seconds}}) {
-    if (!(seconds >= 0.001)) {
+  for (auto [flag, timeout] : {std::pair{"read-timeout", s.server.read_timeout},
+                               std::pair{"write-timeout", s.server.write_timeout},
+                               std::pair{"idle-timeout", s.server.idle_timeout}}) {
+    if (timeout < std::chrono::milliseconds(1)) {
       return Error{std::string("--") + flag + " must be at least 1ms"};
     }
   }
@@ -652,14 +708,15 @@ Status validate_config(const Config& config) {
   if (s.shutdown_delay_seconds > s.shutdown_grace_seconds) {
     return Error{"--shutdown-delay must not be longer than --shutdown-grace"};
   }
-  if (s.worker_threads < 0) return Error{"--worker-threads must not be negative"};
-  if (s.io_threads < 0 || s.io_threads > 256) {
+  if (s.server.worker_threads < 0) return Error{"--worker-threads must not be negative"};
+  if (s.server.io_threads < 0 || s.server.io_threads > 256) {
     return Error{"--io-threads must be from 0 (one per core) to 256, got " +
-                 std::to_string(s.io_threads)};
+                 std::to_string(s.server.io_threads)};
   }
-  if (s.max_bytes_in_flight < s.max_request_bytes) {
-    return Error{"--max-bytes-in-flight (" + std::to_string(s.max_bytes_in_flight) +
-                 ") must be at least --max-request-bytes (" + std::to_string(s.max_request_bytes) +
+  if (s.server.max_bytes_in_flight < s.server.max_request_bytes) {
+    return Error{"--max-bytes-in-flight (" + std::to_string(s.server.max_bytes_in_flight) +
+                 ") must be at least --max-request-bytes (" +
+                 std::to_string(s.server.max_request_bytes) +
                  "), or a body of the largest accepted size could never be read"};
   }
   if (s.watch_config_map && !s.service_accounts_file.empty()) {
@@ -667,8 +724,8 @@ Status validate_config(const Config& config) {
         "--watch-config-map reads the ConfigMap from the API server; it cannot be used "
         "with --service-accounts-file"};
   }
-  if (auto ok = check_readable("tls-cert", s.tls_cert); !ok) return ok;
-  if (auto ok = check_readable("tls-key", s.tls_key); !ok) return ok;
+  if (auto ok = check_readable("tls-cert", s.server.tls_cert_file); !ok) return ok;
+  if (auto ok = check_readable("tls-key", s.server.tls_key_file); !ok) return ok;
   if (!s.service_accounts_file.empty()) {
     if (auto ok = check_readable("service-accounts-file", s.service_accounts_file); !ok) return ok;
   }
@@ -726,15 +783,27 @@ std::string usage_text() {
     width = std::max(width, line.size());
     lines.emplace_back(std::move(line), &flag);
   }
+  const Config defaults;
   for (auto& [line, flag] : lines) {
     line.resize(width, ' ');
-    text += line + "  " + flag->help + "\n";
+    text += line + "  " + help_of(*flag, defaults) + "\n";
   }
   return text;
 }
 
+const char* version() { return IRSA_VERSION; }
+const char* git_revision() { return IRSA_REVISION; }
+
 std::string version_string() {
-  return std::string("irsa-webhook ") + IRSA_VERSION + " (" + IRSA_REVISION + ")";
+  return std::string("irsa-webhook ") + version() + " (" + git_revision() + ")";
+}
+
+std::vector<std::pair<std::string, std::string>> flag_values(const Config& config) {
+  std::vector<std::pair<std::string, std::string>> values;
+  for (const auto& flag : flag_table()) {
+    if (flag.target.show) values.emplace_back(flag.name, flag.target.show(config));
+  }
+  return values;
 }
 
 }  // namespace irsa::cli

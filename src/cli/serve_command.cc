@@ -27,13 +27,6 @@
 #include "server/https_server.h"
 #include "server/metrics_server.h"
 
-#ifndef IRSA_VERSION
-#define IRSA_VERSION "0.0.0"
-#endif
-#ifndef IRSA_REVISION
-#define IRSA_REVISION "unknown"
-#endif
-
 namespace irsa::cli {
 namespace {
 
@@ -109,9 +102,6 @@ int run_serve(const Config& config, Preflight checked) {
   if (pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr) != 0) {
     return startup_error("cannot block SIGTERM/SIGINT");
   }
-  // A client that disconnects mid-reply must not kill the process (OpenSSL
-  // writes with write(2)).
-  signal(SIGPIPE, SIG_IGN);
 #ifdef __GLIBC__
   // Buffers of large reviews (bodies, parsed documents, replies) come from
   // mmap and go back to the system when freed. Otherwise glibc raises this
@@ -132,7 +122,7 @@ int run_serve(const Config& config, Preflight checked) {
                                    random_jitter, (*sources)->unknown_service_accounts(),
                                    admission::ReviewLimits{serve.max_response_bytes});
 
-  metrics::Metrics metrics(IRSA_VERSION, IRSA_REVISION);
+  metrics::Metrics metrics(version(), git_revision());
   metrics.add_scrape_hook([&registry](metrics::Metrics& m) {
     const std::size_t cached = registry.size();
     m.set_service_accounts_cached(cached);
@@ -149,21 +139,6 @@ int run_serve(const Config& config, Preflight checked) {
       }
     }
   });
-
-  server::ServerOptions options;
-  options.bind_address = serve.bind_address;
-  options.port = serve.port;
-  options.tls_cert_file = serve.tls_cert;
-  options.tls_key_file = serve.tls_key;
-  options.tls = {serve.tls_min_version, serve.tls_cipher_suites};
-  options.max_request_bytes = serve.max_request_bytes;
-  options.worker_threads = serve.worker_threads;
-  options.io_threads = serve.io_threads;
-  options.max_bytes_in_flight = serve.max_bytes_in_flight;
-  options.max_connections = serve.max_connections;
-  options.read_timeout = millis(serve.read_timeout_seconds);
-  options.write_timeout = millis(serve.write_timeout_seconds);
-  options.idle_timeout = millis(serve.idle_timeout_seconds);
 
   server::Routes routes;
   routes.mutate = [&handler, &metrics](std::string_view body) {
@@ -197,20 +172,20 @@ int run_serve(const Config& config, Preflight checked) {
       };
     }
     metrics_server = std::make_unique<server::MetricsServer>(
-        server::MetricsServerOptions{serve.bind_address, serve.metrics_port},
+        server::MetricsServerOptions{serve.server.bind_address, serve.metrics_port},
         std::move(metrics_routes));
     if (auto started = metrics_server->start(); !started) {
       return startup_error(started.error() +
                            "; free the port, choose another with --metrics-port, or turn metrics "
                            "off with --metrics-port 0");
     }
-    log::info("serving metrics",
-              {{"address", serve.bind_address + ":" + std::to_string(metrics_server->port())}});
+    log::info("serving metrics", {{"address", serve.server.bind_address + ":" +
+                                                  std::to_string(metrics_server->port())}});
   }
 
-  server::HttpsServer https(std::move(options), std::move(routes), &metrics);
+  server::HttpsServer https(serve.server, std::move(routes), &metrics);
   if (auto started = https.start(); !started) return startup_error(started.error());
-  std::string address = serve.bind_address + ":" + std::to_string(https.port());
+  std::string address = serve.server.bind_address + ":" + std::to_string(https.port());
   log::info("listening", {{"address", address}});
 
   int signal_number = 0;

@@ -93,10 +93,10 @@ std::string utc_time(int64_t seconds) {
 
 Status check_serving_certificate(const Config& config, int64_t now) {
   const ServeConfig& serve = config.serve;
-  auto pair = server::CertifiedKey::load(serve.tls_cert, serve.tls_key);
+  auto pair = server::CertifiedKey::load(serve.server.tls_cert_file, serve.server.tls_key_file);
   if (!pair) return Error{pair.error()};
   if ((*pair)->not_after() <= now) {
-    return Error{"--tls-cert " + serve.tls_cert + ": the certificate expired at " +
+    return Error{"--tls-cert " + serve.server.tls_cert_file + ": the certificate expired at " +
                  utc_time((*pair)->not_after()) +
                  "; the API server will refuse it: renew it (cert-manager, or "
                  "certs/gen-dev-certs.sh --force)"};
@@ -104,9 +104,9 @@ Status check_serving_certificate(const Config& config, int64_t now) {
   if (config.was_given("service-name") && config.was_given("namespace")) {
     const std::string host = serve.service_name + "." + serve.namespace_name + ".svc";
     if (!(*pair)->names_host(host)) {
-      return Error{"--tls-cert " + serve.tls_cert + ": the certificate does not name " + host +
-                   " (the name the API server calls for --service-name " + serve.service_name +
-                   " --namespace " + serve.namespace_name +
+      return Error{"--tls-cert " + serve.server.tls_cert_file + ": the certificate does not name " +
+                   host + " (the name the API server calls for --service-name " +
+                   serve.service_name + " --namespace " + serve.namespace_name +
                    "); issue it with that DNS name, or correct the flags"};
     }
   }

@@ -23,9 +23,11 @@ namespace irsa::server {
 
 struct ServerOptions {
   std::string bind_address = "0.0.0.0";
-  int port = 443;             // 0: an ephemeral port, see HttpsServer::port()
-  std::string tls_cert_file;  // PEM certificate chain, leaf first
-  std::string tls_key_file;   // PEM private key of the leaf
+  int port = 443;  // 0: an ephemeral port, see HttpsServer::port()
+  // PEM certificate chain (leaf first) and the leaf's private key; by
+  // default where AWS's webhook and manifests/ mount the Secret.
+  std::string tls_cert_file = "/etc/webhook/certs/tls.crt";
+  std::string tls_key_file = "/etc/webhook/certs/tls.key";
   TlsSettings tls;
   // How often the certificate and key files are checked for a change.
   std::chrono::milliseconds certificate_poll_interval{1000};

@@ -23,10 +23,10 @@ std::string parse_error(const std::vector<std::string>& args) {
 
 TEST(ParseFlags, DefaultsMatchAwsWebhook) {
   Config config = parse_ok({});
-  EXPECT_EQ(config.serve.port, 443);
+  EXPECT_EQ(config.serve.server.port, 443);
   EXPECT_EQ(config.serve.metrics_port, 9999);
-  EXPECT_EQ(config.serve.tls_cert, "/etc/webhook/certs/tls.crt");
-  EXPECT_EQ(config.serve.tls_key, "/etc/webhook/certs/tls.key");
+  EXPECT_EQ(config.serve.server.tls_cert_file, "/etc/webhook/certs/tls.crt");
+  EXPECT_EQ(config.serve.server.tls_key_file, "/etc/webhook/certs/tls.key");
   EXPECT_EQ(config.mutation.annotation_prefix, "eks.amazonaws.com");
   EXPECT_EQ(config.identity.audience, "sts.amazonaws.com");
   EXPECT_EQ(config.mutation.token_mount_path, "/var/run/secrets/eks.amazonaws.com/serviceaccount");
@@ -43,12 +43,57 @@ TEST(ParseFlags, DefaultsMatchAwsWebhook) {
   EXPECT_EQ(config.serve.namespace_name, "eks");
 }
 
+// One home for each default: what --help says is what a default-built Config
+// holds, the server's own defaults included; and each shown default, given
+// back as a flag, changes nothing.
+TEST(FlagDefaults, TheHelpShowsTheDefaultsOfADefaultBuiltConfig) {
+  const Config defaults;
+  const auto values = flag_values(defaults);
+  ASSERT_GT(values.size(), 30u);
+  const std::string help = usage_text();
+  std::vector<std::string> args;
+  int shown = 0;
+  for (const auto& [name, value] : values) {
+    const auto line_at = help.find("\n  --" + name + " ");
+    if (line_at == std::string::npos) continue;  // -v is written "-v, --v"
+    const std::string line = help.substr(line_at + 1, help.find('\n', line_at + 1) - line_at - 1);
+    if (const auto at = line.find("(default ");
+        at != std::string::npos && line.compare(at, 10, "(default:") != 0) {
+      const std::string said = line.substr(at + 9, line.find_first_of(",;)", at + 9) - at - 9);
+      if (said.rfind("max(", 0) != 0) {
+        EXPECT_EQ(said, value) << line;
+        ++shown;
+      }
+    }
+    if (name != "inject-fs-group") args.push_back("--" + name + "=" + value);
+  }
+  EXPECT_GT(shown, 25);
+  EXPECT_EQ(help.find("{default}"), std::string::npos);
+
+  Config given = parse_ok(args);
+  EXPECT_EQ(flag_values(given), values);
+
+  const server::ServerOptions server;
+  EXPECT_EQ(defaults.serve.server.port, server.port);
+  EXPECT_EQ(defaults.serve.server.bind_address, server.bind_address);
+  EXPECT_EQ(given.serve.server.read_timeout, server.read_timeout);
+  EXPECT_EQ(given.serve.server.write_timeout, server.write_timeout);
+  EXPECT_EQ(given.serve.server.idle_timeout, server.idle_timeout);
+  EXPECT_EQ(given.serve.server.max_request_bytes, server.max_request_bytes);
+  EXPECT_EQ(given.serve.server.max_bytes_in_flight, server.max_bytes_in_flight);
+  EXPECT_EQ(given.serve.server.tls_cert_file, server.tls_cert_file);
+  EXPECT_EQ(given.serve.server.tls.min_version, server.tls.min_version);
+  EXPECT_THAT(help, HasSubstr("Port to listen on (default 443)"));
+  EXPECT_THAT(help, HasSubstr("(default 2m, above the API server's 90s)"));
+  EXPECT_THAT(help, HasSubstr("(default 100ms)"));
+}
+
 TEST(ParseFlags, AcceptsPflagSyntax) {
   Config config =
       parse_ok({"--port=8443", "--aws-default-region", "us-west-2", "--sts-regional-endpoint",
                 "--in-cluster=false", "-v=4", "--token-expiration", "3600",
                 "--service-account-lookup-grace-period=2s"});
-  EXPECT_EQ(config.serve.port, 8443);
+  EXPECT_EQ(config.serve.server.port, 8443);
   EXPECT_EQ(config.mutation.region, "us-west-2");
   EXPECT_TRUE(config.identity.regional_sts);
   EXPECT_FALSE(config.serve.in_cluster);
@@ -115,7 +160,7 @@ TEST(ParseFlags, AValueFlagNeverSwallowsTheNextFlag) {
   // A value that starts with -- is still possible, written with '='.
   EXPECT_EQ(parse_ok({"--token-audience=--odd"}).identity.audience, "--odd");
   // A single '-' value (a negative number) is a value, not a flag.
-  EXPECT_EQ(parse_ok({"--port", "-1", "--check-config"}).serve.port, -1);
+  EXPECT_EQ(parse_ok({"--port", "-1", "--check-config"}).serve.server.port, -1);
 }
 
 TEST(ParseFlags, KlogShorthandWithAttachedValue) {
@@ -137,7 +182,7 @@ TEST(ParseFlags, SubcommandsReceiveForeignArguments) {
   auto config = parse_flags({"--pod", "p.yaml", "--port=1", "positional"}, &extra);
   ASSERT_TRUE(config.ok());
   EXPECT_THAT(extra, ::testing::ElementsAre("--pod", "p.yaml", "positional"));
-  EXPECT_EQ(config->serve.port, 1);
+  EXPECT_EQ(config->serve.server.port, 1);
 }
 
 TEST(ParseGoDuration, ParsesGoSyntax) {
@@ -203,8 +248,8 @@ TEST(ParseFlags, MaxResponseBytesDefaultsTo4MiBAndIsValidated) {
 
 TEST(ServeFlags, IoThreadsAndBytesInFlightAreValidated) {
   Config config = parse_ok({"--io-threads=3", "--max-bytes-in-flight=8388608"});
-  EXPECT_EQ(config.serve.io_threads, 3);
-  EXPECT_EQ(config.serve.max_bytes_in_flight, 8388608u);
+  EXPECT_EQ(config.serve.server.io_threads, 3);
+  EXPECT_EQ(config.serve.server.max_bytes_in_flight, 8388608u);
   // (Valid values: what validation says, if anything, is about the files.)
   auto valid = validate_config(config);
   if (!valid) {
