@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "cli/command_line.h"
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/oidc_commands.h"
@@ -29,9 +30,8 @@ int run_help(const std::vector<std::string>& args) {
   if (args.front() == "issuer") return irsa::cli::run_issuer(help);
   if (args.front() == "trust-policy") return irsa::cli::run_trust_policy(help);
   if (args.front() == "explain") return irsa::cli::run_explain(help);
-  std::fprintf(stderr, "irsa-webhook: no command %s\n\n%s", irsa::quote(args.front()).c_str(),
-               irsa::cli::commands_text().c_str());
-  return 2;
+  return irsa::cli::usage_error("", "no command " + irsa::quote(args.front()),
+                                irsa::cli::commands_text());
 }
 
 }  // namespace
@@ -65,9 +65,8 @@ int main(int argc, char** argv) {
 
   auto config = irsa::cli::parse_flags(args);
   if (!config) {
-    std::fprintf(stderr, "irsa-webhook: %s\nRun 'irsa-webhook help' for the commands and flags.\n",
-                 config.error().c_str());
-    return 2;
+    return irsa::cli::usage_error(
+        "", config.error() + "\nRun 'irsa-webhook help' for the commands and flags.");
   }
   if (config->show_help) {
     std::fputs(irsa::cli::usage_text().c_str(), stdout);
@@ -78,8 +77,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (auto valid = irsa::cli::validate_config(*config); !valid) {
-    std::fprintf(stderr, "irsa-webhook: %s\n", valid.error().c_str());
-    return 2;
+    return irsa::cli::usage_error("", valid.error());
   }
   // What a start checks before it serves, so that --check-config and a
   // start fail alike: exit 1, as every start-up failure.

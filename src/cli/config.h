@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "admission/review_handler.h"
+#include "cli/command_line.h"
 #include "common/result.h"
 #include "credentials/static_credentials.h"
 #include "identity/identity.h"
@@ -76,23 +77,15 @@ struct Config {
   }
 };
 
-// Parses flags in pflag's syntax (--name value, --name=value, boolean
-// --name / --name=true|false; -v N and --v=N as klog). `extra` receives the
-// arguments that are not flags of this table when non-null (subcommands use
-// it for their own flags); otherwise an unknown flag is an error that names it.
-// True for an argument that is a flag (--name...), which is never taken as
-// the previous flag's value: `--aws-default-region --check-config` is a
-// mistake, not the region "--check-config".
-bool looks_like_flag(std::string_view arg);
-// The error for a value flag (as written: "--region", "-o") with no value;
-// `next` is the argument that followed it (empty at the end).
-std::string missing_value(std::string_view flag, std::string_view next);
+// Parses flags in pflag's syntax (command_line.h; also -name, and -v N,
+// -vN and --v=N as klog). `extra` receives the arguments that are not flags
+// of this table when non-null (subcommands use it for their own flags);
+// otherwise an unknown flag is an error that names it.
+Result<Config> parse_flags(const std::vector<std::string>& args,
+                           std::vector<std::string>* extra = nullptr);
 
 // The list of commands, for `irsa-webhook help` and every usage error.
 std::string commands_text();
-
-Result<Config> parse_flags(const std::vector<std::string>& args,
-                           std::vector<std::string>* extra = nullptr);
 
 // Checks the values the mutation core uses (prefix, paths, audiences,
 // region); used by `mutate` and by validate_config.

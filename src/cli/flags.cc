@@ -536,41 +536,26 @@ Status check_readable(std::string_view flag, const std::string& path) {
 
 }  // namespace
 
-bool looks_like_flag(std::string_view arg) { return arg.size() > 2 && arg.substr(0, 2) == "--"; }
-
-std::string missing_value(std::string_view flag, std::string_view next) {
-  std::string name(flag);
-  if (next.empty()) return "flag " + name + " needs a value";
-  return "flag " + name + " needs a value, but is followed by the flag " + std::string(next) +
-         " (for a value that starts with --, write " + name + "=VALUE)";
-}
-
 Result<Config> parse_flags(const std::vector<std::string>& args, std::vector<std::string>* extra) {
   Config config;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
-    if (arg.size() < 2 || arg[0] != '-' || arg == "--") {
+    // klog's shorthand with its value attached: -v3.
+    const bool klog_short = arg.size() > 2 && arg[0] == '-' && arg[1] == 'v' &&
+                            std::all_of(arg.begin() + 2, arg.end(), [](char c) {
+                              return std::isdigit(static_cast<unsigned char>(c));
+                            });
+    auto argument = split_flag(klog_short ? "-v=" + arg.substr(2) : arg);
+    if (!argument) {
       if (extra) {
         extra->push_back(arg);
         continue;
       }
       return Error{"unexpected argument \"" + arg + "\" (flags start with --)"};
     }
-    std::string_view body = std::string_view(arg).substr(arg[1] == '-' ? 2 : 1);
-    std::string klog_short;
-    if (arg.size() > 2 && arg[1] == 'v' && std::all_of(arg.begin() + 2, arg.end(), [](char c) {
-          return std::isdigit(static_cast<unsigned char>(c));
-        })) {
-      // klog's shorthand with its value attached: -v3.
-      klog_short = "v=" + arg.substr(2);
-      body = klog_short;
-    }
-    std::string_view name = body;
-    std::optional<std::string_view> value;
-    if (auto equals = body.find('='); equals != std::string_view::npos) {
-      name = body.substr(0, equals);
-      value = body.substr(equals + 1);
-    }
+    // pflag's --name and Go flag's -name alike.
+    std::string_view name = argument->name;
+    name.remove_prefix(name.rfind("--", 0) == 0 ? 2 : 1);
     const Flag* flag = find_flag(name);
     if (!flag && name.find('_') == std::string_view::npos) {
       // klog spells some flags with '-' in newer releases.
@@ -582,24 +567,24 @@ Result<Config> parse_flags(const std::vector<std::string>& args, std::vector<std
       if (extra) {
         extra->push_back(arg);
         // A subcommand flag's separate value travels with it.
-        if (!value && i + 1 < args.size() && args[i + 1].rfind("-", 0) != 0) {
+        if (!argument->value && i + 1 < args.size() && args[i + 1].rfind("-", 0) != 0) {
           extra->push_back(args[++i]);
         }
         continue;
       }
       return Error{"unknown flag --" + std::string(name)};
     }
-    if (!value) {
-      if (flag->kind == Kind::kBool) {
-        value = "true";
-      } else if (i + 1 < args.size() && !looks_like_flag(args[i + 1])) {
-        value = args[++i];
-      } else {
-        return Error{
-            missing_value("--" + std::string(name), i + 1 < args.size() ? args[i + 1] : "")};
-      }
+    std::string value;
+    if (argument->value) {
+      value = *argument->value;
+    } else if (flag->kind == Kind::kBool) {
+      value = "true";
+    } else {
+      auto next = take_value(args, i, "--" + std::string(name));
+      if (!next) return Error{next.error()};
+      value = std::move(*next);
     }
-    if (auto status = flag->target.set(config, *value); !status) return Error{status.error()};
+    if (auto status = flag->target.set(config, value); !status) return Error{status.error()};
     config.given.emplace_back(flag->name);
   }
   // As AWS's webhook: a default lifetime under 10 minutes is raised to 10 minutes.

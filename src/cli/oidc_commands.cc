@@ -13,6 +13,7 @@
 #include <string_view>
 #include <utility>
 
+#include "cli/command_line.h"
 #include "cli/config.h"
 #include "files/read.h"
 #include "kube/api_client.h"
@@ -82,86 +83,35 @@ constexpr char kExplainUsage[] =
     "  --service-account  check only the policy, for the claims that account's token carries\n"
     "Exit status: 0 allowed, 1 denied or unknown, 2 unusable input.\n";
 
-struct FlagSpec {
-  std::string_view name;
+// A command's own flags (each once unless repeatable), --help/-h, and
+// plain arguments; any other flag is an error that names it.
+struct OidcFlag {
+  std::string name;
   bool takes_value = true;
   bool repeatable = false;
 };
 
-struct ParsedFlags {
-  std::vector<std::pair<std::string, std::string>> ordered;  // in command-line order
-  std::map<std::string, std::vector<std::string>> values;
+struct ParsedFlags : CommandLine {
   std::vector<std::string> positional;
   bool help = false;
-
-  bool has(const std::string& name) const { return values.count(name) > 0; }
-  std::string get(const std::string& name, const std::string& fallback = {}) const {
-    auto it = values.find(name);
-    return it == values.end() ? fallback : it->second.back();
-  }
-  std::vector<std::string> all(const std::string& name) const {
-    auto it = values.find(name);
-    return it == values.end() ? std::vector<std::string>{} : it->second;
-  }
 };
 
-// --name value, --name=value; flags without a value take no argument or
-// =true/=false.
 Result<ParsedFlags> parse_flags(const std::vector<std::string>& args,
-                                const std::vector<FlagSpec>& specs) {
+                                const std::vector<OidcFlag>& specs) {
+  std::vector<CommandFlag> flags = {{{"--help", "-h"}, false, true}};
+  for (const auto& spec : specs) flags.push_back({{spec.name}, spec.takes_value, spec.repeatable});
+  auto line = parse_command_line(args, flags);
+  if (!line) return Error{line.error()};
   ParsedFlags parsed;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--help" || arg == "-h") {
-      parsed.help = true;
-      continue;
-    }
-    if (arg.rfind("--", 0) != 0) {
-      parsed.positional.push_back(arg);
-      continue;
-    }
-    std::string name = arg;
-    std::optional<std::string> value;
-    if (auto equals = arg.find('='); equals != std::string::npos) {
-      name = arg.substr(0, equals);
-      value = arg.substr(equals + 1);
-    }
-    const FlagSpec* spec = nullptr;
-    for (const auto& candidate : specs) {
-      if (candidate.name == name) spec = &candidate;
-    }
-    if (!spec) return Error{"unknown flag " + name};
-    if (spec->takes_value) {
-      if (!value) {
-        if (i + 1 >= args.size() || looks_like_flag(args[i + 1])) {
-          return Error{missing_value(name, i + 1 < args.size() ? args[i + 1] : "")};
-        }
-        value = args[++i];
-      }
-    } else {
-      if (value && *value != "true" && *value != "false") {
-        return Error{"flag " + name + " takes no value (or =true / =false)"};
-      }
-      if (value == "false") continue;
-      value = "true";
-    }
-    if (!spec->repeatable && parsed.has(name)) return Error{"flag " + name + " is given twice"};
-    parsed.values[name].push_back(*value);
-    parsed.ordered.emplace_back(name, *value);
+  parsed.help = line->has("--help");
+  for (const auto& arg : line->rest) {
+    if (looks_like_flag(arg)) return Error{"unknown flag " + split_flag(arg)->name};
+    parsed.positional.push_back(arg);
   }
+  line->values.erase("--help");
+  std::erase_if(line->ordered, [](const auto& flag) { return flag.first == "--help"; });
+  static_cast<CommandLine&>(parsed) = std::move(*line);
   return parsed;
-}
-
-int fail(std::string_view command, const std::string& message) {
-  std::fprintf(stderr, "irsa-webhook %.*s: %s\n", static_cast<int>(command.size()), command.data(),
-               message.c_str());
-  return 2;
-}
-
-int usage_error(std::string_view command, const std::string& message, const char* usage) {
-  fail(command, message);
-  std::fprintf(stderr, "\n%s", usage);
-  return 2;
 }
 
 Status write_file(const std::filesystem::path& path, const std::string& text) {
@@ -311,30 +261,31 @@ int run_issuer(const std::vector<std::string>& args) {
   Result<oidc::IssuerDocuments> documents = Error{""};
   if (flags->has("--from-cluster")) {
     if (flags->has("--signing-key-pub")) {
-      return fail(kCommand,
-                  "--from-cluster takes the keys from the API server; drop --signing-key-pub");
+      return usage_error(
+          kCommand, "--from-cluster takes the keys from the API server; drop --signing-key-pub");
     }
     documents = documents_from_cluster(*flags, options);
   } else {
-    if (flags->has("--kubeconfig")) return fail(kCommand, "--kubeconfig needs --from-cluster");
+    if (flags->has("--kubeconfig"))
+      return usage_error(kCommand, "--kubeconfig needs --from-cluster");
     if (!flags->has("--issuer")) return usage_error(kCommand, "--issuer is required", kIssuerUsage);
     if (!flags->has("--signing-key-pub")) {
       return usage_error(kCommand, "at least one --signing-key-pub FILE is required", kIssuerUsage);
     }
     auto issuer = oidc::parse_issuer(flags->get("--issuer"));
-    if (!issuer) return fail(kCommand, issuer.error());
+    if (!issuer) return usage_error(kCommand, issuer.error());
     options.issuer = *issuer;
     std::vector<oidc::PublicKey> keys;
     for (const auto& file : flags->all("--signing-key-pub")) {
       auto text = files::read_file(file);
-      if (!text) return fail(kCommand, text.error());
+      if (!text) return usage_error(kCommand, text.error());
       auto loaded = oidc::parse_public_keys_pem(*text, file);
-      if (!loaded) return fail(kCommand, loaded.error());
+      if (!loaded) return usage_error(kCommand, loaded.error());
       for (auto& key : *loaded) keys.push_back(std::move(key));
     }
     documents = oidc::render_issuer_documents(keys, options);
   }
-  if (!documents) return fail(kCommand, documents.error());
+  if (!documents) return usage_error(kCommand, documents.error());
   for (const auto& note : documents->notes) {
     std::fprintf(stderr, "irsa-webhook %s: %s\n", kCommand.data(), note.c_str());
   }
@@ -343,10 +294,10 @@ int run_issuer(const std::vector<std::string>& args) {
   const std::filesystem::path discovery_path = out / ".well-known" / "openid-configuration";
   const std::filesystem::path jwks_path = out / options.jwks_path;
   if (auto written = write_file(discovery_path, documents->discovery); !written) {
-    return fail(kCommand, written.error());
+    return usage_error(kCommand, written.error());
   }
   if (auto written = write_file(jwks_path, documents->jwks); !written) {
-    return fail(kCommand, written.error());
+    return usage_error(kCommand, written.error());
   }
   std::printf("%s\n%s\n", discovery_path.string().c_str(), jwks_path.string().c_str());
   return 0;
@@ -371,7 +322,7 @@ int run_trust_policy(const std::vector<std::string>& args) {
                        kTrustPolicyUsage);
   }
   auto providers = providers_from_flags(*flags);
-  if (!providers) return fail(kCommand, providers.error());
+  if (!providers) return usage_error(kCommand, providers.error());
 
   std::vector<oidc::ServiceAccountRef> accounts;
   std::optional<std::string> current_namespace;
@@ -379,8 +330,8 @@ int run_trust_policy(const std::vector<std::string>& args) {
   for (const auto& [name, value] : flags->ordered) {
     if (name == "--namespace") {
       if (!namespace_used) {
-        return fail(kCommand,
-                    "--namespace " + *current_namespace + " is followed by no --service-account");
+        return usage_error(
+            kCommand, "--namespace " + *current_namespace + " is followed by no --service-account");
       }
       current_namespace = value;
       namespace_used = false;
@@ -392,16 +343,16 @@ int run_trust_policy(const std::vector<std::string>& args) {
         account = oidc::make_service_account_ref(*current_namespace, value, true);
         namespace_used = true;
       } else {
-        return fail(kCommand, "--service-account " + value +
-                                  " needs a --namespace before it (or write NS/SA)");
+        return usage_error(kCommand, "--service-account " + value +
+                                         " needs a --namespace before it (or write NS/SA)");
       }
-      if (!account) return fail(kCommand, account.error());
+      if (!account) return usage_error(kCommand, account.error());
       accounts.push_back(std::move(*account));
     }
   }
   if (!namespace_used) {
-    return fail(kCommand,
-                "--namespace " + *current_namespace + " is followed by no --service-account");
+    return usage_error(
+        kCommand, "--namespace " + *current_namespace + " is followed by no --service-account");
   }
   if (accounts.empty()) {
     return usage_error(kCommand, "name at least one --namespace NS --service-account SA",
@@ -410,7 +361,7 @@ int run_trust_policy(const std::vector<std::string>& args) {
   std::vector<std::string> audiences = flags->all("--audience");
   if (audiences.empty()) audiences.push_back("sts.amazonaws.com");
   for (const auto& audience : audiences) {
-    if (audience.empty()) return fail(kCommand, "--audience is empty");
+    if (audience.empty()) return usage_error(kCommand, "--audience is empty");
   }
   const auto policy = oidc::render_trust_policy(*providers, accounts, audiences);
   std::printf("%s\n", policy.dump(2).c_str());
@@ -450,12 +401,12 @@ int run_explain(const std::vector<std::string>& args) {
   }
 
   auto policy = read_json_file("--trust-policy", flags->get("--trust-policy"));
-  if (!policy) return fail(kCommand, policy.error());
+  if (!policy) return usage_error(kCommand, policy.error());
   oidc::ExplainOptions options;
   std::optional<std::string> token;
   if (by_token) {
     auto text = files::read_file(flags->get("--token"));
-    if (!text) return fail(kCommand, text.error());
+    if (!text) return usage_error(kCommand, text.error());
     token = trim(*text);
   }
   // A policy that trusts several clusters: the token's issuer picks the
@@ -464,13 +415,13 @@ int run_explain(const std::vector<std::string>& args) {
                       ? oidc::parse_provider_arn(flags->get("--provider-arn"))
                   : token ? oidc::provider_for_token(*policy, *token)
                           : oidc::provider_from_policy(*policy);
-  if (!provider) return fail(kCommand, provider.error());
+  if (!provider) return usage_error(kCommand, provider.error());
   options.provider = std::move(*provider);
   options.audience = flags->get("--audience", options.audience);
-  if (options.audience.empty()) return fail(kCommand, "--audience is empty");
+  if (options.audience.empty()) return usage_error(kCommand, "--audience is empty");
   if (flags->has("--now")) {
     auto now = oidc::parse_rfc3339(flags->get("--now"));
-    if (!now) return fail(kCommand, "--now: " + now.error());
+    if (!now) return usage_error(kCommand, "--now: " + now.error());
     options.now = *now;
   } else {
     options.now = std::chrono::duration_cast<std::chrono::seconds>(
@@ -481,19 +432,19 @@ int run_explain(const std::vector<std::string>& args) {
   Result<oidc::Report> report = Error{""};
   if (by_token) {
     auto jwks_json = read_json_file("--jwks", flags->get("--jwks"));
-    if (!jwks_json) return fail(kCommand, jwks_json.error());
+    if (!jwks_json) return usage_error(kCommand, jwks_json.error());
     auto jwks = oidc::parse_jwks(*jwks_json, flags->get("--jwks"));
-    if (!jwks) return fail(kCommand, jwks.error());
+    if (!jwks) return usage_error(kCommand, jwks.error());
     for (const auto& skipped : jwks->skipped) {
       std::fprintf(stderr, "irsa-webhook explain: skipping %s\n", skipped.c_str());
     }
     report = oidc::explain_token(*policy, *token, *jwks, options);
   } else {
     auto account = oidc::parse_service_account_ref(flags->get("--service-account"), false);
-    if (!account) return fail(kCommand, account.error());
+    if (!account) return usage_error(kCommand, account.error());
     report = oidc::explain_service_account(*policy, *account, options);
   }
-  if (!report) return fail(kCommand, report.error());
+  if (!report) return usage_error(kCommand, report.error());
   std::fputs(oidc::render_report(*report).c_str(), stdout);
   return report->outcome == oidc::Outcome::kAllowed ? 0 : 1;
 }

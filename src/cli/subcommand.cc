@@ -1,10 +1,7 @@
 // Flag splitting and ServiceAccount loading for the offline subcommands.
 #include "cli/subcommand.h"
 
-#include <algorithm>
-#include <optional>
-
-#include "cli/config.h"
+#include "cli/command_line.h"
 #include "identity/service_accounts_file.h"
 #include "log/log.h"
 
@@ -12,41 +9,24 @@ namespace irsa::cli {
 
 Result<std::vector<std::string>> parse_subcommand_flags(const std::vector<std::string>& args,
                                                         const std::vector<SubcommandFlag>& flags) {
-  std::vector<std::string> rest;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string name = args[i];
-    std::optional<std::string> value;
-    if (name.rfind("--", 0) == 0) {
-      if (auto equals = name.find('='); equals != std::string::npos) {
-        value = name.substr(equals + 1);
-        name = name.substr(0, equals);
-      }
-    }
-    auto flag = std::find_if(flags.begin(), flags.end(), [&](const SubcommandFlag& candidate) {
-      return std::find(candidate.names.begin(), candidate.names.end(), name) !=
-             candidate.names.end();
-    });
-    if (flag == flags.end()) {
-      rest.push_back(args[i]);
-      continue;
-    }
-    if (flag->on) {
-      *flag->on = true;
-      continue;
-    }
-    if (!value) {
-      if (i + 1 >= args.size() || looks_like_flag(args[i + 1])) {
-        return Error{missing_value(name, i + 1 < args.size() ? args[i + 1] : "")};
-      }
-      value = args[++i];
-    }
-    if (flag->list) {
-      flag->list->push_back(*value);
+  std::vector<CommandFlag> own;
+  own.reserve(flags.size());
+  for (const auto& flag : flags) own.push_back({flag.names, flag.on == nullptr, true});
+  auto line = parse_command_line(args, own);
+  if (!line) return Error{line.error()};
+  for (const auto& flag : flags) {
+    const std::string& key = flag.names.front();
+    if (!line->has(key)) continue;
+    if (flag.on) {
+      *flag.on = true;
+    } else if (flag.list) {
+      auto values = line->all(key);
+      flag.list->insert(flag.list->end(), values.begin(), values.end());
     } else {
-      *flag->value = *value;
+      *flag.value = line->get(key);
     }
   }
-  return rest;
+  return std::move(line->rest);
 }
 
 Status load_service_account_files(const std::vector<std::string>& files,

@@ -19,8 +19,8 @@ struct SubcommandFlag {
   bool* on = nullptr;
 };
 
-// Takes the subcommand's own flags out of `args` (--name value, --name=value)
-// and returns the rest, in order, for parse_flags.
+// Takes the subcommand's own flags out of `args` with parse_command_line
+// (command_line.h) and returns the rest, in order, for parse_flags.
 Result<std::vector<std::string>> parse_subcommand_flags(const std::vector<std::string>& args,
                                                         const std::vector<SubcommandFlag>& flags);
 

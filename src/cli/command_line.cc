@@ -1,0 +1,99 @@
+// The command-line reader shared by every command.
+#include "cli/command_line.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace irsa::cli {
+
+std::optional<FlagArgument> split_flag(std::string_view arg) {
+  if (arg.size() < 2 || arg[0] != '-' || arg == "--") return std::nullopt;
+  FlagArgument flag;
+  if (auto equals = arg.find('='); equals != std::string_view::npos) {
+    flag.name = std::string(arg.substr(0, equals));
+    flag.value = std::string(arg.substr(equals + 1));
+  } else {
+    flag.name = std::string(arg);
+  }
+  return flag;
+}
+
+bool looks_like_flag(std::string_view arg) { return arg.size() > 2 && arg.substr(0, 2) == "--"; }
+
+std::string missing_value(std::string_view flag, std::string_view next) {
+  std::string name(flag);
+  if (next.empty()) return "flag " + name + " needs a value";
+  return "flag " + name + " needs a value, but is followed by the flag " + std::string(next) +
+         " (for a value that starts with --, write " + name + "=VALUE)";
+}
+
+Result<std::string> take_value(const std::vector<std::string>& args, std::size_t& i,
+                               std::string_view name) {
+  if (i + 1 >= args.size() || looks_like_flag(args[i + 1])) {
+    return Error{missing_value(name, i + 1 < args.size() ? args[i + 1] : "")};
+  }
+  return args[++i];
+}
+
+std::string CommandLine::get(const std::string& name, const std::string& fallback) const {
+  auto it = values.find(name);
+  return it == values.end() ? fallback : it->second.back();
+}
+
+std::vector<std::string> CommandLine::all(const std::string& name) const {
+  auto it = values.find(name);
+  return it == values.end() ? std::vector<std::string>{} : it->second;
+}
+
+Result<CommandLine> parse_command_line(const std::vector<std::string>& args,
+                                       const std::vector<CommandFlag>& flags) {
+  CommandLine line;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    auto argument = split_flag(args[i]);
+    const CommandFlag* flag = nullptr;
+    if (argument) {
+      for (const auto& candidate : flags) {
+        if (std::find(candidate.names.begin(), candidate.names.end(), argument->name) !=
+            candidate.names.end()) {
+          flag = &candidate;
+        }
+      }
+    }
+    if (!flag) {
+      line.rest.push_back(args[i]);
+      continue;
+    }
+    const std::string& key = flag->names.front();
+    std::string value;
+    if (!flag->takes_value) {
+      if (argument->value && *argument->value != "true" && *argument->value != "false") {
+        return Error{"flag " + argument->name + " takes no value (or =true / =false)"};
+      }
+      if (argument->value == "false") continue;
+      value = "true";
+    } else if (argument->value) {
+      value = *argument->value;
+    } else {
+      auto next = take_value(args, i, argument->name);
+      if (!next) return Error{next.error()};
+      value = std::move(*next);
+    }
+    if (!flag->repeatable && line.has(key)) return Error{"flag " + key + " is given twice"};
+    line.values[key].push_back(value);
+    line.ordered.emplace_back(key, std::move(value));
+  }
+  return line;
+}
+
+int usage_error(std::string_view command, std::string_view message, std::string_view usage) {
+  std::string prefix = "irsa-webhook";
+  if (!command.empty()) prefix += " " + std::string(command);
+  std::fprintf(stderr, "%s: %.*s\n", prefix.c_str(), static_cast<int>(message.size()),
+               message.data());
+  if (!usage.empty()) {
+    std::fprintf(stderr, "\n%.*s", static_cast<int>(usage.size()), usage.data());
+  }
+  return 2;
+}
+
+}  // namespace irsa::cli
