@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admission/decision.h"
+#include "cli/command_line.h"
 #include "cli/commands.h"
 #include "cli/subcommand.h"
 #include "common/quote.h"
@@ -131,10 +132,7 @@ std::pair<std::string, std::string> action_for(const credentials::Policy& policy
   return {"allow", why};
 }
 
-int fail(const std::string& message) {
-  std::fprintf(stderr, "irsa-webhook audit: %s\n", message.c_str());
-  return 2;
-}
+int fail(const std::string& message) { return usage_error("audit", message); }
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <simdjson.h>
 
 #include "admission/decision.h"
+#include "cli/command_line.h"
 #include "cli/commands.h"
 #include "cli/subcommand.h"
 #include "common/quote.h"
@@ -91,10 +92,7 @@ Result<nlohmann::json> load_pod(const std::string& path) {
   return std::move(documents->front());
 }
 
-int fail(const std::string& message) {
-  std::fprintf(stderr, "irsa-webhook mutate: %s\n", message.c_str());
-  return 2;
-}
+int fail(const std::string& message) { return usage_error("mutate", message); }
 
 }  // namespace
 
