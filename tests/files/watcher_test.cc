@@ -134,7 +134,6 @@ TEST_F(FileWatcherTest, StopsPromptly) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(1000));
 }
 
-
 TEST_F(FileWatcherTest, FollowsSeveralFilesAsOneUnit) {
   // As the certificate and its key: a change to either hands over both.
   write(dir_ / "tls.crt", "cert:1");
