@@ -21,8 +21,7 @@ namespace {
 
 constexpr std::size_t kMaxErrorBody = 64 * 1024;
 
-std::string trim(const std::string& input) {
-  std::string text = input;
+std::string trim(std::string text) {
   auto not_space = [](unsigned char c) { return !std::isspace(c); };
   text.erase(text.begin(), std::find_if(text.begin(), text.end(), not_space));
   text.erase(std::find_if(text.rbegin(), text.rend(), not_space).base(), text.end());
