@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admission/decision.h"
+#include "cli/audit_cluster.h"
 #include "cli/commands.h"
 #include "cli/subcommand.h"
 #include "common/quote.h"
@@ -26,7 +27,11 @@ using nlohmann::json;
 
 constexpr char kAuditUsage[] =
     "Usage: irsa-webhook audit -f FILE|DIR [-f FILE|DIR ...] [--service-account FILE ...]\n"
-    "                          [--output text|json] [webhook flags]\n\n"
+    "                          [--output text|json] [webhook flags]\n"
+    "       irsa-webhook audit --from-cluster [--kubeconfig FILE] [--namespace NS]\n"
+    "                          [--selector SELECTOR] [--container-credentials-config FILE]\n"
+    "                          [--watch-config-map [--config-map-namespace NS]]\n"
+    "                          [--page-size N] [--output text|json] [webhook flags]\n\n"
     "Lists, per workload and container, the static AWS credentials in Kubernetes\n"
     "manifests (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob;\n"
     "YAML or JSON, several documents or a List; directories are read recursively\n"
@@ -36,7 +41,17 @@ constexpr char kAuditUsage[] =
     "Keys in containers that do not receive the identity (skip-containers,\n"
     "include-containers) are listed as kept. Problems with a workload's identity\n"
     "annotations are printed on stderr as notes, as the webhook warns of them.\n"
-    "Exit status: 0 no static credentials, 1 some found, 2 unreadable input.\n";
+    "\n"
+    "With --from-cluster it reads the running cluster instead (--kubeconfig, else\n"
+    "--kube-api, else the in-cluster config), page by page: ServiceAccounts, the\n"
+    "workloads and their Pods, Secrets' key names where RBAC allows it (never their\n"
+    "values), and the pod-identity-webhook ConfigMap with --watch-config-map. It\n"
+    "reports, per workload: static AWS credentials, Pods that missed their identity\n"
+    "(with the command that fixes them), and ServiceAccounts whose annotations look\n"
+    "wrong. --namespace and --selector narrow what it reads.\n"
+    "Exit status: 0 nothing found, 1 static credentials (or, with --from-cluster,\n"
+    "Pods that missed their identity or ServiceAccount annotation problems) found,\n"
+    "2 unreadable input (a file, or the cluster) or bad flags.\n";
 
 struct AuditArgs {
   std::vector<std::string> inputs;
@@ -44,22 +59,65 @@ struct AuditArgs {
   std::string output = "text";
   std::vector<std::string> webhook_flags;
   bool help = false;
+  bool from_cluster = false;
+  ClusterAuditArgs cluster;
+  bool config_map_namespace_given = false;
+  std::string page_size;
 };
 
 Result<AuditArgs> parse_audit_args(const std::vector<std::string>& args) {
   AuditArgs parsed;
+  std::string namespace_name, selector, credentials_config, config_map_namespace;
   auto rest =
       parse_subcommand_flags(args, {{{"-f", "--filename"}, nullptr, &parsed.inputs},
                                     {{"--service-account"}, nullptr, &parsed.service_account_files},
                                     {{"--output", "-o"}, &parsed.output},
+                                    {{"--from-cluster"}, nullptr, nullptr, &parsed.from_cluster},
+                                    {{"--namespace", "-n"}, &namespace_name},
+                                    {{"--selector", "-l"}, &selector},
+                                    {{"--container-credentials-config"}, &credentials_config},
+                                    {{"--config-map-namespace"}, &config_map_namespace},
+                                    {{"--page-size"}, &parsed.page_size},
                                     {{"--help", "-h"}, nullptr, nullptr, &parsed.help}});
   if (!rest) return Error{rest.error()};
   parsed.webhook_flags = std::move(*rest);
   if (parsed.help) return parsed;
-  if (parsed.inputs.empty()) return Error{"-f FILE|DIR is required"};
   if (parsed.output != "text" && parsed.output != "json") {
     return Error{"--output must be text or json, got " + quote(parsed.output)};
   }
+  if (!parsed.from_cluster) {
+    for (const auto& [flag, value] :
+         {std::pair{"--namespace", &namespace_name}, std::pair{"--selector", &selector},
+          std::pair{"--container-credentials-config", &credentials_config},
+          std::pair{"--config-map-namespace", &config_map_namespace},
+          std::pair{"--page-size", &parsed.page_size}}) {
+      if (!value->empty()) return Error{std::string(flag) + " needs --from-cluster"};
+    }
+    if (parsed.inputs.empty()) return Error{"-f FILE|DIR (or --from-cluster) is required"};
+    return parsed;
+  }
+  if (!parsed.inputs.empty() || !parsed.service_account_files.empty()) {
+    return Error{"--from-cluster reads the cluster: -f and --service-account do not go with it"};
+  }
+  parsed.cluster.namespace_name = namespace_name;
+  parsed.cluster.selector = selector;
+  parsed.cluster.container_credentials_config = credentials_config;
+  if (!config_map_namespace.empty()) {
+    parsed.cluster.config_map_namespace = config_map_namespace;
+    parsed.config_map_namespace_given = true;
+  }
+  if (!parsed.page_size.empty()) {
+    const auto& text = parsed.page_size;
+    const bool digits = text.size() <= 6 && std::all_of(text.begin(), text.end(), [](char c) {
+                          return c >= '0' && c <= '9';
+                        });
+    const int size = digits ? std::stoi(text) : 0;
+    if (size < 1 || size > 10000) {
+      return Error{"--page-size must be a number from 1 to 10000, got " + quote(text)};
+    }
+    parsed.cluster.page_size = size;
+  }
+  parsed.cluster.json = parsed.output == "json";
   return parsed;
 }
 
@@ -148,6 +206,15 @@ int run_audit(const std::vector<std::string>& args) {
   auto config = parse_flags(parsed->webhook_flags);
   if (!config) return fail(config.error());
   if (auto valid = validate_mutation_config(*config); !valid) return fail(valid.error());
+  if (parsed->from_cluster) {
+    ClusterAuditArgs cluster = parsed->cluster;
+    // --config-map-namespace alone asks for the ConfigMap too.
+    cluster.read_config_map = config->serve.watch_config_map || parsed->config_map_namespace_given;
+    if (cluster.container_credentials_config.empty()) {
+      cluster.container_credentials_config = config->serve.watch_container_credentials_config;
+    }
+    return run_cluster_audit(cluster, *config);
+  }
 
   identity::ServiceAccountRegistry registry;
   if (auto loaded = load_service_account_files(parsed->service_account_files,
