@@ -24,9 +24,9 @@
 #include <simdjson.h>
 #include <nlohmann/json.hpp>
 
-#include "admission/decision.h"
 #include "common/quote.h"
 #include "credentials/static_credentials.h"
+#include "decision/decision.h"
 #include "identity/container_credentials.h"
 #include "identity/identity.h"
 #include "identity/registry.h"
@@ -151,7 +151,6 @@ class ClusterAudit {
   void check_template_json(const std::string& kind, const json& object);
   WorkloadReport& report_for(const std::string& kind, const std::string& namespace_name,
                              const std::string& name);
-  std::pair<std::string, std::string> action_for(const identity::IdentityResolver::Lookup& lookup);
   std::string fix_for(const WorkloadReport& report) const;
   int print();
 
@@ -351,38 +350,6 @@ WorkloadReport& ClusterAudit::report_for(const std::string& kind, const std::str
   return report;
 }
 
-// What the webhook would do, in a word, and why.
-std::pair<std::string, std::string> ClusterAudit::action_for(
-    const identity::IdentityResolver::Lookup& lookup) {
-  using credentials::ManagedMode;
-  using credentials::UnmanagedMode;
-  const auto& policy = config_.static_credentials;
-  if (lookup.identity) {
-    const std::string why = "its ServiceAccount has an AWS identity";
-    switch (policy.managed) {
-      case ManagedMode::kOff:
-        return {"ignore", why + "; --static-credentials=off"};
-      case ManagedMode::kWarn:
-        return {"warn", why};
-      case ManagedMode::kStrip:
-        return {"strip", why};
-      case ManagedMode::kDeny:
-        return {"deny", why};
-    }
-  }
-  const std::string why = lookup.service_account_known ? "its ServiceAccount has no IAM role"
-                                                       : "its ServiceAccount does not exist";
-  switch (policy.unmanaged) {
-    case UnmanagedMode::kAllow:
-      return {"allow", why};
-    case UnmanagedMode::kWarn:
-      return {"warn", why};
-    case UnmanagedMode::kDeny:
-      return {"deny", why};
-  }
-  return {"allow", why};
-}
-
 void ClusterAudit::check_template_json(const std::string& kind, const json& object) {
   auto workload = manifest::workload_pod(object);
   if (!workload) return;
@@ -402,7 +369,11 @@ void ClusterAudit::check_template(const std::string& kind, const std::string& na
                                   const std::string& name, const mutation::PodView& pod) {
   ++templates_;
   auto lookup = resolver_.resolve(namespace_name, pod.service_account_name);
-  auto findings = credentials::find_static_credentials(pod, config_.static_credentials.detect);
+  // The webhook's own decision: the verdict, the findings and which are kept.
+  const decision::Config decision_config{config_.mutation, config_.static_credentials};
+  const auto decision =
+      decision::decide(pod, lookup, decision_config, 0.0, decision::Scope::kAudit);
+  const auto& findings = decision.findings;
 
   // Secrets the Pod reads whole (envFrom, volumes) that hold AWS key names.
   std::vector<std::pair<std::string, std::vector<std::string>>> secrets;
@@ -441,13 +412,19 @@ void ClusterAudit::check_template(const std::string& kind, const std::string& na
     return;
   }
   StaticReport out;
-  std::tie(out.action, out.why) = action_for(lookup);
-  std::vector<credentials::Finding> managed, kept;
-  if (lookup.identity) {
-    admission::split_findings(findings,
-                              mutation::select_containers(pod, config_.mutation.annotation_prefix),
-                              managed, kept);
+  out.action = std::string(decision::action_name(decision.action));
+  out.why = lookup.identity                ? "its ServiceAccount has an AWS identity"
+            : lookup.service_account_known ? "its ServiceAccount has no IAM role"
+                                           : "its ServiceAccount does not exist";
+  if (!decision.action_detail.empty()) out.why += "; " + decision.action_detail;
+  if (findings.empty()) {
+    // Only Secrets read whole: the webhook never reads a Secret, so it acts
+    // on them only when --static-credentials-secret-names names them.
+    out.why +=
+        "; the webhook does not read Secrets: name them in "
+        "--static-credentials-secret-names for it to act";
   }
+  const auto& kept = decision.kept;
   for (const auto& finding : findings) {
     const bool is_kept = std::find(kept.begin(), kept.end(), finding) != kept.end();
     json item = {

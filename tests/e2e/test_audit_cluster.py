@@ -269,7 +269,9 @@ class AuditCluster(unittest.TestCase):
         self.assertEqual({f["name"] for f in keys["findings"]},
                          {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"})
         envfrom = workloads["Deployment shop/envfrom"]
-        self.assertEqual(envfrom["staticCredentials"]["action"], "allow")
+        # The webhook never reads Secrets: it does nothing about these.
+        self.assertEqual(envfrom["staticCredentials"]["action"], "none")
+        self.assertIn("--static-credentials-secret-names", envfrom["staticCredentials"]["why"])
         self.assertEqual(envfrom["staticCredentials"]["findings"][0]["keys"],
                          ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"])
         # legacy has no role: its Pod is not missing anything.
@@ -363,7 +365,14 @@ class AuditCluster(unittest.TestCase):
         _, mapped = self.audit_json("--watch-config-map", "--config-map-namespace", "irsa")
         envfrom = self.by_name(mapped)["Deployment shop/envfrom"]
         self.assertEqual(envfrom["missedIdentity"]["pods"], 1)
-        self.assertEqual(envfrom["staticCredentials"]["action"], "strip")
+        self.assertEqual(envfrom["staticCredentials"]["why"].split(";")[0],
+                         "its ServiceAccount has an AWS identity")
+        # Named as a credentials Secret, the webhook's own decision strips it.
+        _, named = self.audit_json("--watch-config-map", "--config-map-namespace", "irsa",
+                                   "--static-credentials-secret-names", "aws-*")
+        credentials = self.by_name(named)["Deployment shop/envfrom"]["staticCredentials"]
+        self.assertEqual(credentials["action"], "strip")
+        self.assertEqual([f["kind"] for f in credentials["findings"]], ["envFrom"])
 
     # --- bad input ----------------------------------------------------------
 
