@@ -49,6 +49,7 @@ using nlohmann::json;
 
 // Pod names kept per workload as examples; the count is exact.
 constexpr std::size_t kExamplePods = 5;
+constexpr std::size_t kMaxNotes = 100;
 
 constexpr char kSecretsRule[] =
     "- apiGroups: [\"\"]\n"
@@ -153,6 +154,15 @@ class ClusterAudit {
                              const std::string& name);
   std::string fix_for(const WorkloadReport& report) const;
   int print();
+  // Notes are bounded: a cluster of unreadable objects gives a count, not
+  // one line each.
+  void note(std::string text) {
+    if (notes_.size() < kMaxNotes) {
+      notes_.push_back(std::move(text));
+    } else {
+      ++notes_dropped_;
+    }
+  }
 
   const ClusterAuditArgs& args_;
   const Config& config_;
@@ -171,6 +181,7 @@ class ClusterAudit {
   std::unordered_set<std::string> other_owners_checked_;
   std::optional<std::string> secrets_unknown_;  // why Secrets could not be read
   std::vector<std::string> notes_;
+  std::size_t notes_dropped_ = 0;
   std::size_t pods_ = 0;
   std::size_t templates_ = 0;
   int restarts_ = 0;
@@ -219,8 +230,8 @@ Status ClusterAudit::read_config_map() {
   if (!response)
     return Error{"cannot read the pod-identity-webhook ConfigMap: " + response.error()};
   if (response->status == 404) {
-    notes_.push_back("no ConfigMap pod-identity-webhook in namespace " +
-                     name_or_quote(args_.config_map_namespace) + ": no role mapping");
+    note("no ConfigMap pod-identity-webhook in namespace " +
+         name_or_quote(args_.config_map_namespace) + ": no role mapping");
     return Ok{};
   }
   if (response->status != 200) {
@@ -241,7 +252,7 @@ Status ClusterAudit::read_config_map() {
   auto parsed = identity::parse_role_mapping(text);
   if (!parsed) return Error{"the pod-identity-webhook ConfigMap's config: " + parsed.error()};
   for (const auto& problem : parsed->problems) {
-    notes_.push_back("ConfigMap pod-identity-webhook: " + problem);
+    note("ConfigMap pod-identity-webhook: " + problem);
   }
   resolver_.set_role_mapping(
       std::make_shared<const identity::RoleMapping>(std::move(parsed->mapping)));
@@ -358,8 +369,8 @@ void ClusterAudit::check_template_json(const std::string& kind, const json& obje
   if (parser_.parse(text).get(element) != simdjson::SUCCESS) return;
   auto pod = mutation::read_pod(element);
   if (!pod) {
-    notes_.push_back(kind + " " + workload->namespace_name + "/" + workload->name +
-                     ": unreadable Pod template: " + pod.error());
+    note(kind + " " + workload->namespace_name + "/" + workload->name +
+         ": unreadable Pod template: " + pod.error());
     return;
   }
   check_template(kind, workload->namespace_name, workload->name, *pod);
@@ -467,7 +478,7 @@ Status ClusterAudit::read_pods() {
     if (!pod) {
       std::string_view name;
       if (root["metadata"]["name"].get(name) != simdjson::SUCCESS) name = "(no name)";
-      notes_.push_back("Pod " + quote(name, 253) + ": unreadable: " + pod.error());
+      note("Pod " + quote(name, 253) + ": unreadable: " + pod.error());
       return true;
     }
     ++pods_;
@@ -665,6 +676,9 @@ int ClusterAudit::print() {
                   {"workloadsWithMissedPods", missed_workloads},
                   {"serviceAccountsWithProblems", problems},
                   {"listRestarts", restarts_}};
+  if (notes_dropped_ > 0) {
+    notes_.push_back("... and " + std::to_string(notes_dropped_) + " more notes");
+  }
   if (args_.json) {
     json out = {{"workloads", workloads},
                 {"serviceAccounts", service_accounts},

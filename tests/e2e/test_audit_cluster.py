@@ -376,6 +376,20 @@ class AuditCluster(unittest.TestCase):
 
     # --- bad input ----------------------------------------------------------
 
+    def test_an_unreadable_pod_is_a_note_not_a_crash(self):
+        broken = pod("shop", "broken\u001b[31m", {"serviceAccountName": "cart", "containers": "x"},
+                     {"app": "broken"})
+        self.fake.admin("POST", "/objects", {"objects": [broken]})
+        code, report = self.audit_json()
+        self.assertEqual(code, 1)
+        self.assertEqual(len(report["notes"]), 1)
+        self.assertIn("unreadable", report["notes"][0])
+        self.assertIn("\\x1b", report["notes"][0])  # the control byte, escaped
+        self.assertEqual(report["summary"]["pods"], 10)
+        result = self.audit()
+        self.assertIn("irsa-webhook audit: note: Pod", result.stderr)
+        self.assertNotIn("\x1b", result.stderr)
+
     def test_bad_flags_are_clear_errors(self):
         cases = [
             (["--page-size", "0"], "--page-size must be a number from 1 to 10000"),
