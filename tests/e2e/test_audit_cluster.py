@@ -355,6 +355,16 @@ class AuditCluster(unittest.TestCase):
         _, report = self.audit_json("--selector", "app in (cart,debug)")
         self.assertEqual(set(self.by_name(report)), {"Deployment shop/cart", "Pod shop/debug"})
         self.assertEqual(report["summary"]["pods"], 3)
+        _, report = self.audit_json("--selector", "app!=cart,app notin (db,backup),app")
+        self.assertEqual(set(self.by_name(report)), {
+            "Deployment shop/keys", "Deployment shop/envfrom", "Deployment shop/oldrole",
+            "Pod shop/debug", "Deployment other/web"})
+        _, report = self.audit_json("--selector", "!app")
+        self.assertEqual(report["workloads"], [])
+        self.assertEqual(report["summary"]["pods"], 0)
+        result = self.audit("--selector", "app in (cart")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("HTTP 400", result.stderr)
 
     def test_config_map_role_mapping(self):
         self.fake.admin("POST", "/configmaps", {
