@@ -93,7 +93,7 @@ Result<AuditArgs> parse_audit_args(const std::vector<std::string>& args) {
           std::pair{"--page-size", &parsed.page_size}}) {
       if (!value->empty()) return Error{std::string(flag) + " needs --from-cluster"};
     }
-    if (parsed.inputs.empty()) return Error{"-f FILE|DIR (or --from-cluster) is required"};
+    if (parsed.inputs.empty()) return Error{"-f FILE|DIR is required (or --from-cluster)"};
     return parsed;
   }
   if (!parsed.inputs.empty() || !parsed.service_account_files.empty()) {
