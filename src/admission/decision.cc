@@ -79,6 +79,35 @@ std::string listing(const std::vector<Finding>& findings) {
   return text;
 }
 
+// Findings the webhook keeps whatever the mode, each with its warning's
+// opening words and its audit annotation.
+void add_kept_aside(Decision& decision, const std::vector<Finding>& aside) {
+  for (auto handling :
+       {credentials::Handling::kNonAwsEndpoint, credentials::Handling::kEndpointNotVerifiable,
+        credentials::Handling::kReportOnly}) {
+    std::vector<Finding> group;
+    for (const auto& finding : aside) {
+      if (finding.handling == handling) group.push_back(finding);
+    }
+    if (group.empty()) continue;
+    // One warning per finding; the endpoint in each, as findings of several
+    // containers may name different ones.
+    for (const auto& finding : group) {
+      std::string verb = handling == credentials::Handling::kNonAwsEndpoint
+                             ? "kept (keys for a non-AWS endpoint, " + finding.endpoint + "):"
+                         : handling == credentials::Handling::kEndpointNotVerifiable
+                             ? "kept (endpoint not verifiable, " + finding.endpoint + "):"
+                             : std::string("not removed (volume kind strip keeps):");
+      add_warnings(decision, verb, {finding});
+    }
+    auto& annotation = decision.audit_annotations[handling == credentials::Handling::kReportOnly
+                                                      ? kAuditFoundKey
+                                                      : kAuditNonAwsEndpointKey];
+    if (!annotation.empty()) annotation += ',';
+    annotation += keys_of(group);
+  }
+}
+
 // The Pod as `findings`' removals leave it, for planning the injection after
 // a strip: a removed volume or mount that carries the injected volume's name
 // must be injected again, not taken as already there.
@@ -150,20 +179,31 @@ Decision decide(const mutation::PodView& pod, const std::optional<identity::Iden
   bool look =
       identity ? policy.managed != ManagedMode::kOff : policy.unmanaged != UnmanagedMode::kAllow;
   if (look) decision.findings = credentials::find_static_credentials(pod, policy.detect);
-  const auto& all_findings = decision.findings;
+  // Only removable findings are stripped or denied for; the others are
+  // reported aside.
+  std::vector<Finding> all_findings, aside;
+  for (const auto& finding : decision.findings) {
+    (finding.handling == credentials::Handling::kRemovable ? all_findings : aside)
+        .push_back(finding);
+  }
 
   if (!identity) {
-    if (all_findings.empty()) return decision;
+    if (all_findings.empty()) {
+      add_kept_aside(decision, aside);
+      return decision;
+    }
     if (policy.unmanaged == UnmanagedMode::kDeny) {
       decision.allowed = false;
       decision.denial =
           "the Pod carries static AWS credentials and its ServiceAccount has no IAM role: " +
           listing(all_findings) + ". Give the ServiceAccount an " + prefix +
           "role-arn annotation and remove the keys from the Pod spec";
+      add_kept_aside(decision, aside);
       return decision;
     }
     add_warnings(decision, "static AWS credentials:", all_findings);
     decision.audit_annotations[kAuditFoundKey] = keys_of(all_findings);
+    add_kept_aside(decision, aside);
     return decision;
   }
 
@@ -190,6 +230,7 @@ Decision decide(const mutation::PodView& pod, const std::optional<identity::Iden
         "the Pod carries static AWS credentials that its ServiceAccount's IAM role replaces: " +
         listing(findings) +
         ". Remove them from the Pod spec; the role's credentials are injected automatically";
+    add_kept_aside(decision, aside);
     return decision;
   }
 
@@ -219,6 +260,7 @@ Decision decide(const mutation::PodView& pod, const std::optional<identity::Iden
     if (!found.empty()) found += ',';
     found += keys_of(kept);
   }
+  add_kept_aside(decision, aside);
   decision.patch.append(std::move(plan.patch));
   return decision;
 }

@@ -18,6 +18,8 @@ namespace irsa::admission {
 
 inline constexpr char kAuditRemovedKey[] = "static-credentials-removed";
 inline constexpr char kAuditFoundKey[] = "static-credentials-found";
+// Keys for a non-AWS (or unverifiable) endpoint: kept in every mode.
+inline constexpr char kAuditNonAwsEndpointKey[] = "static-credentials-non-aws-endpoint";
 // AdmissionResponse.warnings: each under 120 characters, all under 4 KiB.
 inline constexpr std::size_t kMaxWarningLength = 119;
 inline constexpr std::size_t kMaxWarningsBytes = 4000;
@@ -56,7 +58,10 @@ void split_findings(const std::vector<credentials::Finding>& findings,
 // Static credentials in containers that do not receive the identity
 // (skip-containers, include-containers) are kept and reported, never
 // stripped nor denied for: without the identity, those keys are what the
-// container has.
+// container has. Findings whose handling is not kRemovable (keys for a
+// non-AWS or unverifiable endpoint, volumes at .aws that strip keeps) are
+// never stripped nor denied for either: they are warned of whenever the
+// mode looks at all (not off, not unmanaged allow).
 Decision decide(const mutation::PodView& pod, const std::optional<identity::Identity>& identity,
                 const mutation::Options& options, const credentials::Policy& policy, double jitter,
                 const std::vector<std::string>& identity_problems = {});
