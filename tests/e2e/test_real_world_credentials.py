@@ -99,6 +99,25 @@ class NonAwsEndpointThroughTheServer(WebhookTestCase):
         self.assertEqual(env_names(mutated["spec"]["containers"][0])[:1], ["AWS_ENDPOINT_URL_S3"])
         self.assertIn("static-credentials-removed", response["auditAnnotations"])
 
+    def test_unmanaged_deny_admits_minio_keys_with_a_warning(self):
+        self.start("--static-credentials-unmanaged=deny")
+        obj = minio_pod()
+        obj["spec"]["serviceAccountName"] = "no-role"
+        response = self.admit(review(obj))
+        self.assertTrue(response["allowed"])
+        self.assertNotIn("patch", response)
+        self.assertEqual(len(response["warnings"]), 2)
+        self.assertIn("static-credentials-non-aws-endpoint", response["auditAnnotations"])
+
+    def test_unmanaged_allow_the_default_does_not_look(self):
+        self.start()
+        obj = minio_pod()
+        obj["spec"]["serviceAccountName"] = "no-role"
+        response = self.admit(review(obj))
+        self.assertTrue(response["allowed"])
+        self.assertNotIn("warnings", response)
+        self.assertNotIn("auditAnnotations", response)
+
     def test_off_says_nothing(self):
         self.start("--static-credentials=off")
         response = self.admit(review(minio_pod()))
