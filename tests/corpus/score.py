@@ -177,6 +177,9 @@ def main():
     aws_keys = [e for e in labels if e["static_keys"] and not e.get("non_aws_endpoint")]
     non_aws = [e for e in labels if e["static_keys"] and e.get("non_aws_endpoint")]
     clean = [e for e in labels if not e["static_keys"]]
+    # AWS keys under an application's own variable names (no SDK reads them):
+    # labelled static_keys: false by the definition above, counted apart.
+    app_specific = [e for e in labels if e.get("app_specific_keys")]
 
     found, missed = [], []
     for e in aws_keys:
@@ -219,6 +222,7 @@ def main():
     print(f"{'  missed':44}{len(missed):>7}")
     print(f"{'workloads without static keys (labelled)':44}{len(clean):>7}")
     print(f"{'  false findings':44}{len(false_findings):>7}")
+    print(f"{'  of which AWS keys under app-specific names':44}{len(app_specific):>7}   (not SDK names: out of reach)")
     print(f"{'keys for a non-AWS endpoint (labelled)':44}{len(non_aws):>7}")
     print(f"{'  audit would strip/deny, endpoint in env':44}{len(stripped_visible):>7}")
     print(f"{'  audit would strip/deny, endpoint elsewhere':44}{len(stripped_hidden):>7}")
@@ -281,6 +285,7 @@ def main():
             "missed": len(missed),
             "clean": len(clean),
             "falseFindings": len(false_findings),
+            "appSpecificKeys": len(app_specific),
             "nonAwsEndpoint": len(non_aws),
             "nonAwsStrippedEndpointInEnv": len(stripped_visible),
             "nonAwsStrippedEndpointElsewhere": len(stripped_hidden),
