@@ -90,15 +90,22 @@ void add_kept_aside(Decision& decision, const std::vector<Finding>& aside) {
       if (finding.handling == handling) group.push_back(finding);
     }
     if (group.empty()) continue;
-    // One warning per finding; the endpoint in each, as findings of several
-    // containers may name different ones.
-    for (const auto& finding : group) {
-      std::string verb = handling == credentials::Handling::kNonAwsEndpoint
-                             ? "kept (keys for a non-AWS endpoint, " + finding.endpoint + "):"
-                         : handling == credentials::Handling::kEndpointNotVerifiable
-                             ? "kept (endpoint not verifiable, " + finding.endpoint + "):"
-                             : std::string("not removed (volume kind strip keeps):");
-      add_warnings(decision, verb, {finding});
+    // One warning per finding, the endpoint in each (containers may name
+    // different ones); one add_warnings per run of the same words, and none
+    // once the budget is spent, so at most one "... and N more" line.
+    for (std::size_t i = 0; i < group.size();) {
+      auto verb_of = [handling](const Finding& finding) {
+        return handling == credentials::Handling::kNonAwsEndpoint
+                   ? "kept (keys for a non-AWS endpoint, " + finding.endpoint + "):"
+               : handling == credentials::Handling::kEndpointNotVerifiable
+                   ? "kept (endpoint not verifiable, " + finding.endpoint + "):"
+                   : std::string("not removed (volume kind strip keeps):");
+      };
+      std::string verb = verb_of(group[i]);
+      std::vector<Finding> run;
+      for (; i < group.size() && verb_of(group[i]) == verb; ++i) run.push_back(group[i]);
+      bool spent = !decision.warnings.empty() && decision.warnings.back().starts_with("... and ");
+      if (!spent) add_warnings(decision, verb, run);
     }
     auto& annotation = decision.audit_annotations[handling == credentials::Handling::kReportOnly
                                                       ? kAuditFoundKey

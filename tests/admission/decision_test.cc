@@ -1,6 +1,7 @@
 // The combined decision: identity injection plus each static-credentials mode.
 #include "admission/decision.h"
 
+#include <algorithm>
 #include <map>
 
 #include <gmock/gmock.h>
@@ -311,6 +312,27 @@ TEST(Decide, KeysForANonAwsEndpointAreKeptInEveryModeThatLooks) {
   auto quiet = run(mixed_pod(), role(), off);
   EXPECT_THAT(quiet.decision.warnings, IsEmpty());
   EXPECT_THAT(quiet.decision.audit_annotations, IsEmpty());
+}
+
+TEST(Decide, KeptKeysOfManyEndpointsStayWithinKubernetesLimits) {
+  json pod = json::parse(R"({"spec":{"containers":[]}})");
+  for (int c = 0; c < 80; ++c) {
+    json env = json::array({{{"name", "AWS_ACCESS_KEY_ID"}, {"value", "x"}},
+                            {{"name", "AWS_ENDPOINT_URL"},
+                             {"value", "http://minio-" + std::to_string(c) + ".storage:9000"}}});
+    pod["spec"]["containers"].push_back(
+        {{"name", "container-with-a-rather-long-name-" + std::to_string(c)}, {"env", env}});
+  }
+  auto out = run(pod, role(), Policy{});
+  std::size_t total = 0;
+  for (const auto& warning : out.decision.warnings) {
+    EXPECT_LT(warning.size(), 120u);
+    total += warning.size();
+  }
+  EXPECT_LT(total, 4096u);
+  EXPECT_EQ(std::count_if(out.decision.warnings.begin(), out.decision.warnings.end(),
+                          [](const std::string& w) { return w.starts_with("... and "); }),
+            1);
 }
 
 TEST(Decide, DenyRefusesOnlyForRemovableKeysAndListsOnlyThose) {
