@@ -226,7 +226,7 @@ undeploy: check-cluster
 # schemas, the Deployment's flags against the binary, certificates served.
 check-manifests: build
 	IRSA_BINARY=$(abspath $(BINARY)) IRSA_SOURCE_DIR=$(CURDIR) IRSA_SHARED_DIR=$(SHARED_DIR) \
-	  /usr/bin/python3 tests/manifests/test_manifests.py -v
+	  /usr/bin/python3 tests/deploy/test_manifests.py -v
 
 # Benchmarks (bench/, not run by `make test`; bench/README.md): the server
 # load benchmark (bench/server_bench.py: wrk over TLS against the real binary

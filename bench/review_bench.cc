@@ -17,9 +17,9 @@
 #include <simdjson.h>
 #include <nlohmann/json.hpp>
 
-#include "admission/decision.h"
 #include "admission/review.h"
 #include "admission/review_handler.h"
+#include "decision/decision.h"
 #include "identity/registry.h"
 #include "metrics/metrics.h"
 #include "mutation/pod_view.h"
@@ -121,8 +121,7 @@ struct Fixture {
   irsa::identity::ServiceAccountRegistry registry;
   std::unique_ptr<irsa::identity::IdentityResolver> resolver;
   std::unique_ptr<irsa::admission::ReviewHandler> handler;
-  irsa::mutation::Options options;
-  irsa::credentials::Policy policy;
+  irsa::decision::Config config;  // default options, static credentials stripped
   std::map<std::string, std::string> bodies;
 };
 
@@ -136,8 +135,8 @@ Fixture& fixture() {
         irsa::identity::parse_service_account_annotations(annotations, "eks.amazonaws.com"));
     s->resolver =
         std::make_unique<irsa::identity::IdentityResolver>(s->registry, irsa::identity::Defaults{});
-    s->handler = std::make_unique<irsa::admission::ReviewHandler>(*s->resolver, s->options,
-                                                                  s->policy, [] { return 0.5; });
+    s->handler = std::make_unique<irsa::admission::ReviewHandler>(
+        *s->resolver, s->config.mutation, s->config.static_credentials, [] { return 0.5; });
     s->bodies["2KB"] = review(1, 0, 4, 1);
     s->bodies["4.4KB"] = review(2, 1, 6, 2);
     s->bodies["10KB"] = review(3, 1, 10, 3);
@@ -237,8 +236,7 @@ void Decide(benchmark::State& state) {
   auto& f = fixture();
   Read read(state);
   for (auto _ : state) {
-    auto decision =
-        irsa::admission::decide(*read.pod, read.lookup.identity, f.options, f.policy, 0.5);
+    auto decision = irsa::decision::decide(*read.pod, read.lookup, f.config, 0.5);
     benchmark::DoNotOptimize(decision.patch.size());
   }
   label(state);
@@ -249,8 +247,7 @@ void Encode(benchmark::State& state) {
   Read read(state);
   irsa::admission::ReviewResponse response;
   response.uid = std::string(read.request->uid);
-  response.patch =
-      irsa::admission::decide(*read.pod, read.lookup.identity, f.options, f.policy, 0.5).patch;
+  response.patch = irsa::decision::decide(*read.pod, read.lookup, f.config, 0.5).patch;
   for (auto _ : state) {
     auto encoded = irsa::admission::encode_review_response(response);
     benchmark::DoNotOptimize(encoded.data());

@@ -31,7 +31,6 @@
 #include <simdjson.h>
 #include <nlohmann/json.hpp>
 
-#include "admission/decision.h"
 #include "admission/review.h"
 #include "admission/review_handler.h"
 #include "fuzz_support.h"

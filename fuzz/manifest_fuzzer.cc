@@ -18,8 +18,8 @@
 #include <simdjson.h>
 #include <nlohmann/json.hpp>
 
-#include "admission/decision.h"
 #include "credentials/static_credentials.h"
+#include "decision/decision.h"
 #include "fuzz_support.h"
 #include "identity/service_accounts_file.h"
 #include "manifest/documents.h"
@@ -97,13 +97,13 @@ void check_workload(const json& document, simdjson::dom::parser& parser) {
     FUZZ_CHECK(!finding.key().empty(), finding.describe());
   }
 
-  irsa::identity::Identity identity;
-  identity.role_arn = "arn:aws:iam::111122223333:role/audit";
-  irsa::mutation::Options options;
-  options.region = "eu-west-1";
-  irsa::credentials::Policy policy;  // strip, as `mutate` by default
-  policy.detect = detect;
-  auto decision = irsa::admission::decide(*pod, identity, options, policy, 0.25);
+  irsa::identity::IdentityResolver::Lookup lookup;
+  lookup.identity.emplace();
+  lookup.identity->role_arn = "arn:aws:iam::111122223333:role/audit";
+  irsa::decision::Config config;
+  config.mutation.region = "eu-west-1";
+  config.static_credentials.detect = detect;  // strip, as `mutate` by default
+  auto decision = irsa::decision::decide(*pod, lookup, config, 0.25, irsa::decision::Scope::kAudit);
   FUZZ_CHECK(decision.allowed, decision.denial);
   if (decision.patch.empty()) return;
   try {

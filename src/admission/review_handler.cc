@@ -9,8 +9,8 @@
 
 #include <simdjson.h>
 
-#include "admission/decision.h"
 #include "admission/review.h"
+#include "decision/decision.h"
 #include "log/log.h"
 #include "mutation/pod_view.h"
 
@@ -129,8 +129,7 @@ ReviewHandler::ReviewHandler(const identity::IdentityResolver& resolver, mutatio
                              credentials::Policy static_credentials, std::function<double()> jitter,
                              UnknownServiceAccounts unknown_service_accounts, ReviewLimits limits)
     : resolver_(resolver),
-      options_(std::move(options)),
-      static_credentials_(std::move(static_credentials)),
+      config_{std::move(options), std::move(static_credentials)},
       jitter_(std::move(jitter)),
       unknown_service_accounts_(std::move(unknown_service_accounts)),
       limits_(limits) {
@@ -143,9 +142,8 @@ ReviewHandler::ReviewHandler(const identity::IdentityResolver& resolver, mutatio
   // budget cannot fit, so it is not written past that.
   if (limits_.max_response_bytes != 0) {
     std::size_t patch_budget = std::max<std::size_t>(1, limits_.max_response_bytes / 4 * 3);
-    if (options_.max_patch_bytes == 0 || options_.max_patch_bytes > patch_budget) {
-      options_.max_patch_bytes = patch_budget;
-    }
+    auto& max_patch_bytes = config_.mutation.max_patch_bytes;
+    if (max_patch_bytes == 0 || max_patch_bytes > patch_budget) max_patch_bytes = patch_budget;
   }
 }
 
@@ -267,7 +265,9 @@ bool ReviewHandler::handle_into(std::string_view body, bool may_block, HandleRes
   }
 
   result.pod_name = std::string(pod->name.empty() ? pod->generate_name : pod->name);
-  if (result.namespace_name.empty()) result.namespace_name = std::string(pod->namespace_name);
+  // No fallback past the Pod's own namespace: a review without one names no
+  // ServiceAccount the webhook could know.
+  result.namespace_name = decision::decision_namespace(result.namespace_name, *pod, "");
   result.service_account = std::string(pod->service_account_name);
 
   auto lookup = resolver_.resolve(result.namespace_name, result.service_account);
@@ -291,13 +291,10 @@ bool ReviewHandler::handle_into(std::string_view body, bool may_block, HandleRes
     }
   }
   if (lookup.identity) result.resolved_mode = lookup.identity->mode;
-  double jitter = 0.0;
-  if (lookup.identity && jitter_) jitter = jitter_();
-  if (!(jitter >= 0.0 && jitter < 1.0)) jitter = 0.0;
-  Decision decision;
+  double jitter = lookup.identity && jitter_ ? jitter_() : 0.0;
+  decision::Decision decision;
   try {
-    decision =
-        decide(*pod, lookup.identity, options_, static_credentials_, jitter, lookup.problems);
+    decision = decision::decide(*pod, lookup, config_, jitter);
   } catch (const mutation::PatchTooLarge& e) {
     refuse_too_large(result, api_version, e.max_bytes(), pod->containers.size(),
                      pod->init_containers.size());

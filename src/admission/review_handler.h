@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "credentials/static_credentials.h"
+#include "decision/decision.h"
 #include "identity/registry.h"
 #include "mutation/options.h"
 
@@ -139,8 +140,7 @@ class ReviewHandler {
                         std::size_t containers, std::size_t init_containers) const;
 
   const identity::IdentityResolver& resolver_;
-  mutation::Options options_;
-  credentials::Policy static_credentials_;
+  decision::Config config_;
   std::function<double()> jitter_;
   UnknownServiceAccounts unknown_service_accounts_;
   ReviewLimits limits_;

@@ -9,12 +9,12 @@
 #include <simdjson.h>
 #include <nlohmann/json.hpp>
 
-#include "admission/decision.h"
 #include "cli/audit_secrets.h"
 #include "cli/commands.h"
 #include "cli/subcommand.h"
 #include "common/quote.h"
 #include "credentials/static_credentials.h"
+#include "decision/decision.h"
 #include "identity/registry.h"
 #include "manifest/documents.h"
 #include "manifest/workloads.h"
@@ -103,37 +103,16 @@ std::string_view kind_name(credentials::FindingKind kind) {
   return "env";
 }
 
-// What the webhook would do, in a word, and why.
-std::pair<std::string, std::string> action_for(const credentials::Policy& policy,
-                                               const identity::IdentityResolver::Lookup& lookup,
-                                               bool service_accounts_given) {
-  using credentials::ManagedMode;
-  using credentials::UnmanagedMode;
-  if (lookup.identity || !service_accounts_given) {
-    std::string why = lookup.identity ? "its ServiceAccount has an AWS identity"
-                                      : "assuming its ServiceAccount gets an IAM role";
-    switch (policy.managed) {
-      case ManagedMode::kOff:
-        return {"ignore", why + "; --static-credentials=off"};
-      case ManagedMode::kWarn:
-        return {"warn", why};
-      case ManagedMode::kStrip:
-        return {"strip", why};
-      case ManagedMode::kDeny:
-        return {"deny", why};
-    }
-  }
-  std::string why = lookup.service_account_known ? "its ServiceAccount has no IAM role"
-                                                 : "its ServiceAccount is not in the given files";
-  switch (policy.unmanaged) {
-    case UnmanagedMode::kAllow:
-      return {"allow", why};
-    case UnmanagedMode::kWarn:
-      return {"warn", why};
-    case UnmanagedMode::kDeny:
-      return {"deny", why};
-  }
-  return {"allow", why};
+// Why the webhook takes the decision's action: what it knows of the
+// workload's ServiceAccount, and what changed the action, if anything.
+std::string why_for(const decision::Decision& decision,
+                    const identity::IdentityResolver::Lookup& lookup, bool assumed) {
+  std::string why = assumed                        ? "assuming its ServiceAccount gets an IAM role"
+                    : lookup.identity              ? "its ServiceAccount has an AWS identity"
+                    : lookup.service_account_known ? "its ServiceAccount has no IAM role"
+                                                   : "its ServiceAccount is not in the given files";
+  if (!decision.action_detail.empty()) why += "; " + decision.action_detail;
+  return why;
 }
 
 std::string_view handling_name(credentials::Handling handling) {
@@ -197,6 +176,7 @@ int run_audit(const std::vector<std::string>& args) {
     return fail(loaded.error());
   }
   identity::IdentityResolver resolver(registry, config->identity);
+  const decision::Config decision_config{config->mutation, config->static_credentials};
 
   bool unreadable = false;
   std::size_t scanned = 0, with_findings = 0, total_findings = 0;
@@ -250,58 +230,45 @@ int run_audit(const std::vector<std::string>& args) {
     }
     ++scanned;
     auto lookup = resolver.resolve(workload->namespace_name, pod->service_account_name);
-    const bool service_accounts_given = !parsed->service_account_files.empty();
-    const bool gets_identity = lookup.identity || !service_accounts_given;
-    // What the webhook would warn of for this workload (its annotations,
-    // its ServiceAccount's), as notes; without ServiceAccount files an
-    // identity is assumed, as for the static credentials.
-    {
-      std::optional<identity::Identity> assumed = lookup.identity;
-      if (!assumed && !service_accounts_given) {
-        assumed.emplace();
-        assumed->role_arn = "arn:aws:iam::000000000000:role/assumed";
-        assumed->audience = config->identity.audience;
-      }
-      credentials::Policy quiet;
-      quiet.managed = credentials::ManagedMode::kOff;
-      auto decision =
-          admission::decide(*pod, assumed, config->mutation, quiet, 0.0, lookup.problems);
-      for (const auto& problem : decision.problems) {
-        std::fprintf(stderr, "irsa-webhook audit: note: %s (%s): %s\n", label.c_str(), file.c_str(),
-                     one_line(problem).c_str());
-      }
+    // Without ServiceAccount files, every ServiceAccount is assumed to
+    // get a role: audit then says what the webhook does once it has one.
+    const bool assumed = !lookup.identity && parsed->service_account_files.empty();
+    if (assumed) {
+      lookup.identity.emplace();
+      lookup.identity->role_arn = "arn:aws:iam::000000000000:role/assumed";
+      lookup.identity->audience = config->identity.audience;
     }
-    auto findings = credentials::find_static_credentials(*pod, config->static_credentials.detect);
+    // The webhook's own decision: the verdict, the findings, which are
+    // kept, and what it would warn of (as notes).
+    const auto decision =
+        decision::decide(*pod, lookup, decision_config, 0.0, decision::Scope::kAudit);
+    for (const auto& problem : decision.problems) {
+      std::fprintf(stderr, "irsa-webhook audit: note: %s (%s): %s\n", label.c_str(), file.c_str(),
+                   one_line(problem).c_str());
+    }
+    // The webhook's findings, then what only Secrets among the inputs show.
+    auto findings = decision.findings;
     auto through_secrets =
         secret_findings(workload->pod, workload->namespace_name, secrets, findings);
     findings.insert(findings.end(), through_secrets.begin(), through_secrets.end());
     if (findings.empty()) continue;
     ++with_findings;
     total_findings += findings.size();
-    std::vector<credentials::Finding> removable, aside, managed, kept;
+    std::vector<credentials::Finding> aside;
     for (const auto& finding : findings) {
-      (finding.handling == credentials::Handling::kRemovable ? removable : aside)
-          .push_back(finding);
+      if (finding.handling != credentials::Handling::kRemovable) aside.push_back(finding);
     }
     non_aws_findings += std::count_if(aside.begin(), aside.end(), [](const auto& f) {
       return f.handling == credentials::Handling::kNonAwsEndpoint ||
              f.handling == credentials::Handling::kEndpointNotVerifiable;
     });
     secret_only_findings += through_secrets.size();
-    if (gets_identity) {
-      admission::split_findings(
-          removable, mutation::select_containers(*pod, config->mutation.annotation_prefix), managed,
-          kept);
-    }
-    auto [action, why] = action_for(config->static_credentials, lookup, service_accounts_given);
-    if (removable.empty()) {
-      // Nothing the webhook strips or denies for: what it does is on each line.
-      bool warned = std::any_of(aside.begin(), aside.end(), [](const auto& f) {
-        return f.handling != credentials::Handling::kSecretContent;
-      });
-      action = warned ? "keep" : "none";
-      why = warned ? "the webhook keeps these and warns of them (off: ignores them)"
-                   : "found only in Secrets among the inputs; the webhook never reads Secrets";
+    const auto& kept = decision.kept;
+    std::string action(decision::action_name(decision.action));
+    std::string why = why_for(decision, lookup, assumed);
+    if (decision.findings.empty()) {
+      action = "none";
+      why = "found only in Secrets among the inputs; the webhook never reads Secrets";
     }
     std::string service_account =
         workload->namespace_name + "/" + std::string(pod->service_account_name);
@@ -323,7 +290,6 @@ int run_audit(const std::vector<std::string>& args) {
                    {"reason", finding.reason},
                    {"handling", handling_name(finding.handling)}};
       if (!finding.endpoint.empty()) item["endpoint"] = finding.endpoint;
-
       if (!finding.container.empty()) {
         item["container"] = finding.container;
         item["initContainer"] = finding.init_container;

@@ -7,10 +7,10 @@
 
 #include <simdjson.h>
 
-#include "admission/decision.h"
 #include "cli/commands.h"
 #include "cli/subcommand.h"
 #include "common/quote.h"
+#include "decision/decision.h"
 #include "identity/container_credentials.h"
 #include "identity/registry.h"
 #include "log/log.h"
@@ -147,9 +147,10 @@ int run_mutate(const std::vector<std::string>& args) {
   auto pod = mutation::read_pod(pod_element);
   if (!pod) return fail(parsed->pod_file + ": " + pod.error());
 
-  std::string namespace_name = parsed->namespace_name;
-  if (namespace_name.empty()) namespace_name = std::string(pod->namespace_name);
-  if (namespace_name.empty()) namespace_name = "default";
+  // A manifest without metadata.namespace lands where kubectl's context
+  // points; "default" stands for it here.
+  std::string namespace_name =
+      decision::decision_namespace(parsed->namespace_name, *pod, "default");
 
   auto lookup = resolver.resolve(namespace_name, pod->service_account_name);
   if (!lookup.service_account_known && !lookup.identity) {
@@ -180,8 +181,8 @@ int run_mutate(const std::vector<std::string>& args) {
     std::random_device device;
     jitter = std::uniform_real_distribution<double>(0, 1)(device);
   }
-  admission::Decision decision = admission::decide(
-      *pod, lookup.identity, config->mutation, config->static_credentials, jitter, lookup.problems);
+  decision::Decision decision = decision::decide(
+      *pod, lookup, decision::Config{config->mutation, config->static_credentials}, jitter);
   for (const auto& note : decision.notes) log::warning(note);
   // The problems whole, then the other warnings (the first ones are the
   // problems, cut to the warning length).

@@ -6,7 +6,6 @@
 
 #include "cli/config.h"
 #include "identity/service_accounts_file.h"
-#include "log/log.h"
 
 namespace irsa::cli {
 
@@ -57,9 +56,6 @@ Status load_service_account_files(const std::vector<std::string>& files,
     auto records = identity::load_service_accounts(file, annotation_prefix);
     if (!records) return Error{records.error()};
     for (auto& record : *records) {
-      for (const auto& problem : record.settings.problems) {
-        log::warning(problem, {{"serviceaccount", record.namespace_name + "/" + record.name}});
-      }
       if (loaded) loaded->push_back(record.namespace_name + "/" + record.name);
       registry.upsert(record.namespace_name, record.name, std::move(record.settings));
     }

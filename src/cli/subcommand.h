@@ -24,8 +24,10 @@ struct SubcommandFlag {
 Result<std::vector<std::string>> parse_subcommand_flags(const std::vector<std::string>& args,
                                                         const std::vector<SubcommandFlag>& flags);
 
-// Loads every file into `registry`; annotation problems are logged as
-// warnings. The error names the file and what is wrong with it. `loaded`,
+// Loads every file into `registry`. Annotation problems are not logged here:
+// they stay in the settings, and the decision reports those of each Pod's
+// ServiceAccount once, with the Pod. The error names the file and what is
+// wrong with it. `loaded`,
 // when given, receives each ServiceAccount's "namespace/name".
 Status load_service_account_files(const std::vector<std::string>& files,
                                   std::string_view annotation_prefix,

@@ -25,18 +25,18 @@ namespace {
 // From 100 µs (a review's usual cost) to the 10 s the API server waits by
 // default (timeoutSeconds) at most.
 const prometheus::Histogram::BucketBoundaries& latency_buckets() {
-  static const prometheus::Histogram::BucketBoundaries buckets = {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
       0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
-  return buckets;
+  return kBuckets;
 }
 
 // AWS's webhook: buckets from 125 ms to 8 s, in microseconds
 // (prometheus.ExponentialBuckets(125000, 2, 7)).
 const prometheus::Histogram::BucketBoundaries& aws_latency_buckets() {
-  static const prometheus::Histogram::BucketBoundaries buckets = {125000,  250000,  500000, 1000000,
-                                                                  2000000, 4000000, 8000000};
-  return buckets;
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      125000, 250000, 500000, 1000000, 2000000, 4000000, 8000000};
+  return kBuckets;
 }
 
 // The verbs AWS's labels can carry, bounded: the standard methods as sent,

@@ -238,6 +238,21 @@ class BadInput(WebhookTestCase):
         obj["spec"]["containers"] = "app"
         self.post_review(expectation, reason, self.a_review(obj))
 
+    def case_wrong_type_windows_fields(self, expectation, reason):
+        obj = pod()
+        obj["spec"]["os"] = "windows"
+        self.post_review(expectation, reason, self.a_review(obj))
+
+    def case_wrong_type_affinity(self, expectation, reason):
+        obj = pod()
+        obj["spec"]["affinity"] = {"nodeAffinity": []}
+        self.post_review(expectation, reason, self.a_review(obj))
+
+    def case_wrong_type_security_context(self, expectation, reason):
+        obj = pod()
+        obj["spec"]["securityContext"] = "root"
+        self.post_review(expectation, reason, self.a_review(obj))
+
     def case_huge_env(self, expectation, reason):
         obj = pod()
         obj["spec"]["containers"][0]["env"] = [{"name": f"VAR_{i}", "value": "v" * 20}

@@ -155,6 +155,20 @@ metadata:
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--inject-fs-group wants an integer", bad.stderr)
 
+    def test_a_service_accounts_problem_is_reported_once(self):
+        accounts = self.write("sa.yaml", """\
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: app, namespace: default,
+           annotations: {eks.amazonaws.com/role-arn: "arn:aws:iam::111122223333:user/app"}}
+""")
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+               "spec": {"serviceAccountName": "app", "containers": [{"name": "a", "image": "x"}]}}
+        done = run("--pod", self.write("pod.json", json.dumps(pod)), "--service-account", accounts)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        mentions = [line for line in done.stderr.splitlines() if "not an IAM role ARN" in line]
+        self.assertEqual(len(mentions), 1, done.stderr)
+
     def test_container_credentials_mode(self):
         pod = self.write("pod.json", json.dumps({
             "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},

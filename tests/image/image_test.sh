@@ -215,7 +215,7 @@ chmod 644 "$work/service-accounts.yaml"
 # The Deployment's container args as manifests/ renders them.
 $PYTHON - "$ROOT" >"$work/args" <<'EOF' || fail "read the Deployment's args from manifests/"
 import sys
-sys.path.insert(0, sys.argv[1] + "/tests/manifests")
+sys.path.insert(0, sys.argv[1] + "/tests/deploy")
 import render
 objects = render.render(sys.argv[1] + "/manifests/overlays/cert-manager")
 (deployment,) = [o for o in objects if o["kind"] == "Deployment"]

@@ -5,10 +5,10 @@
 #include <simdjson.h>
 #include <nlohmann/json.hpp>
 
-#include "admission/decision.h"
+#include "decision/decision.h"
 #include "mutation/pod_view.h"
 
-namespace irsa::admission {
+namespace irsa::decision {
 namespace {
 
 using nlohmann::json;
@@ -18,10 +18,11 @@ Decision decide_on(const json& pod, const credentials::Policy& policy) {
   simdjson::dom::parser parser;
   auto view = mutation::read_pod(parser.parse(text).value());
   EXPECT_TRUE(view.ok());
-  identity::Identity role;
-  role.role_arn = "arn:aws:iam::111122223333:role/app";
-  role.audience = "sts.amazonaws.com";
-  return decide(*view, role, mutation::Options{}, policy, 0.0);
+  identity::IdentityResolver::Lookup lookup;
+  lookup.identity.emplace();
+  lookup.identity->role_arn = "arn:aws:iam::111122223333:role/app";
+  lookup.identity->audience = "sts.amazonaws.com";
+  return decide(*view, lookup, Config{mutation::Options{}, policy}, 0.0);
 }
 
 // fuzz/regressions/admission_review-token-volume-clash.json: a Secret volume
@@ -53,4 +54,4 @@ TEST(FuzzRegression, StrippedVolumeWithTheTokenVolumeNameIsInjectedAgain) {
 }
 
 }  // namespace
-}  // namespace irsa::admission
+}  // namespace irsa::decision

@@ -1,5 +1,5 @@
 // Injection and static-credential handling combined into one answer.
-#include "admission/decision.h"
+#include "decision/decision.h"
 
 #include <algorithm>
 #include <cstddef>
@@ -10,7 +10,7 @@
 #include "mutation/containers.h"
 #include "mutation/plan.h"
 
-namespace irsa::admission {
+namespace irsa::decision {
 namespace {
 
 using credentials::Finding;
@@ -144,8 +144,6 @@ mutation::PodView without(const mutation::PodView& pod, std::vector<Finding> fin
   return view;
 }
 
-}  // namespace
-
 // Splits `findings` into those in containers that receive the identity
 // (`managed`) and those in containers that do not (`kept`); a volume goes
 // with its mounts, kept when any of them is.
@@ -168,12 +166,43 @@ void split_findings(const std::vector<Finding>& findings,
   }
 }
 
-Decision decide(const mutation::PodView& pod, const std::optional<identity::Identity>& identity,
-                const mutation::Options& options, const credentials::Policy& policy, double jitter,
-                const std::vector<std::string>& identity_problems) {
+}  // namespace
+
+std::string_view action_name(Action action) {
+  switch (action) {
+    case Action::kNone:
+      return "none";
+    case Action::kIgnore:
+      return "ignore";
+    case Action::kAllow:
+      return "allow";
+    case Action::kWarn:
+      return "warn";
+    case Action::kStrip:
+      return "strip";
+    case Action::kDeny:
+      return "deny";
+  }
+  return "none";
+}
+
+std::string decision_namespace(std::string_view given, const mutation::PodView& pod,
+                               std::string_view fallback) {
+  if (!given.empty()) return std::string(given);
+  if (!pod.namespace_name.empty()) return std::string(pod.namespace_name);
+  return std::string(fallback);
+}
+
+Decision decide(const mutation::PodView& pod, const identity::IdentityResolver::Lookup& lookup,
+                const Config& config, double jitter, Scope scope) {
+  const std::optional<identity::Identity>& identity = lookup.identity;
+  const mutation::Options& options = config.mutation;
+  const credentials::Policy& policy = config.static_credentials;
+  if (!(jitter >= 0.0 && jitter < 1.0)) jitter = 0.0;  // NaN too
+
   Decision decision;
   const std::string prefix = options.annotation_prefix + "/";
-  for (const auto& problem : identity_problems) {
+  for (const auto& problem : lookup.problems) {
     add_problem(decision,
                 "ServiceAccount " + name_or_quote(pod.service_account_name, 40) + ": " + problem);
   }
@@ -183,55 +212,80 @@ Decision decide(const mutation::PodView& pod, const std::optional<identity::Iden
       add_problem(decision, "Pod " + *problem);
     }
   }
-  bool look =
-      identity ? policy.managed != ManagedMode::kOff : policy.unmanaged != UnmanagedMode::kAllow;
+  bool look = scope == Scope::kAudit || (identity ? policy.managed != ManagedMode::kOff
+                                                  : policy.unmanaged != UnmanagedMode::kAllow);
   if (look) decision.findings = credentials::find_static_credentials(pod, policy.detect);
-  // Only removable findings are stripped or denied for; the others are
-  // reported aside.
+  // Only removable findings are stripped or denied for; the others (keys for
+  // a non-AWS or unverifiable endpoint, volumes at .aws that strip keeps) are
+  // set aside: kept, and reported whenever the policy looks.
   std::vector<Finding> all_findings, aside;
   for (const auto& finding : decision.findings) {
     (finding.handling == credentials::Handling::kRemovable ? all_findings : aside)
         .push_back(finding);
   }
+  const std::string aside_detail =
+      "the webhook keeps them (a non-AWS endpoint, or a volume strip keeps)";
 
   if (!identity) {
-    if (all_findings.empty()) {
-      add_kept_aside(decision, aside);
-      return decision;
+    if (decision.findings.empty()) return decision;
+    switch (policy.unmanaged) {
+      case UnmanagedMode::kAllow:
+        decision.action = Action::kAllow;  // audit scope only: the webhook does not look
+        return decision;
+      case UnmanagedMode::kDeny:
+        if (all_findings.empty()) break;
+        decision.action = Action::kDeny;
+        decision.allowed = false;
+        decision.denial =
+            "the Pod carries static AWS credentials and its ServiceAccount has no IAM role: " +
+            listing(all_findings) + ". Give the ServiceAccount an " + prefix +
+            "role-arn annotation and remove the keys from the Pod spec";
+        add_kept_aside(decision, aside);
+        return decision;
+      case UnmanagedMode::kWarn:
+        break;
     }
-    if (policy.unmanaged == UnmanagedMode::kDeny) {
-      decision.allowed = false;
-      decision.denial =
-          "the Pod carries static AWS credentials and its ServiceAccount has no IAM role: " +
-          listing(all_findings) + ". Give the ServiceAccount an " + prefix +
-          "role-arn annotation and remove the keys from the Pod spec";
-      add_kept_aside(decision, aside);
-      return decision;
+    decision.action = Action::kWarn;
+    if (!all_findings.empty()) {
+      add_warnings(decision, "static AWS credentials:", all_findings);
+      decision.audit_annotations[kAuditFoundKey] = keys_of(all_findings);
+    } else {
+      decision.action_detail = aside_detail;
     }
-    add_warnings(decision, "static AWS credentials:", all_findings);
-    decision.audit_annotations[kAuditFoundKey] = keys_of(all_findings);
     add_kept_aside(decision, aside);
     return decision;
   }
 
   // Keys in containers that do not receive the identity stay: stripping them
   // would leave those containers with no credentials at all.
-  std::vector<Finding> findings, kept;
+  std::vector<Finding> findings;
   if (!all_findings.empty()) {
     split_findings(all_findings, mutation::select_containers(pod, options.annotation_prefix),
-                   findings, kept);
+                   findings, decision.kept);
   }
+  const auto& kept = decision.kept;
 
   ManagedMode mode = policy.managed;
+  const bool report = mode != ManagedMode::kOff;
+  if (!report) {
+    // Audit scope only (the webhook does not look): found, and left alone.
+    if (!decision.findings.empty()) {
+      decision.action = Action::kIgnore;
+      decision.action_detail = "--static-credentials=off";
+    }
+    findings.clear();
+    aside.clear();
+  }
   if (!findings.empty() && policy.allow_opt_out &&
       pod.annotation(prefix + "keep-static-credentials") == "true" &&
       (mode == ManagedMode::kStrip || mode == ManagedMode::kDeny)) {
     decision.opted_out = true;
-    decision.notes.push_back("static credentials kept: the Pod opts out with " + prefix +
-                             "keep-static-credentials");
+    decision.action_detail = "the Pod opts out with " + prefix + "keep-static-credentials";
+    decision.notes.push_back("static credentials kept: " + decision.action_detail);
     mode = ManagedMode::kWarn;
   }
   if (!findings.empty() && mode == ManagedMode::kDeny) {
+    decision.action = Action::kDeny;
     decision.allowed = false;
     decision.denial =
         "the Pod carries static AWS credentials that its ServiceAccount's IAM role replaces: " +
@@ -249,15 +303,21 @@ Decision decide(const mutation::PodView& pod, const std::optional<identity::Iden
   for (auto& note : plan.notes) decision.notes.push_back(std::move(note));
   for (auto& warning : plan.warnings) add_problem(decision, std::move(warning));
   if (strip) {
+    decision.action = Action::kStrip;
     decision.patch = credentials::plan_removal(findings, options.max_patch_bytes);
     decision.stripped = true;
     add_warnings(decision, "removed", findings);
     decision.audit_annotations[kAuditRemovedKey] = keys_of(findings);
   } else if (!findings.empty() && mode == ManagedMode::kWarn) {
+    decision.action = Action::kWarn;
     add_warnings(decision, "static AWS credentials:", findings);
     decision.audit_annotations[kAuditFoundKey] = keys_of(findings);
   }
-  if (!kept.empty()) {
+  if (report && !kept.empty()) {
+    if (decision.action == Action::kNone) {
+      decision.action = Action::kWarn;
+      decision.action_detail = "every one is in a container that gets no AWS identity";
+    }
     add_warnings(decision, "kept (container gets no AWS identity):", kept);
     decision.notes.push_back(
         "static credentials kept in containers that do not receive the "
@@ -267,9 +327,15 @@ Decision decide(const mutation::PodView& pod, const std::optional<identity::Iden
     if (!found.empty()) found += ',';
     found += keys_of(kept);
   }
-  add_kept_aside(decision, aside);
+  if (!aside.empty()) {
+    if (decision.action == Action::kNone) {
+      decision.action = Action::kWarn;
+      decision.action_detail = aside_detail;
+    }
+    add_kept_aside(decision, aside);
+  }
   decision.patch.append(std::move(plan.patch));
   return decision;
 }
 
-}  // namespace irsa::admission
+}  // namespace irsa::decision

@@ -210,7 +210,7 @@ class Manifests(unittest.TestCase):
             variant(components)
         variant(("host-network", "port-11443"), "patches:\n" + HOST_PORT_PATCH)
         note(f"kubectl: {KUBECTL_WHY}" if KUBECTL else
-             f"kubectl kustomize SKIPPED ({KUBECTL_WHY}); rendering with tests/manifests/render.py")
+             f"kubectl kustomize SKIPPED ({KUBECTL_WHY}); rendering with tests/deploy/render.py")
         cls.rendered = {}
         for name, directory in cls.variants.items():
             cls.rendered[name] = kubectl_render(directory) if KUBECTL else render.render(directory)

@@ -1,5 +1,5 @@
 // The combined decision: identity injection plus each static-credentials mode.
-#include "admission/decision.h"
+#include "decision/decision.h"
 
 #include <algorithm>
 #include <map>
@@ -9,7 +9,7 @@
 
 #include "common/utf8.h"
 
-namespace irsa::admission {
+namespace irsa::decision {
 namespace {
 
 using credentials::ManagedMode;
@@ -35,6 +35,15 @@ json keyed_pod() {
     "volumes":[{"name":"aws","secret":{"secretName":"aws"}}]}})");
 }
 
+identity::IdentityResolver::Lookup lookup_of(const std::optional<identity::Identity>& id,
+                                             std::vector<std::string> problems = {}) {
+  identity::IdentityResolver::Lookup lookup;
+  lookup.identity = id;
+  lookup.service_account_known = true;
+  lookup.problems = std::move(problems);
+  return lookup;
+}
+
 struct Run {
   Decision decision;
   json pod;  // the Pod after the decision's patch
@@ -46,7 +55,7 @@ Run run(const json& pod, const std::optional<identity::Identity>& id, Policy pol
   auto view = mutation::read_pod(parser.parse(text).value());
   EXPECT_TRUE(view.ok());
   Run out;
-  out.decision = decide(*view, id, mutation::Options{}, policy, 0.0);
+  out.decision = decide(*view, lookup_of(id), Config{mutation::Options{}, policy}, 0.0);
   out.pod = pod.patch(out.decision.patch.to_json());
   return out;
 }
@@ -297,6 +306,8 @@ TEST(Decide, KeysForANonAwsEndpointAreKeptInEveryModeThatLooks) {
     auto out = run(pod, role(), policy);
     ASSERT_TRUE(out.decision.allowed) << static_cast<int>(mode);
     EXPECT_FALSE(out.decision.stripped);
+    EXPECT_EQ(out.decision.action, Action::kWarn);
+    EXPECT_THAT(out.decision.action_detail, HasSubstr("non-AWS endpoint"));
     EXPECT_EQ(env_names(out.pod["spec"]["containers"][0])[0], "AWS_ACCESS_KEY_ID");
     EXPECT_EQ(env_names(out.pod["spec"]["containers"][0]).back(), "AWS_WEB_IDENTITY_TOKEN_FILE");
     ASSERT_EQ(out.decision.warnings.size(), 1u);
@@ -388,7 +399,7 @@ TEST(Decide, IdentityProblemsBecomeShortWarningsFirst) {
   std::vector<std::string> problems = {
       "annotation eks.amazonaws.com/role-arn \"x\" is not an IAM role ARN "
       "(arn:aws:iam::<12 digits>:role/<name>) and this text goes on and on past the limit"};
-  Decision decision = decide(*view, role(), mutation::Options{}, Policy{}, 0.0, problems);
+  Decision decision = decide(*view, lookup_of(role(), problems), Config{}, 0.0);
   ASSERT_EQ(decision.problems.size(), 3u);
   EXPECT_EQ(decision.problem_warnings, 3u);
   EXPECT_THAT(decision.problems[0], ::testing::StartsWith("ServiceAccount app: annotation"));
@@ -402,10 +413,119 @@ TEST(Decide, IdentityProblemsBecomeShortWarningsFirst) {
   EXPECT_THAT(decision.warnings[0], ::testing::EndsWith("..."));
   EXPECT_THAT(decision.warnings[3], HasSubstr("removed container app"));
   // Without an identity, the ServiceAccount's problems still reach the Pod.
-  Decision none = decide(*view, std::nullopt, mutation::Options{}, Policy{}, 0.0, problems);
+  Decision none = decide(*view, lookup_of(std::nullopt, problems), Config{}, 0.0);
   EXPECT_EQ(none.problems.size(), 2u);
   EXPECT_EQ(none.warnings.size(), 2u);
 }
 
+// Regression: the opt-out's note was overwritten by the injection's notes
+// (`decision.notes = std::move(plan.notes)`), so the log never said why the
+// keys stayed. Both must be there.
+TEST(Decide, OptOutNoteSurvivesTheInjectionsNotes) {
+  json pod = keyed_pod();
+  pod["metadata"]["name"] = std::string(70, 'n');  // the session name gets a note
+  pod["metadata"]["annotations"]["eks.amazonaws.com/keep-static-credentials"] = "true";
+  identity::Identity id = role();
+  id.role_session_name = true;
+  Policy policy;
+  policy.allow_opt_out = true;
+  auto out = run(pod, id, policy);
+  ASSERT_TRUE(out.decision.opted_out);
+  EXPECT_THAT(
+      out.decision.notes,
+      ::testing::Contains(HasSubstr("opts out with eks.amazonaws.com/keep-static-credentials")));
+  EXPECT_THAT(out.decision.notes, ::testing::Contains(HasSubstr("AWS_ROLE_SESSION_NAME")));
+  EXPECT_EQ(out.decision.action, Action::kWarn);
+  EXPECT_THAT(out.decision.action_detail, HasSubstr("keep-static-credentials"));
+}
+
+// The verdict audit prints is the decision's action, for every mode.
+TEST(Decide, ActionNamesWhatTheWebhookDoes) {
+  struct Case {
+    bool identity;
+    ManagedMode managed;
+    UnmanagedMode unmanaged;
+    Action review, audit;  // the action in each scope
+  };
+  const Case cases[] = {
+      {true, ManagedMode::kStrip, UnmanagedMode::kAllow, Action::kStrip, Action::kStrip},
+      {true, ManagedMode::kWarn, UnmanagedMode::kAllow, Action::kWarn, Action::kWarn},
+      {true, ManagedMode::kDeny, UnmanagedMode::kAllow, Action::kDeny, Action::kDeny},
+      {true, ManagedMode::kOff, UnmanagedMode::kDeny, Action::kNone, Action::kIgnore},
+      {false, ManagedMode::kStrip, UnmanagedMode::kAllow, Action::kNone, Action::kAllow},
+      {false, ManagedMode::kStrip, UnmanagedMode::kWarn, Action::kWarn, Action::kWarn},
+      {false, ManagedMode::kDeny, UnmanagedMode::kDeny, Action::kDeny, Action::kDeny},
+  };
+  std::string text = keyed_pod().dump();
+  simdjson::dom::parser parser;
+  auto view = mutation::read_pod(parser.parse(text).value());
+  ASSERT_TRUE(view.ok());
+  for (const auto& c : cases) {
+    Config config;
+    config.static_credentials.managed = c.managed;
+    config.static_credentials.unmanaged = c.unmanaged;
+    auto lookup = lookup_of(c.identity ? std::optional(role()) : std::nullopt);
+    auto review = decide(*view, lookup, config, 0.0, Scope::kReview);
+    auto audit = decide(*view, lookup, config, 0.0, Scope::kAudit);
+    SCOPED_TRACE(std::string(c.identity ? "identity, " : "no identity, ") +
+                 std::string(action_name(c.audit)));
+    EXPECT_EQ(review.action, c.review);
+    EXPECT_EQ(audit.action, c.audit);
+    // Audit sees every finding; what the webhook does is the same in both.
+    EXPECT_EQ(audit.findings.size(), 4u);
+    EXPECT_EQ(review.allowed, audit.allowed);
+    EXPECT_EQ(review.warnings, audit.warnings);
+    EXPECT_EQ(review.patch.text(), audit.patch.text());
+    EXPECT_EQ(review.audit_annotations, audit.audit_annotations);
+  }
+}
+
+// Keys only in a container left out of the identity: the webhook warns and
+// keeps them, whatever the mode; audit said "strip" before issue 22.
+TEST(Decide, KeysOnlyInContainersLeftOutAreAWarningNotAStrip) {
+  json pod = keyed_pod();
+  pod["metadata"]["annotations"]["eks.amazonaws.com/skip-containers"] = "app";
+  pod["spec"]["containers"].push_back({{"name", "main"}});
+  for (ManagedMode mode : {ManagedMode::kStrip, ManagedMode::kDeny}) {
+    Policy policy;
+    policy.managed = mode;
+    auto out = run(pod, role(), policy);
+    EXPECT_TRUE(out.decision.allowed);
+    EXPECT_EQ(out.decision.action, Action::kWarn);
+    EXPECT_THAT(out.decision.action_detail, HasSubstr("gets no AWS identity"));
+    EXPECT_EQ(out.decision.kept.size(), out.decision.findings.size());
+    EXPECT_EQ(out.pod["spec"]["containers"][0]["env"].size(), 2u);  // the keys stay
+  }
+}
+
+TEST(Decide, JitterOutsideItsRangeCountsAsZero) {
+  std::string text = R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"a"}]}})";
+  simdjson::dom::parser parser;
+  auto view = mutation::read_pod(parser.parse(text).value());
+  ASSERT_TRUE(view.ok());
+  auto lookup = lookup_of(role());
+  lookup.identity->mode = identity::Mode::kContainerCredentials;
+  std::string zero = decide(*view, lookup, Config{}, 0.0).patch.text();
+  for (double jitter : {std::nan(""), -0.5, 1.0, 7.0}) {
+    EXPECT_EQ(decide(*view, lookup, Config{}, jitter).patch.text(), zero) << jitter;
+  }
+  EXPECT_NE(decide(*view, lookup, Config{}, 0.9).patch.text(), zero);
+}
+
+TEST(DecisionNamespace, TheGivenOneThenThePodsThenTheFallback) {
+  std::string text = R"({"metadata":{"namespace":"team"},"spec":{"containers":[]}})";
+  simdjson::dom::parser parser;
+  auto pod = mutation::read_pod(parser.parse(text).value());
+  ASSERT_TRUE(pod.ok());
+  EXPECT_EQ(decision_namespace("review-ns", *pod, "default"), "review-ns");
+  EXPECT_EQ(decision_namespace("", *pod, "default"), "team");
+  std::string bare = R"({"spec":{"containers":[]}})";
+  simdjson::dom::parser parser2;
+  auto none = mutation::read_pod(parser2.parse(bare).value());
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(decision_namespace("", *none, "default"), "default");
+  EXPECT_EQ(decision_namespace("", *none, ""), "");
+}
+
 }  // namespace
-}  // namespace irsa::admission
+}  // namespace irsa::decision
