@@ -311,9 +311,11 @@ TEST(Decide, KeysForANonAwsEndpointAreKeptInEveryModeThatLooks) {
     EXPECT_EQ(env_names(out.pod["spec"]["containers"][0])[0], "AWS_ACCESS_KEY_ID");
     EXPECT_EQ(env_names(out.pod["spec"]["containers"][0]).back(), "AWS_WEB_IDENTITY_TOKEN_FILE");
     ASSERT_EQ(out.decision.warnings.size(), 1u);
-    EXPECT_EQ(out.decision.warnings[0],
-              "kept (keys for a non-AWS endpoint, AWS_ENDPOINT_URL minio.storage): container "
-              "minio: env AWS_ACCESS_KEY_ID (static access key as a literal value)");
+    // Cut to the API server's limit: the container and variable come first.
+    EXPECT_THAT(out.decision.warnings[0],
+                ::testing::StartsWith("kept (keys for a non-AWS endpoint, AWS_ENDPOINT_URL "
+                                      "minio.storage): container minio: env AWS_ACCESS_KEY_ID"));
+    EXPECT_LT(out.decision.warnings[0].size(), 120u);
     EXPECT_EQ(out.decision.audit_annotations,
               (std::map<std::string, std::string>{
                   {kAuditNonAwsEndpointKey, "minio/env/AWS_ACCESS_KEY_ID"}}));
