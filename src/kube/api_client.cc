@@ -191,7 +191,8 @@ std::unique_ptr<Connection> ApiClient::connect() const {
           openssl::Certificate extra(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
           if (!extra) break;
           // On success the context owns the certificate.
-          if (SSL_CTX_add_extra_chain_cert(ctx, extra.get()) == 1) extra.release();
+          if (SSL_CTX_add_extra_chain_cert(ctx, extra.get()) == 1)
+            static_cast<void>(extra.release());
         }
       }
       ERR_clear_error();

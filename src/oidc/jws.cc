@@ -85,8 +85,8 @@ Result<std::string> ecdsa_raw_to_der(std::string_view raw, std::size_t field_siz
     return Error{"signature cannot be converted (out of memory)"};
   }
   // The signature owns r and s now.
-  r.release();
-  s.release();
+  static_cast<void>(r.release());
+  static_cast<void>(s.release());
   unsigned char* raw_der = nullptr;
   int length = i2d_ECDSA_SIG(sig.get(), &raw_der);
   openssl::Bytes der(raw_der);

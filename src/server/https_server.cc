@@ -4,7 +4,6 @@
 #include "server/https_server.h"
 
 #include <netdb.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,6 +12,7 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <optional>
 #include <thread>

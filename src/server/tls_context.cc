@@ -261,7 +261,8 @@ Result<std::shared_ptr<const CertifiedKey>> CertifiedKey::load(const std::string
       for (int i = 0; i < 16 && pair->chain_; ++i) {
         openssl::Certificate next(PEM_read_bio_X509(bio.get(), nullptr, no_passphrase, nullptr));
         if (!next) break;
-        if (sk_X509_push(pair->chain_.get(), next.get()) > 0) next.release();  // the stack owns it
+        // The stack owns it.
+        if (sk_X509_push(pair->chain_.get(), next.get()) > 0) static_cast<void>(next.release());
       }
     }
     if (!pair->leaf_) {
