@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/audit_cluster.h"
+#include "cli/audit_secrets.h"
 #include "cli/commands.h"
 #include "cli/subcommand.h"
 #include "common/quote.h"
@@ -39,8 +40,12 @@ constexpr char kAuditUsage[] =
     "the given --static-credentials* flags. With --service-account files it knows\n"
     "which ServiceAccounts have a role; without them it assumes each will get one.\n"
     "Keys in containers that do not receive the identity (skip-containers,\n"
-    "include-containers) are listed as kept. Problems with a workload's identity\n"
-    "annotations are printed on stderr as notes, as the webhook warns of them.\n"
+    "include-containers) are listed as kept, keys for a non-AWS endpoint and\n"
+    "volumes at .aws that strip keeps on their own lines. Secret manifests among\n"
+    "the inputs are read for key names and credentials-file shapes (never\n"
+    "printed): what only they reveal is listed apart, as the webhook never reads\n"
+    "Secrets. Problems with a workload's identity annotations are printed on\n"
+    "stderr as notes, as the webhook warns of them.\n"
     "\n"
     "With --from-cluster it reads the running cluster instead (--kubeconfig, else\n"
     "--kube-api, else the in-cluster config), page by page: ServiceAccounts, the\n"
@@ -168,6 +173,42 @@ std::string why_for(const decision::Decision& decision,
   return why;
 }
 
+std::string_view handling_name(credentials::Handling handling) {
+  switch (handling) {
+    case credentials::Handling::kRemovable:
+      return "removable";
+    case credentials::Handling::kNonAwsEndpoint:
+      return "non-aws-endpoint";
+    case credentials::Handling::kEndpointNotVerifiable:
+      return "endpoint-not-verifiable";
+    case credentials::Handling::kReportOnly:
+      return "report-only";
+    case credentials::Handling::kSecretContent:
+      return "secret-content";
+  }
+  return "removable";
+}
+
+// The line that introduces findings set apart from the workload's action.
+std::string aside_heading(const credentials::Finding& finding) {
+  switch (finding.handling) {
+    case credentials::Handling::kNonAwsEndpoint:
+      return "keys for a non-AWS endpoint (" + one_line(finding.endpoint) +
+             "): kept, the webhook warns";
+    case credentials::Handling::kEndpointNotVerifiable:
+      return "endpoint not verifiable (" + one_line(finding.endpoint) +
+             "): kept, the webhook warns";
+    case credentials::Handling::kReportOnly:
+      return "volume at .aws that strip keeps: the webhook warns; move the keys out of it";
+    case credentials::Handling::kSecretContent:
+      return "seen only in Secrets among the inputs: the webhook never reads Secrets and does "
+             "nothing; remove the reference and use the role";
+    case credentials::Handling::kRemovable:
+      break;
+  }
+  return {};
+}
+
 int fail(const std::string& message) {
   std::fprintf(stderr, "irsa-webhook audit: %s\n", message.c_str());
   return 2;
@@ -206,9 +247,19 @@ int run_audit(const std::vector<std::string>& args) {
 
   bool unreadable = false;
   std::size_t scanned = 0, with_findings = 0, total_findings = 0;
+  std::size_t non_aws_findings = 0, secret_only_findings = 0;
   json report = json::array();
   std::string text;
   simdjson::dom::parser parser;
+  // First every input: the workloads, and the Secrets' facts (a Secret may
+  // come after the workload that uses it). Documents are dropped file by
+  // file; no Secret value outlives SecretIndex::add.
+  struct Input {
+    std::string file;
+    manifest::WorkloadPod workload;
+  };
+  std::vector<Input> workloads;
+  SecretIndex secrets;
   for (const auto& input : parsed->inputs) {
     auto files = expand_input(input);
     if (!files) {
@@ -224,75 +275,112 @@ int run_audit(const std::vector<std::string>& args) {
         continue;
       }
       for (const auto& document : *documents) {
+        if (secrets.add(document)) continue;
         auto workload = manifest::workload_pod(document);
-        if (!workload) continue;
-        std::string pod_text = workload->pod.dump();
-        simdjson::dom::element element;
-        if (parser.parse(pod_text).get(element) != simdjson::SUCCESS) continue;
-        auto pod = mutation::read_pod(element);
-        std::string label = workload->kind + " " + workload->namespace_name + "/" + workload->name;
-        if (!pod) {
-          std::fprintf(stderr, "irsa-webhook audit: %s: %s: %s\n", file.c_str(), label.c_str(),
-                       pod.error().c_str());
-          unreadable = true;
-          continue;
-        }
-        ++scanned;
-        auto lookup = resolver.resolve(workload->namespace_name, pod->service_account_name);
-        // Without ServiceAccount files, every ServiceAccount is assumed to
-        // get a role: audit then says what the webhook does once it has one.
-        const bool assumed = !lookup.identity && parsed->service_account_files.empty();
-        if (assumed) {
-          lookup.identity.emplace();
-          lookup.identity->role_arn = "arn:aws:iam::000000000000:role/assumed";
-          lookup.identity->audience = config->identity.audience;
-        }
-        // The webhook's own decision: the verdict, the findings, which are
-        // kept, and what it would warn of (as notes).
-        const auto decision =
-            decision::decide(*pod, lookup, decision_config, 0.0, decision::Scope::kAudit);
-        for (const auto& problem : decision.problems) {
-          std::fprintf(stderr, "irsa-webhook audit: note: %s (%s): %s\n", label.c_str(),
-                       file.c_str(), one_line(problem).c_str());
-        }
-        const auto& findings = decision.findings;
-        if (findings.empty()) continue;
-        ++with_findings;
-        total_findings += findings.size();
-        const auto& kept = decision.kept;
-        const std::string action(decision::action_name(decision.action));
-        const std::string why = why_for(decision, lookup, assumed);
-        std::string service_account =
-            workload->namespace_name + "/" + std::string(pod->service_account_name);
-
-        json entry = {{"file", file},
-                      {"kind", workload->kind},
-                      {"namespace", workload->namespace_name},
-                      {"name", workload->name},
-                      {"serviceAccount", service_account},
-                      {"action", action},
-                      {"why", why},
-                      {"findings", json::array()}};
-        text += label + " (" + file + ", ServiceAccount " + service_account + "): " + action +
-                ", " + why + "\n";
-        for (const auto& finding : findings) {
-          bool is_kept = std::find(kept.begin(), kept.end(), finding) != kept.end();
-          json item = {{"kind", kind_name(finding.kind)},
-                       {"name", finding.name},
-                       {"reason", finding.reason}};
-          if (!finding.container.empty()) {
-            item["container"] = finding.container;
-            item["initContainer"] = finding.init_container;
-          }
-          if (!finding.mount_path.empty()) item["mountPath"] = finding.mount_path;
-          if (is_kept) item["kept"] = true;
-          entry["findings"].push_back(std::move(item));
-          text += "  " + finding.describe() +
-                  (is_kept ? " [kept: the container gets no AWS identity]" : "") + "\n";
-        }
-        report.push_back(std::move(entry));
+        if (workload) workloads.push_back({file, std::move(*workload)});
       }
     }
+  }
+
+  for (auto& [file, workload_value] : workloads) {
+    auto* workload = &workload_value;
+    std::string pod_text = workload->pod.dump();
+    simdjson::dom::element element;
+    if (parser.parse(pod_text).get(element) != simdjson::SUCCESS) continue;
+    auto pod = mutation::read_pod(element);
+    std::string label = workload->kind + " " + workload->namespace_name + "/" + workload->name;
+    if (!pod) {
+      std::fprintf(stderr, "irsa-webhook audit: %s: %s: %s\n", file.c_str(), label.c_str(),
+                   pod.error().c_str());
+      unreadable = true;
+      continue;
+    }
+    ++scanned;
+    auto lookup = resolver.resolve(workload->namespace_name, pod->service_account_name);
+    // Without ServiceAccount files, every ServiceAccount is assumed to
+    // get a role: audit then says what the webhook does once it has one.
+    const bool assumed = !lookup.identity && parsed->service_account_files.empty();
+    if (assumed) {
+      lookup.identity.emplace();
+      lookup.identity->role_arn = "arn:aws:iam::000000000000:role/assumed";
+      lookup.identity->audience = config->identity.audience;
+    }
+    // The webhook's own decision: the verdict, the findings, which are
+    // kept, and what it would warn of (as notes).
+    const auto decision =
+        decision::decide(*pod, lookup, decision_config, 0.0, decision::Scope::kAudit);
+    for (const auto& problem : decision.problems) {
+      std::fprintf(stderr, "irsa-webhook audit: note: %s (%s): %s\n", label.c_str(), file.c_str(),
+                   one_line(problem).c_str());
+    }
+    // The webhook's findings, then what only Secrets among the inputs show.
+    auto findings = decision.findings;
+    auto through_secrets =
+        secret_findings(workload->pod, workload->namespace_name, secrets, findings);
+    findings.insert(findings.end(), through_secrets.begin(), through_secrets.end());
+    if (findings.empty()) continue;
+    ++with_findings;
+    total_findings += findings.size();
+    std::vector<credentials::Finding> aside;
+    for (const auto& finding : findings) {
+      if (finding.handling != credentials::Handling::kRemovable) aside.push_back(finding);
+    }
+    non_aws_findings += std::count_if(aside.begin(), aside.end(), [](const auto& f) {
+      return f.handling == credentials::Handling::kNonAwsEndpoint ||
+             f.handling == credentials::Handling::kEndpointNotVerifiable;
+    });
+    secret_only_findings += through_secrets.size();
+    const auto& kept = decision.kept;
+    std::string action(decision::action_name(decision.action));
+    std::string why = why_for(decision, lookup, assumed);
+    if (decision.findings.empty()) {
+      action = "none";
+      why = "found only in Secrets among the inputs; the webhook never reads Secrets";
+    }
+    std::string service_account =
+        workload->namespace_name + "/" + std::string(pod->service_account_name);
+
+    json entry = {{"file", file},
+                  {"kind", workload->kind},
+                  {"namespace", workload->namespace_name},
+                  {"name", workload->name},
+                  {"serviceAccount", service_account},
+                  {"action", action},
+                  {"why", why},
+                  {"findings", json::array()}};
+    text += label + " (" + file + ", ServiceAccount " + service_account + "): " + action + ", " +
+            why + "\n";
+    for (const auto& finding : findings) {
+      bool is_kept = std::find(kept.begin(), kept.end(), finding) != kept.end();
+      json item = {{"kind", kind_name(finding.kind)},
+                   {"name", finding.name},
+                   {"reason", finding.reason},
+                   {"handling", handling_name(finding.handling)}};
+      if (!finding.endpoint.empty()) item["endpoint"] = finding.endpoint;
+      if (!finding.container.empty()) {
+        item["container"] = finding.container;
+        item["initContainer"] = finding.init_container;
+      }
+      if (!finding.mount_path.empty()) item["mountPath"] = finding.mount_path;
+      if (is_kept) item["kept"] = true;
+      entry["findings"].push_back(std::move(item));
+      if (finding.handling == credentials::Handling::kRemovable) {
+        text += "  " + one_line(finding.describe()) +
+                (is_kept ? " [kept: the container gets no AWS identity]" : "") + "\n";
+      }
+    }
+    // Then what is set apart, each kind under its own line.
+    std::stable_sort(aside.begin(), aside.end(), [](const auto& a, const auto& b) {
+      return static_cast<int>(a.handling) < static_cast<int>(b.handling);
+    });
+    std::string last_heading;
+    for (const auto& finding : aside) {
+      std::string heading = aside_heading(finding);
+      if (heading != last_heading) text += "  " + heading + ":\n";
+      last_heading = heading;
+      text += "    " + one_line(finding.describe()) + "\n";
+    }
+    report.push_back(std::move(entry));
   }
 
   if (parsed->output == "json") {
@@ -300,13 +388,18 @@ int run_audit(const std::vector<std::string>& args) {
                 {"summary",
                  {{"scanned", scanned},
                   {"withStaticCredentials", with_findings},
-                  {"findings", total_findings}}}};
+                  {"findings", total_findings},
+                  {"nonAwsEndpointFindings", non_aws_findings},
+                  {"secretContentFindings", secret_only_findings}}}};
     std::printf("%s\n", out.dump(2).c_str());
   } else {
     std::fputs(text.c_str(), stdout);
-    std::printf("%zu %s scanned, %zu with static AWS credentials (%zu %s)\n", scanned,
+    std::printf("%zu %s scanned, %zu with static AWS credentials (%zu %s", scanned,
                 scanned == 1 ? "workload" : "workloads", with_findings, total_findings,
                 total_findings == 1 ? "finding" : "findings");
+    if (non_aws_findings > 0) std::printf(", %zu for non-AWS endpoints", non_aws_findings);
+    if (secret_only_findings > 0) std::printf(", %zu only in Secrets", secret_only_findings);
+    std::printf(")\n");
   }
   if (unreadable) return 2;
   return with_findings > 0 ? 1 : 0;
