@@ -9,6 +9,8 @@
 #include <simdjson.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/audit_cluster.h"
+#include "cli/audit_secrets.h"
 #include "cli/command_line.h"
 #include "cli/commands.h"
 #include "cli/subcommand.h"
@@ -27,7 +29,11 @@ using nlohmann::json;
 
 constexpr char kAuditUsage[] =
     "Usage: irsa-webhook audit -f FILE|DIR [-f FILE|DIR ...] [--service-account FILE ...]\n"
-    "                          [--output text|json] [webhook flags]\n\n"
+    "                          [--output text|json] [webhook flags]\n"
+    "       irsa-webhook audit --from-cluster [--kubeconfig FILE] [--namespace NS]\n"
+    "                          [--selector SELECTOR] [--container-credentials-config FILE]\n"
+    "                          [--watch-config-map [--config-map-namespace NS]]\n"
+    "                          [--page-size N] [--output text|json] [webhook flags]\n\n"
     "Lists, per workload and container, the static AWS credentials in Kubernetes\n"
     "manifests (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob;\n"
     "YAML or JSON, several documents or a List; directories are read recursively\n"
@@ -35,9 +41,23 @@ constexpr char kAuditUsage[] =
     "the given --static-credentials* flags. With --service-account files it knows\n"
     "which ServiceAccounts have a role; without them it assumes each will get one.\n"
     "Keys in containers that do not receive the identity (skip-containers,\n"
-    "include-containers) are listed as kept. Problems with a workload's identity\n"
-    "annotations are printed on stderr as notes, as the webhook warns of them.\n"
-    "Exit status: 0 no static credentials, 1 some found, 2 unreadable input.\n";
+    "include-containers) are listed as kept, keys for a non-AWS endpoint and\n"
+    "volumes at .aws that strip keeps on their own lines. Secret manifests among\n"
+    "the inputs are read for key names and credentials-file shapes (never\n"
+    "printed): what only they reveal is listed apart, as the webhook never reads\n"
+    "Secrets. Problems with a workload's identity annotations are printed on\n"
+    "stderr as notes, as the webhook warns of them.\n"
+    "\n"
+    "With --from-cluster it reads the running cluster instead (--kubeconfig, else\n"
+    "--kube-api, else the in-cluster config), page by page: ServiceAccounts, the\n"
+    "workloads and their Pods, Secrets' key names where RBAC allows it (never their\n"
+    "values), and the pod-identity-webhook ConfigMap with --watch-config-map. It\n"
+    "reports, per workload: static AWS credentials, Pods that missed their identity\n"
+    "(with the command that fixes them), and ServiceAccounts whose annotations look\n"
+    "wrong. --namespace and --selector narrow what it reads.\n"
+    "Exit status: 0 nothing found, 1 static credentials (or, with --from-cluster,\n"
+    "Pods that missed their identity or ServiceAccount annotation problems) found,\n"
+    "2 unreadable input (a file, or the cluster) or bad flags.\n";
 
 struct AuditArgs {
   std::vector<std::string> inputs;
@@ -45,22 +65,65 @@ struct AuditArgs {
   std::string output = "text";
   std::vector<std::string> webhook_flags;
   bool help = false;
+  bool from_cluster = false;
+  ClusterAuditArgs cluster;
+  bool config_map_namespace_given = false;
+  std::string page_size;
 };
 
 Result<AuditArgs> parse_audit_args(const std::vector<std::string>& args) {
   AuditArgs parsed;
+  std::string namespace_name, selector, credentials_config, config_map_namespace;
   auto rest =
       parse_subcommand_flags(args, {{{"-f", "--filename"}, nullptr, &parsed.inputs},
                                     {{"--service-account"}, nullptr, &parsed.service_account_files},
                                     {{"--output", "-o"}, &parsed.output},
+                                    {{"--from-cluster"}, nullptr, nullptr, &parsed.from_cluster},
+                                    {{"--namespace", "-n"}, &namespace_name},
+                                    {{"--selector", "-l"}, &selector},
+                                    {{"--container-credentials-config"}, &credentials_config},
+                                    {{"--config-map-namespace"}, &config_map_namespace},
+                                    {{"--page-size"}, &parsed.page_size},
                                     {{"--help", "-h"}, nullptr, nullptr, &parsed.help}});
   if (!rest) return Error{rest.error()};
   parsed.webhook_flags = std::move(*rest);
   if (parsed.help) return parsed;
-  if (parsed.inputs.empty()) return Error{"-f FILE|DIR is required"};
   if (parsed.output != "text" && parsed.output != "json") {
     return Error{"--output must be text or json, got " + quote(parsed.output)};
   }
+  if (!parsed.from_cluster) {
+    for (const auto& [flag, value] :
+         {std::pair{"--namespace", &namespace_name}, std::pair{"--selector", &selector},
+          std::pair{"--container-credentials-config", &credentials_config},
+          std::pair{"--config-map-namespace", &config_map_namespace},
+          std::pair{"--page-size", &parsed.page_size}}) {
+      if (!value->empty()) return Error{std::string(flag) + " needs --from-cluster"};
+    }
+    if (parsed.inputs.empty()) return Error{"-f FILE|DIR is required (or --from-cluster)"};
+    return parsed;
+  }
+  if (!parsed.inputs.empty() || !parsed.service_account_files.empty()) {
+    return Error{"--from-cluster reads the cluster: -f and --service-account do not go with it"};
+  }
+  parsed.cluster.namespace_name = namespace_name;
+  parsed.cluster.selector = selector;
+  parsed.cluster.container_credentials_config = credentials_config;
+  if (!config_map_namespace.empty()) {
+    parsed.cluster.config_map_namespace = config_map_namespace;
+    parsed.config_map_namespace_given = true;
+  }
+  if (!parsed.page_size.empty()) {
+    const auto& text = parsed.page_size;
+    const bool digits = text.size() <= 6 && std::all_of(text.begin(), text.end(), [](char c) {
+                          return c >= '0' && c <= '9';
+                        });
+    const int size = digits ? std::stoi(text) : 0;
+    if (size < 1 || size > 10000) {
+      return Error{"--page-size must be a number from 1 to 10000, got " + quote(text)};
+    }
+    parsed.cluster.page_size = size;
+  }
+  parsed.cluster.json = parsed.output == "json";
   return parsed;
 }
 
@@ -111,6 +174,42 @@ std::string why_for(const decision::Decision& decision,
   return why;
 }
 
+std::string_view handling_name(credentials::Handling handling) {
+  switch (handling) {
+    case credentials::Handling::kRemovable:
+      return "removable";
+    case credentials::Handling::kNonAwsEndpoint:
+      return "non-aws-endpoint";
+    case credentials::Handling::kEndpointNotVerifiable:
+      return "endpoint-not-verifiable";
+    case credentials::Handling::kReportOnly:
+      return "report-only";
+    case credentials::Handling::kSecretContent:
+      return "secret-content";
+  }
+  return "removable";
+}
+
+// The line that introduces findings set apart from the workload's action.
+std::string aside_heading(const credentials::Finding& finding) {
+  switch (finding.handling) {
+    case credentials::Handling::kNonAwsEndpoint:
+      return "keys for a non-AWS endpoint (" + one_line(finding.endpoint) +
+             "): kept, the webhook warns";
+    case credentials::Handling::kEndpointNotVerifiable:
+      return "endpoint not verifiable (" + one_line(finding.endpoint) +
+             "): kept, the webhook warns";
+    case credentials::Handling::kReportOnly:
+      return "volume at .aws that strip keeps: the webhook warns; move the keys out of it";
+    case credentials::Handling::kSecretContent:
+      return "seen only in Secrets among the inputs: the webhook never reads Secrets and does "
+             "nothing; remove the reference and use the role";
+    case credentials::Handling::kRemovable:
+      break;
+  }
+  return {};
+}
+
 int fail(const std::string& message) { return usage_error("audit", message); }
 
 }  // namespace
@@ -125,6 +224,15 @@ int run_audit(const std::vector<std::string>& args) {
   auto config = parse_flags(parsed->webhook_flags);
   if (!config) return fail(config.error());
   if (auto valid = validate_mutation_config(*config); !valid) return fail(valid.error());
+  if (parsed->from_cluster) {
+    ClusterAuditArgs cluster = parsed->cluster;
+    // --config-map-namespace alone asks for the ConfigMap too.
+    cluster.read_config_map = config->serve.watch_config_map || parsed->config_map_namespace_given;
+    if (cluster.container_credentials_config.empty()) {
+      cluster.container_credentials_config = config->serve.watch_container_credentials_config;
+    }
+    return run_cluster_audit(cluster, *config);
+  }
 
   identity::ServiceAccountRegistry registry;
   if (auto loaded = load_service_account_files(parsed->service_account_files,
@@ -137,9 +245,19 @@ int run_audit(const std::vector<std::string>& args) {
 
   bool unreadable = false;
   std::size_t scanned = 0, with_findings = 0, total_findings = 0;
+  std::size_t non_aws_findings = 0, secret_only_findings = 0;
   json report = json::array();
   std::string text;
   simdjson::dom::parser parser;
+  // First every input: the workloads, and the Secrets' facts (a Secret may
+  // come after the workload that uses it). Documents are dropped file by
+  // file; no Secret value outlives SecretIndex::add.
+  struct Input {
+    std::string file;
+    manifest::WorkloadPod workload;
+  };
+  std::vector<Input> workloads;
+  SecretIndex secrets;
   for (const auto& input : parsed->inputs) {
     auto files = expand_input(input);
     if (!files) {
@@ -155,75 +273,112 @@ int run_audit(const std::vector<std::string>& args) {
         continue;
       }
       for (const auto& document : *documents) {
+        if (secrets.add(document)) continue;
         auto workload = manifest::workload_pod(document);
-        if (!workload) continue;
-        std::string pod_text = workload->pod.dump();
-        simdjson::dom::element element;
-        if (parser.parse(pod_text).get(element) != simdjson::SUCCESS) continue;
-        auto pod = mutation::read_pod(element);
-        std::string label = workload->kind + " " + workload->namespace_name + "/" + workload->name;
-        if (!pod) {
-          std::fprintf(stderr, "irsa-webhook audit: %s: %s: %s\n", file.c_str(), label.c_str(),
-                       pod.error().c_str());
-          unreadable = true;
-          continue;
-        }
-        ++scanned;
-        auto lookup = resolver.resolve(workload->namespace_name, pod->service_account_name);
-        // Without ServiceAccount files, every ServiceAccount is assumed to
-        // get a role: audit then says what the webhook does once it has one.
-        const bool assumed = !lookup.identity && parsed->service_account_files.empty();
-        if (assumed) {
-          lookup.identity.emplace();
-          lookup.identity->role_arn = "arn:aws:iam::000000000000:role/assumed";
-          lookup.identity->audience = config->identity.audience;
-        }
-        // The webhook's own decision: the verdict, the findings, which are
-        // kept, and what it would warn of (as notes).
-        const auto decision =
-            decision::decide(*pod, lookup, decision_config, 0.0, decision::Scope::kAudit);
-        for (const auto& problem : decision.problems) {
-          std::fprintf(stderr, "irsa-webhook audit: note: %s (%s): %s\n", label.c_str(),
-                       file.c_str(), one_line(problem).c_str());
-        }
-        const auto& findings = decision.findings;
-        if (findings.empty()) continue;
-        ++with_findings;
-        total_findings += findings.size();
-        const auto& kept = decision.kept;
-        const std::string action(decision::action_name(decision.action));
-        const std::string why = why_for(decision, lookup, assumed);
-        std::string service_account =
-            workload->namespace_name + "/" + std::string(pod->service_account_name);
-
-        json entry = {{"file", file},
-                      {"kind", workload->kind},
-                      {"namespace", workload->namespace_name},
-                      {"name", workload->name},
-                      {"serviceAccount", service_account},
-                      {"action", action},
-                      {"why", why},
-                      {"findings", json::array()}};
-        text += label + " (" + file + ", ServiceAccount " + service_account + "): " + action +
-                ", " + why + "\n";
-        for (const auto& finding : findings) {
-          bool is_kept = std::find(kept.begin(), kept.end(), finding) != kept.end();
-          json item = {{"kind", kind_name(finding.kind)},
-                       {"name", finding.name},
-                       {"reason", finding.reason}};
-          if (!finding.container.empty()) {
-            item["container"] = finding.container;
-            item["initContainer"] = finding.init_container;
-          }
-          if (!finding.mount_path.empty()) item["mountPath"] = finding.mount_path;
-          if (is_kept) item["kept"] = true;
-          entry["findings"].push_back(std::move(item));
-          text += "  " + finding.describe() +
-                  (is_kept ? " [kept: the container gets no AWS identity]" : "") + "\n";
-        }
-        report.push_back(std::move(entry));
+        if (workload) workloads.push_back({file, std::move(*workload)});
       }
     }
+  }
+
+  for (auto& [file, workload_value] : workloads) {
+    auto* workload = &workload_value;
+    std::string pod_text = workload->pod.dump();
+    simdjson::dom::element element;
+    if (parser.parse(pod_text).get(element) != simdjson::SUCCESS) continue;
+    auto pod = mutation::read_pod(element);
+    std::string label = workload->kind + " " + workload->namespace_name + "/" + workload->name;
+    if (!pod) {
+      std::fprintf(stderr, "irsa-webhook audit: %s: %s: %s\n", file.c_str(), label.c_str(),
+                   pod.error().c_str());
+      unreadable = true;
+      continue;
+    }
+    ++scanned;
+    auto lookup = resolver.resolve(workload->namespace_name, pod->service_account_name);
+    // Without ServiceAccount files, every ServiceAccount is assumed to
+    // get a role: audit then says what the webhook does once it has one.
+    const bool assumed = !lookup.identity && parsed->service_account_files.empty();
+    if (assumed) {
+      lookup.identity.emplace();
+      lookup.identity->role_arn = "arn:aws:iam::000000000000:role/assumed";
+      lookup.identity->audience = config->identity.audience;
+    }
+    // The webhook's own decision: the verdict, the findings, which are
+    // kept, and what it would warn of (as notes).
+    const auto decision =
+        decision::decide(*pod, lookup, decision_config, 0.0, decision::Scope::kAudit);
+    for (const auto& problem : decision.problems) {
+      std::fprintf(stderr, "irsa-webhook audit: note: %s (%s): %s\n", label.c_str(), file.c_str(),
+                   one_line(problem).c_str());
+    }
+    // The webhook's findings, then what only Secrets among the inputs show.
+    auto findings = decision.findings;
+    auto through_secrets =
+        secret_findings(workload->pod, workload->namespace_name, secrets, findings);
+    findings.insert(findings.end(), through_secrets.begin(), through_secrets.end());
+    if (findings.empty()) continue;
+    ++with_findings;
+    total_findings += findings.size();
+    std::vector<credentials::Finding> aside;
+    for (const auto& finding : findings) {
+      if (finding.handling != credentials::Handling::kRemovable) aside.push_back(finding);
+    }
+    non_aws_findings += std::count_if(aside.begin(), aside.end(), [](const auto& f) {
+      return f.handling == credentials::Handling::kNonAwsEndpoint ||
+             f.handling == credentials::Handling::kEndpointNotVerifiable;
+    });
+    secret_only_findings += through_secrets.size();
+    const auto& kept = decision.kept;
+    std::string action(decision::action_name(decision.action));
+    std::string why = why_for(decision, lookup, assumed);
+    if (decision.findings.empty()) {
+      action = "none";
+      why = "found only in Secrets among the inputs; the webhook never reads Secrets";
+    }
+    std::string service_account =
+        workload->namespace_name + "/" + std::string(pod->service_account_name);
+
+    json entry = {{"file", file},
+                  {"kind", workload->kind},
+                  {"namespace", workload->namespace_name},
+                  {"name", workload->name},
+                  {"serviceAccount", service_account},
+                  {"action", action},
+                  {"why", why},
+                  {"findings", json::array()}};
+    text += label + " (" + file + ", ServiceAccount " + service_account + "): " + action + ", " +
+            why + "\n";
+    for (const auto& finding : findings) {
+      bool is_kept = std::find(kept.begin(), kept.end(), finding) != kept.end();
+      json item = {{"kind", kind_name(finding.kind)},
+                   {"name", finding.name},
+                   {"reason", finding.reason},
+                   {"handling", handling_name(finding.handling)}};
+      if (!finding.endpoint.empty()) item["endpoint"] = finding.endpoint;
+      if (!finding.container.empty()) {
+        item["container"] = finding.container;
+        item["initContainer"] = finding.init_container;
+      }
+      if (!finding.mount_path.empty()) item["mountPath"] = finding.mount_path;
+      if (is_kept) item["kept"] = true;
+      entry["findings"].push_back(std::move(item));
+      if (finding.handling == credentials::Handling::kRemovable) {
+        text += "  " + one_line(finding.describe()) +
+                (is_kept ? " [kept: the container gets no AWS identity]" : "") + "\n";
+      }
+    }
+    // Then what is set apart, each kind under its own line.
+    std::stable_sort(aside.begin(), aside.end(), [](const auto& a, const auto& b) {
+      return static_cast<int>(a.handling) < static_cast<int>(b.handling);
+    });
+    std::string last_heading;
+    for (const auto& finding : aside) {
+      std::string heading = aside_heading(finding);
+      if (heading != last_heading) text += "  " + heading + ":\n";
+      last_heading = heading;
+      text += "    " + one_line(finding.describe()) + "\n";
+    }
+    report.push_back(std::move(entry));
   }
 
   if (parsed->output == "json") {
@@ -231,13 +386,18 @@ int run_audit(const std::vector<std::string>& args) {
                 {"summary",
                  {{"scanned", scanned},
                   {"withStaticCredentials", with_findings},
-                  {"findings", total_findings}}}};
+                  {"findings", total_findings},
+                  {"nonAwsEndpointFindings", non_aws_findings},
+                  {"secretContentFindings", secret_only_findings}}}};
     std::printf("%s\n", out.dump(2).c_str());
   } else {
     std::fputs(text.c_str(), stdout);
-    std::printf("%zu %s scanned, %zu with static AWS credentials (%zu %s)\n", scanned,
+    std::printf("%zu %s scanned, %zu with static AWS credentials (%zu %s", scanned,
                 scanned == 1 ? "workload" : "workloads", with_findings, total_findings,
                 total_findings == 1 ? "finding" : "findings");
+    if (non_aws_findings > 0) std::printf(", %zu for non-AWS endpoints", non_aws_findings);
+    if (secret_only_findings > 0) std::printf(", %zu only in Secrets", secret_only_findings);
+    std::printf(")\n");
   }
   if (unreadable) return 2;
   return with_findings > 0 ? 1 : 0;

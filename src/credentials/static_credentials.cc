@@ -8,6 +8,8 @@
 #include <set>
 #include <tuple>
 
+#include "credentials/endpoints.h"
+
 namespace irsa::credentials {
 namespace {
 
@@ -65,6 +67,31 @@ bool exposes_secret(const VolumeView* volume) {
           (volume->source == VolumeSource::kProjected && !volume->secret_names.empty()));
 }
 
+// Volumes whose mount at .aws strip removes: credentials from outside the
+// Pod (a Secret, the node's files) that the role replaces.
+bool removable_source(const VolumeView* volume) {
+  return exposes_secret(volume) || (volume != nullptr && volume->source == VolumeSource::kHostPath);
+}
+
+// Any volume at .aws counts, except a projected token (the injected one or
+// the user's own): emptyDir, PVC, ConfigMap, CSI and the like are reported.
+bool counts_at_aws(const VolumeView* volume) {
+  return volume != nullptr && !(volume->source == VolumeSource::kProjected &&
+                                volume->secret_names.empty() && volume->service_account_token);
+}
+
+std::string mount_reason(const VolumeView& volume, bool credentials_file) {
+  if (volume.source == VolumeSource::kHostPath) {
+    return credentials_file ? "node's files (hostPath) holding AWS_SHARED_CREDENTIALS_FILE"
+                            : "node's files (hostPath) mounted as AWS credentials";
+  }
+  if (removable_source(&volume)) {
+    return credentials_file ? "Secret holding AWS_SHARED_CREDENTIALS_FILE"
+                            : "Secret mounted as AWS credentials";
+  }
+  return "volume mounted at .aws; strip keeps it: it may hold the Pod's own data";
+}
+
 bool is_access_key(std::string_view name) {
   return std::find(kAccessKeyEnv.begin(), kAccessKeyEnv.end(), name) != kAccessKeyEnv.end();
 }
@@ -73,15 +100,27 @@ struct ContainerRef {
   const ContainerView* view;
   bool init;
   std::size_t index;
+  Handling handling = Handling::kRemovable;  // kRemovable or an endpoint handling
+  std::string endpoint;
 };
 
 std::vector<ContainerRef> all_containers(const PodView& pod) {
   std::vector<ContainerRef> refs;
   for (std::size_t i = 0; i < pod.init_containers.size(); ++i) {
-    refs.push_back({&pod.init_containers[i], true, i});
+    refs.push_back({&pod.init_containers[i], true, i, Handling::kRemovable, {}});
   }
   for (std::size_t i = 0; i < pod.containers.size(); ++i) {
-    refs.push_back({&pod.containers[i], false, i});
+    refs.push_back({&pod.containers[i], false, i, Handling::kRemovable, {}});
+  }
+  for (auto& ref : refs) {
+    Endpoint endpoint = container_endpoint(*ref.view);
+    if (endpoint.kind != EndpointKind::kNonAws && endpoint.kind != EndpointKind::kNotVerifiable) {
+      continue;
+    }
+    ref.handling = endpoint.kind == EndpointKind::kNonAws ? Handling::kNonAwsEndpoint
+                                                          : Handling::kEndpointNotVerifiable;
+    ref.endpoint = endpoint.variable;
+    if (!endpoint.host.empty()) ref.endpoint += " " + endpoint.host;
   }
   return refs;
 }
@@ -96,6 +135,8 @@ Finding make(FindingKind kind, const ContainerRef& ref, std::size_t index, std::
   finding.index = index;
   finding.name = std::string(name);
   finding.reason = std::move(reason);
+  finding.handling = ref.handling;
+  finding.endpoint = ref.endpoint;
   return finding;
 }
 
@@ -134,16 +175,17 @@ std::vector<Finding> scan_container(const PodView& pod, const ContainerRef& ref,
 
   for (std::size_t j = 0; j < container.volume_mounts.size(); ++j) {
     const auto& mount = container.volume_mounts[j];
-    if (!exposes_secret(pod.volume_named(mount.name))) continue;
-    std::string reason;
-    if (is_credentials_location(mount.mount_path)) {
-      reason = "Secret mounted as AWS credentials";
-    } else if (credentials_file && holds(mount.mount_path, *credentials_file)) {
-      reason = "Secret holding AWS_SHARED_CREDENTIALS_FILE";
-    } else {
-      continue;
+    const VolumeView* volume = pod.volume_named(mount.name);
+    if (!counts_at_aws(volume)) continue;
+    bool at_aws = is_credentials_location(mount.mount_path);
+    bool file = !at_aws && removable_source(volume) && credentials_file &&
+                holds(mount.mount_path, *credentials_file);
+    if (!at_aws && !file) continue;
+    Finding finding =
+        make(FindingKind::kVolumeMount, ref, j, mount.name, mount_reason(*volume, file));
+    if (!removable_source(volume) && finding.handling == Handling::kRemovable) {
+      finding.handling = Handling::kReportOnly;
     }
-    Finding finding = make(FindingKind::kVolumeMount, ref, j, mount.name, std::move(reason));
     finding.mount_path = std::string(mount.mount_path);
     findings.push_back(std::move(finding));
   }
@@ -152,20 +194,22 @@ std::vector<Finding> scan_container(const PodView& pod, const ContainerRef& ref,
 
 bool removed_mount(const std::vector<Finding>& findings, const ContainerRef& ref, std::size_t j) {
   return std::any_of(findings.begin(), findings.end(), [&](const Finding& f) {
-    return f.kind == FindingKind::kVolumeMount && f.init_container == ref.init &&
-           f.container_index == ref.index && f.index == j;
+    return f.kind == FindingKind::kVolumeMount && f.handling == Handling::kRemovable &&
+           f.init_container == ref.init && f.container_index == ref.index && f.index == j;
   });
 }
 
 bool has_finding(const std::vector<Finding>& findings, const ContainerRef& ref, FindingKind kind,
                  std::string_view name) {
   return std::any_of(findings.begin(), findings.end(), [&](const Finding& f) {
-    return f.kind == kind && f.init_container == ref.init && f.container_index == ref.index &&
-           f.name == name;
+    return f.kind == kind && f.handling == Handling::kRemovable && f.init_container == ref.init &&
+           f.container_index == ref.index && f.name == name;
   });
 }
 
 }  // namespace
+
+bool is_access_key_variable(std::string_view name) { return is_access_key(name); }
 
 bool glob_match(std::string_view pattern, std::string_view text) {
   // Iterative matcher with one backtrack point: linear in practice, bounded
@@ -200,16 +244,22 @@ std::vector<Finding> find_static_credentials(const PodView& pod, const DetectOpt
   // Volumes that carry credentials: their ~/.aws/config mounts go too.
   std::set<std::string, std::less<>> credential_volumes;
   for (const auto& finding : findings) {
-    if (finding.kind == FindingKind::kVolumeMount) credential_volumes.insert(finding.name);
+    if (finding.kind == FindingKind::kVolumeMount && finding.handling == Handling::kRemovable) {
+      credential_volumes.insert(finding.name);
+    }
   }
   for (const auto& ref : containers) {
     const ContainerView& container = *ref.view;
     for (std::size_t j = 0; j < container.volume_mounts.size(); ++j) {
       const auto& mount = container.volume_mounts[j];
-      if (removed_mount(findings, ref, j) || !credential_volumes.count(mount.name)) continue;
+      bool found = std::any_of(findings.begin(), findings.end(), [&](const Finding& f) {
+        return f.kind == FindingKind::kVolumeMount && f.init_container == ref.init &&
+               f.container_index == ref.index && f.index == j;
+      });
+      if (found || !credential_volumes.count(mount.name)) continue;
       if (!is_config_location(mount.mount_path)) continue;
       Finding finding = make(FindingKind::kVolumeMount, ref, j, mount.name,
-                             "AWS config from the same Secret as the credentials");
+                             "AWS config from the same volume as the credentials");
       finding.mount_path = std::string(mount.mount_path);
       findings.push_back(std::move(finding));
     }
@@ -261,7 +311,7 @@ std::vector<Finding> find_static_credentials(const PodView& pod, const DetectOpt
     // Only a volume that exposes a Secret itself: a second volume of the
     // same name (which the API server refuses, but after admission) is not
     // the one the mount was judged by (found by fuzz/).
-    if (!credential_volumes.count(volume.name) || !exposes_secret(&volume)) continue;
+    if (!credential_volumes.count(volume.name) || !removable_source(&volume)) continue;
     bool still_used = false;
     for (const auto& ref : containers) {
       for (std::size_t j = 0; j < ref.view->volume_mounts.size(); ++j) {
@@ -275,7 +325,9 @@ std::vector<Finding> find_static_credentials(const PodView& pod, const DetectOpt
     finding.kind = FindingKind::kVolume;
     finding.index = v;
     finding.name = std::string(volume.name);
-    finding.reason = "Secret volume used only for AWS credentials";
+    finding.reason = volume.source == VolumeSource::kHostPath
+                         ? "hostPath volume used only for AWS credentials"
+                         : "Secret volume used only for AWS credentials";
     findings.push_back(std::move(finding));
   }
   return findings;
@@ -286,6 +338,7 @@ mutation::Patch plan_removal(const std::vector<Finding>& findings, std::size_t m
   // highest down so earlier removals never shift later ones.
   std::map<std::string, std::set<std::size_t, std::greater<>>> arrays;
   for (const auto& finding : findings) {
+    if (finding.handling != Handling::kRemovable) continue;
     std::string base;
     if (finding.kind != FindingKind::kVolume) {
       base = std::string("/spec/") + (finding.init_container ? "initContainers/" : "containers/") +

@@ -17,6 +17,22 @@ namespace irsa::credentials {
 
 enum class FindingKind { kEnv, kEnvFrom, kVolumeMount, kVolume };
 
+// What the webhook may do with a finding.
+enum class Handling {
+  kRemovable,              // static keys for AWS: strip removes them, deny refuses them
+  kNonAwsEndpoint,         // the container's own env points the SDK at a non-AWS host:
+                           // the keys are for it, kept and warned of
+  kEndpointNotVerifiable,  // an endpoint variable from valueFrom or $(VAR):
+                           // possibly non-AWS, kept and warned of
+  kReportOnly,             // a volume at .aws that strip does not remove (emptyDir, PVC,
+                           // ConfigMap, CSI, ...): it may hold the Pod's own data; warned of
+  kSecretContent,          // seen only in a Secret's content among audit's inputs: the
+                           // webhook never reads Secrets, so it does nothing with it
+};
+
+// The names the AWS SDKs read static access keys from.
+bool is_access_key_variable(std::string_view name);
+
 // One place that carries static credentials.
 struct Finding {
   FindingKind kind = FindingKind::kEnv;
@@ -27,6 +43,10 @@ struct Finding {
   std::string name;                 // env var, mount/volume name, or the Secret's name for kEnvFrom
   std::string mount_path;           // kVolumeMount only
   std::string reason;               // why it counts, in plain words; never a value
+  Handling handling = Handling::kRemovable;
+  // For the endpoint handlings: the variable, and the host when known
+  // ("AWS_ENDPOINT_URL minio.storage"); never the whole value.
+  std::string endpoint;
 
   // "container app: env AWS_SECRET_ACCESS_KEY (reason)": under 120 characters.
   std::string describe() const;
@@ -55,13 +75,18 @@ struct Policy {
 
 // Every static credential in every container and init container, in Pod
 // order. Volumes appear as kVolume findings only when every mount of them
-// (in any container) is a credentials mount, so that removing them leaves
-// no dangling mount.
+// (in any container) is a removable credentials mount, so that removing them
+// leaves no dangling mount. Findings in a container whose own env points the
+// SDK at a non-AWS (or unverifiable) endpoint carry that handling: see
+// credentials/endpoints.h. Mounts at .aws: Secret, projected Secret and
+// hostPath volumes are removable; other volumes (but a projected token) are
+// kReportOnly.
 std::vector<Finding> find_static_credentials(const mutation::PodView& pod,
                                              const DetectOptions& options);
 
 // RFC 6902 `remove` operations for `findings` (from find_static_credentials
-// on the same Pod), ordered so that every index stays valid: within one
+// on the same Pod; those not kRemovable are skipped), ordered so that every
+// index stays valid: within one
 // array, highest index first. They apply before any `add` to the same Pod.
 // `max_patch_bytes` as mutation::Patch's budget (0: no limit).
 mutation::Patch plan_removal(const std::vector<Finding>& findings, std::size_t max_patch_bytes = 0);

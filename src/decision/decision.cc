@@ -79,6 +79,42 @@ std::string listing(const std::vector<Finding>& findings) {
   return text;
 }
 
+// Findings the webhook keeps whatever the mode, each with its warning's
+// opening words and its audit annotation.
+void add_kept_aside(Decision& decision, const std::vector<Finding>& aside) {
+  for (auto handling :
+       {credentials::Handling::kNonAwsEndpoint, credentials::Handling::kEndpointNotVerifiable,
+        credentials::Handling::kReportOnly}) {
+    std::vector<Finding> group;
+    for (const auto& finding : aside) {
+      if (finding.handling == handling) group.push_back(finding);
+    }
+    if (group.empty()) continue;
+    // One warning per finding, the endpoint in each (containers may name
+    // different ones); one add_warnings per run of the same words, and none
+    // once the budget is spent, so at most one "... and N more" line.
+    for (std::size_t i = 0; i < group.size();) {
+      auto verb_of = [handling](const Finding& finding) {
+        return handling == credentials::Handling::kNonAwsEndpoint
+                   ? "kept (keys for a non-AWS endpoint, " + finding.endpoint + "):"
+               : handling == credentials::Handling::kEndpointNotVerifiable
+                   ? "kept (endpoint not verifiable, " + finding.endpoint + "):"
+                   : std::string("not removed (volume kind strip keeps):");
+      };
+      std::string verb = verb_of(group[i]);
+      std::vector<Finding> run;
+      for (; i < group.size() && verb_of(group[i]) == verb; ++i) run.push_back(group[i]);
+      bool spent = !decision.warnings.empty() && decision.warnings.back().starts_with("... and ");
+      if (!spent) add_warnings(decision, verb, run);
+    }
+    auto& annotation = decision.audit_annotations[handling == credentials::Handling::kReportOnly
+                                                      ? kAuditFoundKey
+                                                      : kAuditNonAwsEndpointKey];
+    if (!annotation.empty()) annotation += ',';
+    annotation += keys_of(group);
+  }
+}
+
 // The Pod as `findings`' removals leave it, for planning the injection after
 // a strip: a removed volume or mount that carries the injected volume's name
 // must be injected again, not taken as already there.
@@ -179,28 +215,44 @@ Decision decide(const mutation::PodView& pod, const identity::IdentityResolver::
   bool look = scope == Scope::kAudit || (identity ? policy.managed != ManagedMode::kOff
                                                   : policy.unmanaged != UnmanagedMode::kAllow);
   if (look) decision.findings = credentials::find_static_credentials(pod, policy.detect);
-  const auto& all_findings = decision.findings;
+  // Only removable findings are stripped or denied for; the others (keys for
+  // a non-AWS or unverifiable endpoint, volumes at .aws that strip keeps) are
+  // set aside: kept, and reported whenever the policy looks.
+  std::vector<Finding> all_findings, aside;
+  for (const auto& finding : decision.findings) {
+    (finding.handling == credentials::Handling::kRemovable ? all_findings : aside)
+        .push_back(finding);
+  }
+  const std::string aside_detail =
+      "the webhook keeps them (a non-AWS endpoint, or a volume strip keeps)";
 
   if (!identity) {
-    if (all_findings.empty()) return decision;
+    if (decision.findings.empty()) return decision;
     switch (policy.unmanaged) {
       case UnmanagedMode::kAllow:
         decision.action = Action::kAllow;  // audit scope only: the webhook does not look
         return decision;
       case UnmanagedMode::kDeny:
+        if (all_findings.empty()) break;
         decision.action = Action::kDeny;
         decision.allowed = false;
         decision.denial =
             "the Pod carries static AWS credentials and its ServiceAccount has no IAM role: " +
             listing(all_findings) + ". Give the ServiceAccount an " + prefix +
             "role-arn annotation and remove the keys from the Pod spec";
+        add_kept_aside(decision, aside);
         return decision;
       case UnmanagedMode::kWarn:
         break;
     }
     decision.action = Action::kWarn;
-    add_warnings(decision, "static AWS credentials:", all_findings);
-    decision.audit_annotations[kAuditFoundKey] = keys_of(all_findings);
+    if (!all_findings.empty()) {
+      add_warnings(decision, "static AWS credentials:", all_findings);
+      decision.audit_annotations[kAuditFoundKey] = keys_of(all_findings);
+    } else {
+      decision.action_detail = aside_detail;
+    }
+    add_kept_aside(decision, aside);
     return decision;
   }
 
@@ -217,11 +269,12 @@ Decision decide(const mutation::PodView& pod, const identity::IdentityResolver::
   const bool report = mode != ManagedMode::kOff;
   if (!report) {
     // Audit scope only (the webhook does not look): found, and left alone.
-    if (!all_findings.empty()) {
+    if (!decision.findings.empty()) {
       decision.action = Action::kIgnore;
       decision.action_detail = "--static-credentials=off";
     }
     findings.clear();
+    aside.clear();
   }
   if (!findings.empty() && policy.allow_opt_out &&
       pod.annotation(prefix + "keep-static-credentials") == "true" &&
@@ -238,6 +291,7 @@ Decision decide(const mutation::PodView& pod, const identity::IdentityResolver::
         "the Pod carries static AWS credentials that its ServiceAccount's IAM role replaces: " +
         listing(findings) +
         ". Remove them from the Pod spec; the role's credentials are injected automatically";
+    add_kept_aside(decision, aside);
     return decision;
   }
 
@@ -272,6 +326,13 @@ Decision decide(const mutation::PodView& pod, const identity::IdentityResolver::
     auto& found = decision.audit_annotations[kAuditFoundKey];
     if (!found.empty()) found += ',';
     found += keys_of(kept);
+  }
+  if (!aside.empty()) {
+    if (decision.action == Action::kNone) {
+      decision.action = Action::kWarn;
+      decision.action_detail = aside_detail;
+    }
+    add_kept_aside(decision, aside);
   }
   decision.patch.append(std::move(plan.patch));
   return decision;

@@ -21,6 +21,8 @@ namespace irsa::decision {
 
 inline constexpr char kAuditRemovedKey[] = "static-credentials-removed";
 inline constexpr char kAuditFoundKey[] = "static-credentials-found";
+// Keys for a non-AWS (or unverifiable) endpoint: kept in every mode.
+inline constexpr char kAuditNonAwsEndpointKey[] = "static-credentials-non-aws-endpoint";
 // AdmissionResponse.warnings: each under 120 characters, all under 4 KiB.
 inline constexpr std::size_t kMaxWarningLength = 119;
 inline constexpr std::size_t kMaxWarningsBytes = 4000;
@@ -88,7 +90,11 @@ std::string decision_namespace(std::string_view given, const mutation::PodView& 
 // (NaN included) counts as 0. Static credentials in containers that do not
 // receive the identity (skip-containers, include-containers) are kept and
 // reported, never stripped nor denied for: without the identity, those keys
-// are what the container has.
+// are what the container has. Findings whose handling is not kRemovable
+// (keys for a non-AWS or unverifiable endpoint, volumes at .aws that strip
+// keeps) are never stripped nor denied for either: they are warned of
+// whenever the policy looks (not off, not unmanaged allow), and alone they
+// make the action kWarn.
 Decision decide(const mutation::PodView& pod, const identity::IdentityResolver::Lookup& lookup,
                 const Config& config, double jitter, Scope scope = Scope::kReview);
 

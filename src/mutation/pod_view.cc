@@ -330,6 +330,12 @@ Result<VolumeView> read_volume_source(object volume, const Location& where) {
     view.secret_names.push_back(secret_name->value_or(""));
     return view;
   }
+  // Read only to tell it apart (a hostPath at .aws shares the node's
+  // credentials); a wrong type here is the API server's to refuse.
+  if (object host_path; volume["hostPath"].get(host_path) == simdjson::SUCCESS) {
+    view.source = VolumeSource::kHostPath;
+    return view;
+  }
   auto projected = optional_object(volume, "projected", where);
   if (!projected) return Error{projected.error()};
   if (!projected->has_value()) return view;
@@ -344,6 +350,9 @@ Result<VolumeView> read_volume_source(object volume, const Location& where) {
     object source;
     if (item.get(source) != simdjson::SUCCESS) {
       return Error{where + ".projected.sources[] must be objects"};
+    }
+    if (source["serviceAccountToken"].error() == simdjson::SUCCESS) {
+      view.service_account_token = true;
     }
     auto projected_secret = optional_object(source, "secret", where + ".projected.sources[]");
     if (!projected_secret) return Error{projected_secret.error()};

@@ -53,6 +53,7 @@ struct ContainerView {
 enum class VolumeSource {
   kSecret,     // secret: {secretName}
   kProjected,  // projected: {sources: [...]}; secret_names lists its secret sources
+  kHostPath,   // hostPath: files of the node
   kOther,
 };
 
@@ -62,6 +63,7 @@ struct VolumeView {
   std::optional<int64_t> default_mode;  // projected.defaultMode
   // The Secrets it exposes: secret.secretName, or projected sources' secret.name.
   std::vector<std::string_view> secret_names;
+  bool service_account_token = false;  // a projected serviceAccountToken source
   simdjson::dom::element raw;
 };
 

@@ -161,7 +161,7 @@ TEST(FindStaticCredentials, ProjectedVolumeWithSecretSource) {
   EXPECT_EQ(scan(pod).findings.size(), 2u);
 }
 
-TEST(FindStaticCredentials, NotStaticCredentials) {
+TEST(FindStaticCredentials, TokenAndConfigAreNoFindingsOtherVolumesAtAwsReportedOnly) {
   json pod = json::parse(R"({"spec":{
     "containers":[{"name":"app","env":[
         {"name":"AWS_CONFIG_FILE","value":"/etc/aws/config"},
@@ -178,7 +178,13 @@ TEST(FindStaticCredentials, NotStaticCredentials) {
       {"name":"csi","csi":{"driver":"secrets-store.csi.k8s.io"}},
       {"name":"cm","configMap":{"name":"x"}},
       {"name":"cfg","secret":{"secretName":"config-only"}}]}})");
-  EXPECT_THAT(scan(pod).findings, IsEmpty());
+  // A CSI volume or ConfigMap at .aws is reported (issue #19: any volume at
+  // .aws counts) but never removed; the token and a config-only mount are
+  // not findings at all.
+  auto out = scan(pod);
+  EXPECT_THAT(keys(out.findings), ElementsAre("app/volumeMount/csi", "app/volumeMount/cm"));
+  for (const auto& finding : out.findings) EXPECT_EQ(finding.handling, Handling::kReportOnly);
+  EXPECT_EQ(out.stripped, pod);
 }
 
 TEST(FindStaticCredentials, EnvFromSecretsMatchingConfiguredNames) {
@@ -267,6 +273,136 @@ TEST(PlanRemoval, ManyRemovalsKeepEveryIndexValid) {
   }
   // And a second scan of the stripped Pod finds nothing.
   EXPECT_THAT(scan(out.stripped).findings, IsEmpty());
+}
+
+std::vector<Handling> handlings(const std::vector<Finding>& findings) {
+  std::vector<Handling> out;
+  for (const auto& f : findings) out.push_back(f.handling);
+  return out;
+}
+
+TEST(FindStaticCredentials, KeysForANonAwsEndpointAreKeptNotRemoved) {
+  json pod = json::parse(R"({"spec":{"containers":[
+    {"name":"minio-client","env":[
+      {"name":"AWS_ACCESS_KEY_ID","value":"minio"},
+      {"name":"AWS_SECRET_ACCESS_KEY","valueFrom":{"secretKeyRef":{"name":"m","key":"s"}}},
+      {"name":"AWS_ENDPOINT_URL","value":"http://minio.storage:9000"}]},
+    {"name":"aws-client","env":[{"name":"AWS_ACCESS_KEY_ID","value":"AKIA"}]}]}})");
+  auto out = scan(pod);
+  ASSERT_EQ(out.findings.size(), 3u);
+  EXPECT_THAT(
+      handlings(out.findings),
+      ElementsAre(Handling::kNonAwsEndpoint, Handling::kNonAwsEndpoint, Handling::kRemovable));
+  EXPECT_EQ(out.findings[0].endpoint, "AWS_ENDPOINT_URL minio.storage");
+  // Only the AWS container loses its key; the endpoint's container keeps all.
+  EXPECT_THAT(env_names(out.stripped["spec"]["containers"][0]),
+              ElementsAre("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"));
+  EXPECT_THAT(env_names(out.stripped["spec"]["containers"][1]), IsEmpty());
+}
+
+TEST(FindStaticCredentials, AwsEndpointsAndEmptyOnesLeaveKeysRemovable) {
+  for (const char* endpoint : {"https://s3.eu-west-1.amazonaws.com", "", "https://sts.api.aws."}) {
+    json pod = {{"spec",
+                 {{"containers",
+                   {{{"name", "app"},
+                     {"env",
+                      {{{"name", "AWS_ACCESS_KEY_ID"}, {"value", "AKIA"}},
+                       {{"name", "AWS_ENDPOINT_URL_S3"}, {"value", endpoint}}}}}}}}}};
+    auto out = scan(pod);
+    EXPECT_THAT(handlings(out.findings), ElementsAre(Handling::kRemovable)) << endpoint;
+  }
+}
+
+TEST(FindStaticCredentials, EndpointFromAReferenceIsNotVerifiableAndKept) {
+  json pod = json::parse(R"({"spec":{"containers":[{"name":"app","env":[
+      {"name":"AWS_ACCESS_KEY_ID","value":"k"},
+      {"name":"S3_ENDPOINT","valueFrom":{"configMapKeyRef":{"name":"c","key":"endpoint"}}}]}]}})");
+  auto out = scan(pod);
+  EXPECT_THAT(handlings(out.findings), ElementsAre(Handling::kEndpointNotVerifiable));
+  EXPECT_EQ(out.findings[0].endpoint, "S3_ENDPOINT");
+  EXPECT_THAT(env_names(out.stripped["spec"]["containers"][0]),
+              ElementsAre("AWS_ACCESS_KEY_ID", "S3_ENDPOINT"));
+}
+
+TEST(FindStaticCredentials, NonAwsContainerKeepsItsSecretVolumeThatAnotherContainerShares) {
+  // The credentials volume is mounted by an AWS container and a MinIO one:
+  // the AWS container's mount goes, the volume stays for the MinIO one.
+  json pod = json::parse(R"({"spec":{"containers":[
+      {"name":"aws","volumeMounts":[{"name":"creds","mountPath":"/root/.aws"}]},
+      {"name":"minio","env":[{"name":"AWS_ENDPOINT","value":"http://minio:9000"}],
+       "volumeMounts":[{"name":"creds","mountPath":"/root/.aws"}]}],
+    "volumes":[{"name":"creds","secret":{"secretName":"creds"}}]}})");
+  auto out = scan(pod);
+  EXPECT_THAT(keys(out.findings), ElementsAre("aws/volumeMount/creds", "minio/volumeMount/creds"));
+  EXPECT_THAT(handlings(out.findings),
+              ElementsAre(Handling::kRemovable, Handling::kNonAwsEndpoint));
+  EXPECT_THAT(mount_paths(out.stripped["spec"]["containers"][0]), IsEmpty());
+  EXPECT_THAT(mount_paths(out.stripped["spec"]["containers"][1]), ElementsAre("/root/.aws"));
+  EXPECT_THAT(volume_names(out.stripped), ElementsAre("creds"));
+}
+
+TEST(FindStaticCredentials, HostPathAtAwsIsRemovedWithItsVolume) {
+  json pod = json::parse(R"({"spec":{
+    "containers":[{"name":"app","volumeMounts":[
+      {"name":"node-aws","mountPath":"/root/.aws"},
+      {"name":"node-creds","mountPath":"/home/app/.aws/credentials"},
+      {"name":"kubelet","mountPath":"/var/lib/kubelet"}]}],
+    "volumes":[{"name":"node-aws","hostPath":{"path":"/root/.aws","type":"Directory"}},
+               {"name":"node-creds","hostPath":{"path":"/etc/aws/credentials"}},
+               {"name":"kubelet","hostPath":{"path":"/var/lib/kubelet"}}]}})");
+  auto out = scan(pod);
+  EXPECT_THAT(keys(out.findings),
+              UnorderedElementsAre("app/volumeMount/node-aws", "app/volumeMount/node-creds",
+                                   "volume/node-aws", "volume/node-creds"));
+  EXPECT_EQ(out.findings[0].reason, "node's files (hostPath) mounted as AWS credentials");
+  EXPECT_THAT(mount_paths(out.stripped["spec"]["containers"][0]), ElementsAre("/var/lib/kubelet"));
+  EXPECT_THAT(volume_names(out.stripped), ElementsAre("kubelet"));
+}
+
+TEST(FindStaticCredentials, HostPathHoldingTheSharedCredentialsFileIsRemoved) {
+  json pod = json::parse(R"({"spec":{
+    "containers":[{"name":"app","env":[
+        {"name":"AWS_SHARED_CREDENTIALS_FILE","value":"/node/aws/credentials"}],
+      "volumeMounts":[{"name":"node","mountPath":"/node/aws"}]}],
+    "volumes":[{"name":"node","hostPath":{"path":"/etc/aws"}}]}})");
+  auto out = scan(pod);
+  EXPECT_THAT(keys(out.findings), UnorderedElementsAre("app/env/AWS_SHARED_CREDENTIALS_FILE",
+                                                       "app/volumeMount/node", "volume/node"));
+  EXPECT_THAT(volume_names(out.stripped), IsEmpty());
+}
+
+TEST(FindStaticCredentials, OtherVolumesAtAwsAreReportedNotRemoved) {
+  json pod = json::parse(R"({"spec":{
+    "containers":[{"name":"app","env":[{"name":"AWS_PROFILE","value":"p"}],"volumeMounts":[
+      {"name":"scratch","mountPath":"/root/.aws"},
+      {"name":"home","mountPath":"/home/app/.aws/credentials","subPath":"creds"},
+      {"name":"cm","mountPath":"/srv/.aws"},
+      {"name":"csi","mountPath":"/opt/.aws"},
+      {"name":"token","mountPath":"/x/.aws"}]}],
+    "volumes":[{"name":"scratch","emptyDir":{}},
+               {"name":"home","persistentVolumeClaim":{"claimName":"home"}},
+               {"name":"cm","configMap":{"name":"aws"}},
+               {"name":"csi","csi":{"driver":"secrets-store.csi.k8s.io"}},
+               {"name":"token","projected":{"sources":[{"serviceAccountToken":{"path":"t"}}]}}]}})");
+  auto out = scan(pod);
+  EXPECT_THAT(keys(out.findings), ElementsAre("app/volumeMount/scratch", "app/volumeMount/home",
+                                              "app/volumeMount/cm", "app/volumeMount/csi"));
+  EXPECT_THAT(handlings(out.findings), ElementsAre(Handling::kReportOnly, Handling::kReportOnly,
+                                                   Handling::kReportOnly, Handling::kReportOnly));
+  // Nothing removed, and the profile stays with the files it names.
+  EXPECT_EQ(out.stripped, pod);
+}
+
+TEST(PlanRemoval, SkipsFindingsThatAreNotRemovable) {
+  Finding kept;
+  kept.kind = FindingKind::kEnv;
+  kept.handling = Handling::kNonAwsEndpoint;
+  Finding gone;
+  gone.kind = FindingKind::kEnv;
+  gone.index = 1;
+  auto patch = plan_removal({kept, gone}).to_json();
+  ASSERT_EQ(patch.size(), 1u);
+  EXPECT_EQ(patch[0]["path"], "/spec/containers/0/env/1");
 }
 
 TEST(GlobMatch, StarAndQuestionMark) {

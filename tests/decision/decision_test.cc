@@ -1,6 +1,9 @@
 // The combined decision: identity injection plus each static-credentials mode.
 #include "decision/decision.h"
 
+#include <algorithm>
+#include <map>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -277,6 +280,112 @@ TEST(Decide, KeysInContainersLeftOutAreKeptAndReported) {
   auto out = run(pod, role(), deny);
   EXPECT_TRUE(out.decision.allowed);
   EXPECT_EQ(out.pod["spec"]["containers"][0]["env"].size(), 2u);
+}
+
+// Issue #19: keys beside a non-AWS endpoint and volumes strip keeps are set
+// aside in every mode: never removed, never denied for, always reported.
+json mixed_pod() {
+  return json::parse(R"({"metadata":{"name":"p","annotations":{}},"spec":{
+    "containers":[
+      {"name":"minio","env":[
+        {"name":"AWS_ACCESS_KEY_ID","value":"minio"},
+        {"name":"AWS_ENDPOINT_URL","value":"http://minio.storage:9000"}]},
+      {"name":"app","env":[{"name":"AWS_SECRET_ACCESS_KEY","value":"s"}],
+       "volumeMounts":[{"name":"cache","mountPath":"/home/app/.aws"}]}],
+    "volumes":[{"name":"cache","emptyDir":{}}]}})");
+}
+
+TEST(Decide, KeysForANonAwsEndpointAreKeptInEveryModeThatLooks) {
+  for (auto mode : {ManagedMode::kWarn, ManagedMode::kStrip, ManagedMode::kDeny}) {
+    Policy policy;
+    policy.managed = mode;
+    json pod = json::parse(R"({"metadata":{"name":"p","annotations":{}},"spec":{
+      "containers":[{"name":"minio","env":[
+        {"name":"AWS_ACCESS_KEY_ID","value":"minio"},
+        {"name":"AWS_ENDPOINT_URL","value":"http://minio.storage:9000"}]}]}})");
+    auto out = run(pod, role(), policy);
+    ASSERT_TRUE(out.decision.allowed) << static_cast<int>(mode);
+    EXPECT_FALSE(out.decision.stripped);
+    EXPECT_EQ(out.decision.action, Action::kWarn);
+    EXPECT_THAT(out.decision.action_detail, HasSubstr("non-AWS endpoint"));
+    EXPECT_EQ(env_names(out.pod["spec"]["containers"][0])[0], "AWS_ACCESS_KEY_ID");
+    EXPECT_EQ(env_names(out.pod["spec"]["containers"][0]).back(), "AWS_WEB_IDENTITY_TOKEN_FILE");
+    ASSERT_EQ(out.decision.warnings.size(), 1u);
+    // Cut to the API server's limit: the container and variable come first.
+    EXPECT_THAT(out.decision.warnings[0],
+                ::testing::StartsWith("kept (keys for a non-AWS endpoint, AWS_ENDPOINT_URL "
+                                      "minio.storage): container minio: env AWS_ACCESS_KEY_ID"));
+    EXPECT_LT(out.decision.warnings[0].size(), 120u);
+    EXPECT_EQ(out.decision.audit_annotations,
+              (std::map<std::string, std::string>{
+                  {kAuditNonAwsEndpointKey, "minio/env/AWS_ACCESS_KEY_ID"}}));
+  }
+  Policy off;
+  off.managed = ManagedMode::kOff;
+  auto quiet = run(mixed_pod(), role(), off);
+  EXPECT_THAT(quiet.decision.warnings, IsEmpty());
+  EXPECT_THAT(quiet.decision.audit_annotations, IsEmpty());
+}
+
+TEST(Decide, KeptKeysOfManyEndpointsStayWithinKubernetesLimits) {
+  json pod = json::parse(R"({"spec":{"containers":[]}})");
+  for (int c = 0; c < 80; ++c) {
+    json env = json::array({{{"name", "AWS_ACCESS_KEY_ID"}, {"value", "x"}},
+                            {{"name", "AWS_ENDPOINT_URL"},
+                             {"value", "http://minio-" + std::to_string(c) + ".storage:9000"}}});
+    pod["spec"]["containers"].push_back(
+        {{"name", "container-with-a-rather-long-name-" + std::to_string(c)}, {"env", env}});
+  }
+  auto out = run(pod, role(), Policy{});
+  std::size_t total = 0;
+  for (const auto& warning : out.decision.warnings) {
+    EXPECT_LT(warning.size(), 120u);
+    total += warning.size();
+  }
+  EXPECT_LT(total, 4096u);
+  EXPECT_EQ(std::count_if(out.decision.warnings.begin(), out.decision.warnings.end(),
+                          [](const std::string& w) { return w.starts_with("... and "); }),
+            1);
+}
+
+TEST(Decide, DenyRefusesOnlyForRemovableKeysAndListsOnlyThose) {
+  Policy policy;
+  policy.managed = ManagedMode::kDeny;
+  auto out = run(mixed_pod(), role(), policy);
+  ASSERT_FALSE(out.decision.allowed);
+  EXPECT_THAT(out.decision.denial, HasSubstr("container app: env AWS_SECRET_ACCESS_KEY"));
+  EXPECT_EQ(out.decision.denial.find("minio"), std::string::npos);
+  EXPECT_EQ(out.decision.denial.find("cache"), std::string::npos);
+}
+
+TEST(Decide, StripRemovesTheAwsKeysAndReportsTheRestApart) {
+  auto out = run(mixed_pod(), role(), Policy{});
+  ASSERT_TRUE(out.decision.allowed);
+  EXPECT_TRUE(out.decision.stripped);
+  EXPECT_EQ(env_names(out.pod["spec"]["containers"][0])[0], "AWS_ACCESS_KEY_ID");
+  EXPECT_EQ(env_names(out.pod["spec"]["containers"][1])[0], "AWS_ROLE_ARN");
+  EXPECT_EQ(out.pod["spec"]["containers"][1]["volumeMounts"][0]["name"], "cache");
+  EXPECT_EQ(out.decision.audit_annotations[kAuditRemovedKey], "app/env/AWS_SECRET_ACCESS_KEY");
+  EXPECT_EQ(out.decision.audit_annotations[kAuditNonAwsEndpointKey], "minio/env/AWS_ACCESS_KEY_ID");
+  EXPECT_EQ(out.decision.audit_annotations[kAuditFoundKey], "app/volumeMount/cache");
+  EXPECT_THAT(out.decision.warnings.back(),
+              HasSubstr("not removed (volume kind strip keeps): container app: volume cache"));
+}
+
+TEST(Decide, PodsWithoutIdentityWarnOfNonAwsKeysButAreNotDeniedForThem) {
+  Policy policy;
+  policy.unmanaged = UnmanagedMode::kDeny;
+  json pod = json::parse(R"({"metadata":{"name":"p","annotations":{}},"spec":{
+    "containers":[{"name":"minio","env":[
+      {"name":"AWS_ACCESS_KEY_ID","value":"minio"},
+      {"name":"S3_ENDPOINT","valueFrom":{"configMapKeyRef":{"name":"c","key":"k"}}}]}]}})");
+  auto out = run(pod, std::nullopt, policy);
+  ASSERT_TRUE(out.decision.allowed);
+  ASSERT_EQ(out.decision.warnings.size(), 1u);
+  EXPECT_THAT(out.decision.warnings[0],
+              HasSubstr("kept (endpoint not verifiable, S3_ENDPOINT): container minio"));
+  policy.unmanaged = UnmanagedMode::kAllow;
+  EXPECT_THAT(run(pod, std::nullopt, policy).decision.warnings, IsEmpty());
 }
 
 TEST(Decide, IdentityProblemsBecomeShortWarningsFirst) {

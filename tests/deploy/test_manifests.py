@@ -44,7 +44,19 @@ if yaml is not None:
 OVERLAYS = ["cert-manager", "self-signed"]
 # Each on top of the self-signed overlay, alone or with the ones it pairs with.
 COMPONENT_SETS = [("watch-config-map",), ("exclude-kube-system",), ("fail-closed",), ("opt-in-pods",),
-                  ("opt-in-pods", "fail-closed"), ("host-network",), ("host-network", "fail-closed")]
+                  ("opt-in-pods", "fail-closed"), ("host-network",), ("host-network", "fail-closed"),
+                  ("audit-reader",)]
+# What `irsa-webhook audit --from-cluster` reads (src/cli/audit_cluster.cc):
+# the audit-reader component's ClusterRoles grant exactly this.
+AUDIT_READER_RULES = [
+    {"apiGroups": [""], "resources": ["serviceaccounts", "pods"], "verbs": ["list"]},
+    {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "daemonsets", "replicasets"],
+     "verbs": ["list"]},
+    {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": ["list"]},
+    {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["pod-identity-webhook"],
+     "verbs": ["get"]},
+]
+AUDIT_SECRETS_RULES = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}]
 # How docs/operating.md tells a user to move the hostNetwork port: the
 # variant "self-signed+host-network+port-11443" renders it.
 HOST_PORT_PATCH = """\
@@ -517,7 +529,18 @@ class Manifests(unittest.TestCase):
         for name, objects in self.rendered.items():
             with self.subTest(variant=name):
                 account = one(objects, "ServiceAccount")["metadata"]
-                (cluster_role,) = by_kind(objects, "ClusterRole")
+                audit_roles = {obj["metadata"]["name"]: obj["rules"] for obj in by_kind(objects, "ClusterRole")
+                               if obj["metadata"]["name"].startswith("irsa-webhook-audit-")}
+                if name.endswith("audit-reader"):
+                    # Bound to nothing: the user binds them (docs/migrating.md).
+                    self.assertEqual(audit_roles, {"irsa-webhook-audit-reader": AUDIT_READER_RULES,
+                                                   "irsa-webhook-audit-secrets": AUDIT_SECRETS_RULES})
+                    for binding in by_kind(objects, "ClusterRoleBinding"):
+                        self.assertNotIn("audit", binding["roleRef"]["name"])
+                else:
+                    self.assertEqual(audit_roles, {})
+                (cluster_role,) = [obj for obj in by_kind(objects, "ClusterRole")
+                                   if obj["metadata"]["name"] not in audit_roles]
                 self.assertEqual(cluster_role["rules"], [{"apiGroups": [""], "resources": ["serviceaccounts"],
                                                           "verbs": ["get", "list", "watch"]}])
                 for binding in by_kind(objects, "ClusterRoleBinding") + by_kind(objects, "RoleBinding"):
@@ -535,7 +558,7 @@ class Manifests(unittest.TestCase):
                 else:
                     self.assertNotIn("--watch-config-map", container["args"])
                     self.assertEqual(roles, [])
-                for rule in [r for obj in by_kind(objects, "ClusterRole") + roles for r in obj["rules"]]:
+                for rule in [r for obj in [cluster_role] + roles for r in obj["rules"]]:
                     for field in ("apiGroups", "resources", "verbs"):
                         self.assertNotIn("*", rule[field])
                     self.assertNotIn("secrets", rule["resources"])

@@ -164,11 +164,16 @@ class OneDecision(WebhookTestCase):
                     elif "static-credentials-removed" in annotations:
                         self.assertEqual(action, "strip", entry)
                         removed = annotations["static-credentials-removed"].split(",")
-                        stripped = [f for f in entry["findings"] if not f.get("kept")]
+                        stripped = [f for f in entry["findings"] if not f.get("kept")
+                                    and f.get("handling", "removable") == "removable"]
                         self.assertEqual(len(removed), len(stripped), (removed, stripped))
-                    elif "static-credentials-found" in annotations:
+                    elif ("static-credentials-found" in annotations
+                          or "static-credentials-non-aws-endpoint" in annotations):
+                        # Warned of: found, or kept for a non-AWS endpoint.
                         self.assertEqual(action, "warn", entry)
-                        found = annotations["static-credentials-found"].split(",")
+                        found = [key for name in ("static-credentials-found",
+                                                  "static-credentials-non-aws-endpoint")
+                                 for key in annotations.get(name, "").split(",") if key]
                         self.assertEqual(len(found), len(entry["findings"]), (found, entry))
                     else:
                         # Found but not acted on (off, unmanaged allow), or none.

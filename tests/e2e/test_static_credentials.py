@@ -170,7 +170,10 @@ class OfflineCommands(unittest.TestCase):
         self.assertEqual(backup["action"], "allow")
         self.assertEqual(backup["findings"][0]["mountPath"], "/root/.aws/credentials")
         self.assertNotIn("worker", by_name)  # envFrom Secrets count only when named
-        self.assertEqual(report["summary"], {"scanned": 4, "withStaticCredentials": 2, "findings": 4})
+        self.assertEqual(report["summary"], {"scanned": 4, "withStaticCredentials": 2, "findings": 4,
+                                             "nonAwsEndpointFindings": 0,
+                                             "secretContentFindings": 0})
+        self.assertEqual({f["handling"] for f in backup["findings"]}, {"removable"})
 
     def test_audit_and_mutate_keep_keys_of_containers_left_out(self):
         manifest = {

@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <set>
+
+#include <nlohmann/json.hpp>
 
 namespace irsa::fakes {
 namespace {
@@ -28,10 +31,169 @@ struct Event {
   Object object;
 };
 
+// An object held as given: Pods, workloads, Secrets.
+struct RawObject {
+  std::string namespace_name;
+  std::string name;
+  std::map<std::string, std::string> labels;
+  std::string item_json;      // as a list item: without kind and apiVersion
+  std::string metadata_json;  // its metadata, for PartialObjectMetadata
+};
+using RawItems = std::vector<std::shared_ptr<const RawObject>>;
+
+struct ResourceInfo {
+  const char* resource;
+  const char* kind;
+  const char* group;  // "" for the core group
+};
+constexpr ResourceInfo kRawResources[] = {
+    {"pods", "Pod", ""},
+    {"secrets", "Secret", ""},
+    {"deployments", "Deployment", "apps"},
+    {"statefulsets", "StatefulSet", "apps"},
+    {"daemonsets", "DaemonSet", "apps"},
+    {"replicasets", "ReplicaSet", "apps"},
+    {"jobs", "Job", "batch"},
+    {"cronjobs", "CronJob", "batch"},
+};
+
+const ResourceInfo* resource_of_kind(const std::string& kind) {
+  for (const auto& info : kRawResources) {
+    if (kind == info.kind) return &info;
+  }
+  return nullptr;
+}
+
+const ResourceInfo* resource_named(const std::string& resource, const std::string& group) {
+  for (const auto& info : kRawResources) {
+    if (resource == info.resource && group == info.group) return &info;
+  }
+  return nullptr;
+}
+
+std::string api_version_of(const ResourceInfo& info) {
+  return std::string(info.group).empty() ? "v1" : std::string(info.group) + "/v1";
+}
+
+// A label selector as kube-apiserver reads it: requirements joined by ','
+// (not inside parentheses): key=value, key==value, key!=value,
+// key in (a,b), key notin (a,b), key, !key.
+struct Requirement {
+  enum class Op { kEq, kNe, kIn, kNotIn, kExists, kNotExists };
+  std::string key;
+  Op op = Op::kExists;
+  std::set<std::string> values;
+
+  bool matches(const std::map<std::string, std::string>& labels) const {
+    auto it = labels.find(key);
+    switch (op) {
+      case Op::kEq:
+      case Op::kIn:
+        return it != labels.end() && values.count(it->second) > 0;
+      case Op::kNe:
+      case Op::kNotIn:
+        return it == labels.end() || values.count(it->second) == 0;
+      case Op::kExists:
+        return it != labels.end();
+      case Op::kNotExists:
+        return it == labels.end();
+    }
+    return false;
+  }
+};
+
+std::string trimmed(const std::string& text) {
+  auto first = text.find_first_not_of(" \t");
+  if (first == std::string::npos) return {};
+  auto last = text.find_last_not_of(" \t");
+  return text.substr(first, last - first + 1);
+}
+
+bool parse_label_selector(const std::string& selector, std::vector<Requirement>& out,
+                          std::string& error) {
+  std::vector<std::string> terms;
+  std::string current;
+  int depth = 0;
+  for (char c : selector) {
+    if (c == '(') ++depth;
+    if (c == ')') --depth;
+    if (c == ',' && depth == 0) {
+      terms.push_back(current);
+      current.clear();
+    } else {
+      current += c;
+    }
+  }
+  terms.push_back(current);
+  for (const auto& raw_term : terms) {
+    std::string term = trimmed(raw_term);
+    if (term.empty()) {
+      if (selector.empty()) continue;
+      error = "found '', expected: identifier";
+      return false;
+    }
+    Requirement requirement;
+    auto set_values = [&](std::size_t open) {
+      auto close = term.rfind(')');
+      if (open == std::string::npos || close == std::string::npos || close < open) return false;
+      std::string inside = term.substr(open + 1, close - open - 1);
+      std::size_t start = 0;
+      while (start <= inside.size()) {
+        auto end = inside.find(',', start);
+        if (end == std::string::npos) end = inside.size();
+        requirement.values.insert(trimmed(inside.substr(start, end - start)));
+        start = end + 1;
+      }
+      return true;
+    };
+    std::size_t at;
+    if (term[0] == '!') {
+      requirement.op = Requirement::Op::kNotExists;
+      requirement.key = trimmed(term.substr(1));
+    } else if ((at = term.find(" notin ")) != std::string::npos) {
+      requirement.op = Requirement::Op::kNotIn;
+      requirement.key = trimmed(term.substr(0, at));
+      if (!set_values(term.find('(', at))) {
+        error = "unable to parse requirement: " + term;
+        return false;
+      }
+    } else if ((at = term.find(" in ")) != std::string::npos) {
+      requirement.op = Requirement::Op::kIn;
+      requirement.key = trimmed(term.substr(0, at));
+      if (!set_values(term.find('(', at))) {
+        error = "unable to parse requirement: " + term;
+        return false;
+      }
+    } else if ((at = term.find("!=")) != std::string::npos) {
+      requirement.op = Requirement::Op::kNe;
+      requirement.key = trimmed(term.substr(0, at));
+      requirement.values.insert(trimmed(term.substr(at + 2)));
+    } else if ((at = term.find("==")) != std::string::npos) {
+      requirement.op = Requirement::Op::kEq;
+      requirement.key = trimmed(term.substr(0, at));
+      requirement.values.insert(trimmed(term.substr(at + 2)));
+    } else if ((at = term.find('=')) != std::string::npos) {
+      requirement.op = Requirement::Op::kEq;
+      requirement.key = trimmed(term.substr(0, at));
+      requirement.values.insert(trimmed(term.substr(at + 1)));
+    } else {
+      requirement.key = term;
+    }
+    if (requirement.key.empty() || requirement.key.find_first_of(" ()=!") != std::string::npos) {
+      error = "unable to parse requirement: " + term;
+      return false;
+    }
+    out.push_back(std::move(requirement));
+  }
+  return true;
+}
+
 struct Snapshot {
   std::uint64_t resource_version = 0;
   Kind kind = Kind::kServiceAccount;
   std::shared_ptr<const std::vector<Object>> items;
+  std::string resource;  // for raw objects: "pods", ...
+  std::shared_ptr<const RawItems> raw_items;
   std::size_t offset = 0;  // the first item not served yet
 };
 
@@ -184,6 +346,10 @@ struct FakeApiServer::Impl {
   bool refuse_metadata = false;
   bool stall_watches = false;
   std::vector<std::string> tokens;
+  std::map<std::string, std::map<std::string, std::shared_ptr<const RawObject>>> raw;
+  std::set<std::string> denied;
+  int expire_continues = 0;
+  std::vector<std::string> posted_events;
   FakeStats stats;
   std::deque<RecordedRequest> requests;
   bool stopping = false;
@@ -252,7 +418,9 @@ struct FakeApiServer::Impl {
   }
 
   httplib::Server::HandlerResponse pre_route(const httplib::Request& req, httplib::Response& res) {
-    if (req.path.rfind("/api/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
+    if (req.path.rfind("/api/", 0) != 0 && req.path.rfind("/apis/", 0) != 0) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
     std::unique_lock lock(mutex);
     RecordedRequest record;
     record.path = req.path;
@@ -294,6 +462,8 @@ struct FakeApiServer::Impl {
     selection.kind = req.matches[2] == "configmaps" ? Kind::kConfigMap : Kind::kServiceAccount;
     selection.namespace_name = namespace_name;
     const std::string name = req.matches[3];
+    if (refuse_denied(req.matches[2], "", name.empty() ? "list" : "get", namespace_name, res))
+      return;
     const std::string accept = req.get_header_value("Accept");
     const bool metadata_only = accept.find("as=PartialObjectMetadata") != std::string::npos;
     {
@@ -377,7 +547,9 @@ struct FakeApiServer::Impl {
       }
       auto colon = continue_token.find(':');
       auto it = snapshots.find(continue_token.substr(0, colon));
-      if (it == snapshots.end()) {
+      if (expire_continues > 0 || it == snapshots.end()) {
+        if (expire_continues > 0) --expire_continues;
+        if (it != snapshots.end()) snapshots.erase(it);
         lock.unlock();
         reply_status(res, 410,
                      "The provided continue parameter is too old to display a consistent list "
@@ -452,6 +624,158 @@ struct FakeApiServer::Impl {
     }
     body += "]}\n";
     res.set_content(body, "application/json");
+  }
+
+  // 403 as RBAC answers it, when `resource` is denied.
+  bool refuse_denied(const std::string& resource, const std::string& group, const std::string& verb,
+                     const std::string& namespace_name, httplib::Response& res) {
+    {
+      std::lock_guard lock(mutex);
+      if (denied.count(resource) == 0) return false;
+    }
+    std::string scope = namespace_name.empty() ? "at the cluster scope"
+                                               : "in the namespace \"" + namespace_name + "\"";
+    std::string message = resource +
+                          " is forbidden: User \"system:serviceaccount:irsa:audit\" "
+                          "cannot " +
+                          verb + " resource \"" + resource + "\" in API group \"" + group + "\" " +
+                          scope;
+    std::string body =
+        R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":)";
+    append_escaped(body, message);
+    body += R"(,"reason":"Forbidden","details":{"kind":)";
+    append_escaped(body, resource);
+    body += R"(},"code":403})";
+    res.status = 403;
+    res.set_content(body, "application/json");
+    return true;
+  }
+
+  // GET /api/v1[/namespaces/NS]/(pods|secrets) and
+  // /apis/(apps|batch)/v1[/namespaces/NS]/RESOURCE: lists only.
+  void handle_raw(const httplib::Request& req, const std::string& group,
+                  const std::string& namespace_name, const std::string& resource,
+                  httplib::Response& res) {
+    const ResourceInfo* info = resource_named(resource, group);
+    if (!info) {
+      reply_status(res, 404, "the server could not find the requested resource");
+      return;
+    }
+    if (refuse_denied(resource, group, "list", namespace_name, res)) return;
+    const bool metadata_only =
+        req.get_header_value("Accept").find("as=PartialObjectMetadata") != std::string::npos;
+    std::vector<Requirement> requirements;
+    if (req.has_param("labelSelector")) {
+      std::string error;
+      if (!parse_label_selector(req.get_param_value("labelSelector"), requirements, error)) {
+        reply_status(res, 400, "unable to parse requirement: " + error);
+        return;
+      }
+    }
+    std::unique_lock lock(mutex);
+    ++stats.lists;
+    std::size_t limit = 0;
+    if (req.has_param("limit")) {
+      bool ok = false;
+      limit = parse_rv(req.get_param_value("limit"), ok);
+      if (!ok) {
+        lock.unlock();
+        reply_status(res, 400, "bad limit");
+        return;
+      }
+    }
+    const std::string continue_token =
+        req.has_param("continue") ? req.get_param_value("continue") : "";
+    Snapshot snapshot;
+    if (!continue_token.empty()) {
+      auto colon = continue_token.find(':');
+      auto it = snapshots.find(continue_token.substr(0, colon));
+      if (expire_continues > 0 || it == snapshots.end() || it->second.resource != resource) {
+        if (expire_continues > 0) --expire_continues;
+        if (it != snapshots.end()) snapshots.erase(it);
+        lock.unlock();
+        reply_status(res, 410,
+                     "The provided continue parameter is too old to display a consistent list "
+                     "result. You can start a new list without the continue parameter.");
+        return;
+      }
+      snapshot = std::move(it->second);
+      snapshots.erase(it);
+    } else {
+      snapshot.resource_version = resource_version;
+      snapshot.resource = resource;
+      auto items = std::make_shared<RawItems>();
+      for (const auto& [key, object] : raw[resource]) {
+        if (!namespace_name.empty() && object->namespace_name != namespace_name) continue;
+        bool selected =
+            std::all_of(requirements.begin(), requirements.end(),
+                        [&](const Requirement& r) { return r.matches(object->labels); });
+        if (selected) items->push_back(object);
+      }
+      snapshot.raw_items = std::move(items);
+    }
+    const RawItems& items = *snapshot.raw_items;
+    const std::size_t first = snapshot.offset;
+    std::size_t count = items.size() - first;
+    if (limit > 0) count = std::min(count, limit);
+    const std::size_t remaining = items.size() - first - count;
+    std::string next;
+    if (remaining > 0) {
+      Snapshot rest = snapshot;
+      rest.offset = first + count;
+      std::string id = "c" + std::to_string(next_snapshot++);
+      next = id + ":" + std::to_string(rest.offset) + "/+=";
+      snapshots.emplace(id, std::move(rest));
+    }
+    lock.unlock();
+
+    std::string body;
+    if (metadata_only) {
+      body += R"({"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":{)";
+    } else {
+      body += R"({"kind":")" + std::string(info->kind) + R"(List","apiVersion":")" +
+              api_version_of(*info) + R"(","metadata":{)";
+    }
+    body += R"("resourceVersion":")" + std::to_string(snapshot.resource_version) + '"';
+    if (!next.empty()) {
+      body += R"(,"continue":)";
+      append_escaped(body, next);
+      body += R"(,"remainingItemCount":)" + std::to_string(remaining);
+    }
+    body += R"(},"items":[)";
+    for (std::size_t i = 0; i < count; ++i) {
+      if (i > 0) body += ',';
+      const RawObject& object = *items[first + i];
+      if (metadata_only) {
+        body += R"({"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":)";
+        body += object.metadata_json;
+        body += '}';
+      } else {
+        body += object.item_json;
+      }
+    }
+    body += "]}\n";
+    res.set_content(body, "application/json");
+  }
+
+  // POST /api/v1/namespaces/NS/events: recorded, answered 201 with the Event.
+  void post_event(const httplib::Request& req, const std::string& namespace_name,
+                  httplib::Response& res) {
+    if (refuse_denied("events", "", "create", namespace_name, res)) return;
+    auto event = nlohmann::json::parse(req.body, nullptr, false);
+    if (!event.is_object()) {
+      reply_status(res, 400, "the body is not a JSON object");
+      return;
+    }
+    {
+      std::lock_guard lock(mutex);
+      posted_events.push_back(req.body);
+      while (posted_events.size() > 100000) posted_events.erase(posted_events.begin());
+      event["metadata"]["resourceVersion"] = std::to_string(++resource_version);
+      event["metadata"]["uid"] = next_uid();
+    }
+    res.status = 201;
+    res.set_content(event.dump(), "application/json");
   }
 
   struct WatchState {
@@ -631,6 +955,18 @@ Status FakeApiServer::start() {
   server->Get(
       R"(/api/v1(?:/namespaces/([^/]+))?/(serviceaccounts|configmaps)(?:/([^/]+))?)",
       [&impl](const httplib::Request& req, httplib::Response& res) { impl.handle(req, res); });
+  server->Get(R"(/api/v1(?:/namespaces/([^/]+))?/(pods|secrets))",
+              [&impl](const httplib::Request& req, httplib::Response& res) {
+                impl.handle_raw(req, "", req.matches[1], req.matches[2], res);
+              });
+  server->Get(R"(/apis/(apps|batch)/v1(?:/namespaces/([^/]+))?/([a-z]+))",
+              [&impl](const httplib::Request& req, httplib::Response& res) {
+                impl.handle_raw(req, req.matches[1], req.matches[2], req.matches[3], res);
+              });
+  server->Post(R"(/api/v1/namespaces/([^/]+)/events)",
+               [&impl](const httplib::Request& req, httplib::Response& res) {
+                 impl.post_event(req, req.matches[1], res);
+               });
   {
     std::lock_guard lock(impl.mutex);
     impl.stopping = false;
@@ -742,6 +1078,60 @@ std::uint64_t FakeApiServer::resource_version() const {
 std::size_t FakeApiServer::service_account_count() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->service_accounts.size();
+}
+
+Status FakeApiServer::put_object(const std::string& json_text) {
+  auto object = nlohmann::json::parse(json_text, nullptr, false);
+  if (!object.is_object()) return Error{"not a JSON object"};
+  const ResourceInfo* info = resource_of_kind(object.value("kind", ""));
+  if (!info) return Error{"unsupported kind " + object.value("kind", std::string("(none)"))};
+  auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object() || !metadata->contains("name") ||
+      !(*metadata)["name"].is_string()) {
+    return Error{"metadata.name is required"};
+  }
+  auto raw = std::make_shared<RawObject>();
+  raw->name = (*metadata)["name"].get<std::string>();
+  raw->namespace_name = metadata->value("namespace", std::string("default"));
+  (*metadata)["namespace"] = raw->namespace_name;
+  if (auto labels = metadata->find("labels"); labels != metadata->end() && labels->is_object()) {
+    for (const auto& [key, value] : labels->items()) {
+      if (value.is_string()) raw->labels[key] = value.get<std::string>();
+    }
+  }
+  std::lock_guard lock(impl_->mutex);
+  if (!metadata->contains("uid")) (*metadata)["uid"] = impl_->next_uid();
+  (*metadata)["resourceVersion"] = std::to_string(++impl_->resource_version);
+  if (!metadata->contains("creationTimestamp")) {
+    (*metadata)["creationTimestamp"] = "2024-05-01T10:00:00Z";
+  }
+  raw->metadata_json = metadata->dump();
+  object.erase("kind");
+  object.erase("apiVersion");
+  raw->item_json = object.dump();
+  impl_->raw[info->resource][key_of(raw->namespace_name, raw->name)] = std::move(raw);
+  return Ok{};
+}
+
+std::size_t FakeApiServer::object_count(const std::string& resource) const {
+  std::lock_guard lock(impl_->mutex);
+  auto it = impl_->raw.find(resource);
+  return it == impl_->raw.end() ? 0 : it->second.size();
+}
+
+void FakeApiServer::set_denied_resources(std::vector<std::string> resources) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->denied = std::set<std::string>(resources.begin(), resources.end());
+}
+
+void FakeApiServer::expire_next_continues(int count) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->expire_continues = count;
+}
+
+std::vector<std::string> FakeApiServer::events() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->posted_events;
 }
 
 void FakeApiServer::expire_history() {

@@ -3,6 +3,11 @@
 // with limit/continue, PartialObjectMetadata on request, chunked watch
 // streams with bookmarks, 410 Gone for compacted resourceVersions and expired
 // continue tokens, ERROR events, bearer-token or client-certificate auth.
+// It also holds other objects as they are given (Pods, Deployments,
+// StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs, Secrets) and lists
+// them, cluster-wide or per namespace, with limit/continue and labelSelector
+// (=, ==, !=, in, notin, exists, !exists); a resource can be denied (403
+// Forbidden Status); Events POSTed are recorded.
 // Faults are injected through its methods: dropped watches, failing and slow
 // responses, refused metadata, quiet watches, restarts.
 #pragma once
@@ -86,6 +91,22 @@ class FakeApiServer {
                                  std::size_t annotated_every, const std::string& prefix);
   std::uint64_t resource_version() const;
   std::size_t service_account_count() const;
+
+  // Any other object, stored as given (JSON text with kind, metadata.name and
+  // metadata.namespace; kind one of Pod, Secret, Deployment, StatefulSet,
+  // DaemonSet, ReplicaSet, Job, CronJob). No watch events. The error says
+  // what is wrong with it.
+  Status put_object(const std::string& json_text);
+  // How many objects of a resource ("pods") are held.
+  std::size_t object_count(const std::string& resource) const;
+  // Requests for `resource` ("secrets", "pods", ...) get 403 Forbidden, as
+  // RBAC answers them; an empty list allows everything again.
+  void set_denied_resources(std::vector<std::string> resources);
+  // The next `count` list requests that carry a continue token get 410 Gone
+  // (an expired token, as after an etcd compaction).
+  void expire_next_continues(int count);
+  // Events POSTed to /api/v1/namespaces/NS/events, as received.
+  std::vector<std::string> events() const;
 
   // Faults.
   // Forgets the event history and continue tokens: watches and lists from an

@@ -11,6 +11,10 @@
 //   POST   /stall-watches {"on"} | /tokens {"tokens":[...]}
 //   POST   /restart {"down_ms"}          stop, stay down, serve again
 //   POST   /stop | /start                stop serving / serve again
+//   POST   /objects {"objects":[...]}    Pods, workloads, Secrets, stored as given
+//   POST   /deny {"resources":[...]}     403 Forbidden for those resources
+//   POST   /expire-continues {"count"}   the next continue tokens get 410 Gone
+//   GET    /events                       the Events POSTed, as received
 //   GET    /stats                        counts, resourceVersion, running
 // Usage:
 //   fake-apiserver --write-pki DIR
@@ -221,6 +225,45 @@ int main(int argc, char** argv) {
       return;
     }
     ok(res);
+  });
+  admin.Post("/objects", [&](const httplib::Request& req, httplib::Response& res) {
+    json body = body_of(req);
+    auto objects = body.find("objects");
+    if (objects == body.end() || !objects->is_array()) {
+      res.status = 400;
+      res.set_content("objects: an array is required", "text/plain");
+      return;
+    }
+    std::size_t stored = 0;
+    for (const auto& object : *objects) {
+      if (auto put = api.put_object(object.dump()); !put) {
+        res.status = 400;
+        res.set_content("object " + std::to_string(stored) + ": " + put.error(), "text/plain");
+        return;
+      }
+      ++stored;
+    }
+    ok(res, {{"stored", stored}, {"pods", api.object_count("pods")}});
+  });
+  admin.Post("/deny", [&](const httplib::Request& req, httplib::Response& res) {
+    json body = body_of(req);
+    std::vector<std::string> resources;
+    if (auto it = body.find("resources"); it != body.end() && it->is_array()) {
+      for (const auto& resource : *it) {
+        if (resource.is_string()) resources.push_back(resource.get<std::string>());
+      }
+    }
+    api.set_denied_resources(std::move(resources));
+    ok(res);
+  });
+  admin.Post("/expire-continues", [&](const httplib::Request& req, httplib::Response& res) {
+    api.expire_next_continues(body_of(req).value("count", 1));
+    ok(res);
+  });
+  admin.Get("/events", [&](const httplib::Request&, httplib::Response& res) {
+    json list = json::array();
+    for (const auto& event : api.events()) list.push_back(json::parse(event, nullptr, false));
+    ok(res, list);
   });
   admin.Get("/stats", [&](const httplib::Request&, httplib::Response& res) {
     auto stats = api.stats();
