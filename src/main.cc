@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <exception>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,15 +35,7 @@ int run_help(const std::vector<std::string>& args) {
                                 irsa::cli::commands_text());
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  // For every command, before any thread: a peer that closes a TLS
-  // connection mid-write (the API server, a webhook client) must not kill
-  // the process; OpenSSL writes with write(2). (HttpsServer::start does the
-  // same for itself, for programs other than this one, such as its tests.)
-  std::signal(SIGPIPE, SIG_IGN);
-  std::vector<std::string> args(argv + 1, argv + argc);
+int run(std::vector<std::string> args) {
   if (!args.empty() && (args.front() == "help" || args.front() == "-h")) {
     return run_help({args.begin() + 1, args.end()});
   }
@@ -91,4 +84,25 @@ int main(int argc, char** argv) {
     return 0;
   }
   return irsa::cli::run_serve(*config, std::move(*checked));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // For every command, before any thread: a peer that closes a TLS
+  // connection mid-write (the API server, a webhook client) must not kill
+  // the process; OpenSSL writes with write(2). (HttpsServer::start does the
+  // same for itself, for programs other than this one, such as its tests.)
+  std::signal(SIGPIPE, SIG_IGN);
+  // Errors are values (Result); an exception reaching here is a bug: said
+  // on one line, with exit 70 (EX_SOFTWARE), not an abort.
+  try {
+    return run(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "irsa-webhook: internal error: %s\n",
+                 irsa::one_line(error.what()).c_str());
+  } catch (...) {
+    std::fprintf(stderr, "irsa-webhook: internal error\n");
+  }
+  return 70;
 }

@@ -22,7 +22,8 @@ namespace irsa::cli {
 
 enum class LogFormat { kText, kJson };
 
-struct ServeConfig {
+// Fields go in the order the flags read, not by size: one per process.
+struct ServeConfig {  // NOLINT(clang-analyzer-optin.performance.Padding)
   // Listener, TLS and limits: the server's own options, defaults included
   // (server/https_server.h); the flags set them in place.
   server::ServerOptions server;

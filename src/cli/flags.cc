@@ -238,12 +238,13 @@ Target one_of(const char* name, Field field,
           }};
 }
 
-// The field a flag sets, for both the setter and the shown default.
+// The field a flag sets, for both the setter and the shown default. `expr`
+// is a member path (serve.server.port): it cannot take parentheses.
 #define FIELD(expr) \
-  [](auto& c) -> auto& { return c.expr; }
+  [](auto& c) -> auto& { return c.expr; }  // NOLINT(bugprone-macro-parentheses)
 
 const std::vector<Flag>& flag_table() {
-  static const std::vector<Flag> table = {
+  static const std::vector<Flag> kTable = {
       // Listener and TLS.
       {"port", Kind::kInt, "Port to listen on (default {default})",
        integer("port", FIELD(serve.server.port))},
@@ -468,7 +469,7 @@ const std::vector<Flag>& flag_table() {
       {"log_backtrace_at", Kind::kString, "klog flag; ignored", ignored()},
       {"vmodule", Kind::kString, "klog flag; ignored", ignored()},
   };
-  return table;
+  return kTable;
 }
 
 #undef FIELD
@@ -567,7 +568,7 @@ Result<Config> parse_flags(const std::vector<std::string>& args, std::vector<std
       if (extra) {
         extra->push_back(arg);
         // A subcommand flag's separate value travels with it.
-        if (!argument->value && i + 1 < args.size() && args[i + 1].rfind("-", 0) != 0) {
+        if (!argument->value && i + 1 < args.size() && !args[i + 1].starts_with('-')) {
           extra->push_back(args[++i]);
         }
         continue;

@@ -359,7 +359,7 @@ int run_trust_policy(const std::vector<std::string>& args) {
                        kTrustPolicyUsage);
   }
   std::vector<std::string> audiences = flags->all("--audience");
-  if (audiences.empty()) audiences.push_back("sts.amazonaws.com");
+  if (audiences.empty()) audiences.emplace_back("sts.amazonaws.com");
   for (const auto& audience : audiences) {
     if (audience.empty()) return usage_error(kCommand, "--audience is empty");
   }

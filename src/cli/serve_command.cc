@@ -2,11 +2,12 @@
 // HTTPS server, then waits for SIGTERM/SIGINT to stop gracefully.
 #include <malloc.h>
 #include <pthread.h>
-#include <signal.h>
 #ifdef __GLIBC__
 #endif
 
 #include <chrono>
+#include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -81,7 +82,7 @@ void record_review(metrics::Metrics& metrics, const admission::HandleResult& res
 }
 
 std::chrono::milliseconds millis(double seconds) {
-  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000 + 0.5));
+  return std::chrono::milliseconds(std::llround(seconds * 1000));
 }
 
 }  // namespace

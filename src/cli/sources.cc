@@ -21,24 +21,23 @@
 namespace irsa::cli {
 namespace {
 
-class StartedSources : public Sources {
+class StartedSources final : public Sources {
  public:
   ~StartedSources() override { stop(); }
 
   bool ready() const override {
-    if (service_accounts_ && !service_accounts_->has_synced()) return false;
-    if (config_map_ && !config_map_->has_synced()) return false;
+    if (service_accounts && !service_accounts->has_synced()) return false;
+    if (config_map && !config_map->has_synced()) return false;
     return true;
   }
 
   admission::UnknownServiceAccounts unknown_service_accounts() override {
     admission::UnknownServiceAccounts policy;
-    policy.deny = deny_unknown_;
-    if (lookup_ && grace_.count() > 0) {
-      policy.lookup = [lookup = lookup_.get(), grace = grace_](std::string_view namespace_name,
-                                                               std::string_view name) {
-        auto outcome =
-            lookup->await(namespace_name, name, std::chrono::steady_clock::now() + grace);
+    policy.deny = deny_unknown;
+    if (lookup && grace.count() > 0) {
+      policy.lookup = [source = lookup.get(), wait = grace](std::string_view namespace_name,
+                                                            std::string_view name) {
+        auto outcome = source->await(namespace_name, name, std::chrono::steady_clock::now() + wait);
         return outcome.settings;
       };
     }
@@ -50,25 +49,25 @@ class StartedSources : public Sources {
     auto restarts_of = [](const kube::Reflector::Stats& stats) -> std::uint64_t {
       return stats.lists > 1 ? stats.lists - 1 : 0;
     };
-    if (service_accounts_) restarts["serviceaccounts"] = restarts_of(service_accounts_->stats());
-    if (config_map_) restarts["configmaps"] = restarts_of(config_map_->stats());
+    if (service_accounts) restarts["serviceaccounts"] = restarts_of(service_accounts->stats());
+    if (config_map) restarts["configmaps"] = restarts_of(config_map->stats());
     return restarts;
   }
 
   void stop() override {
-    if (container_credentials_) container_credentials_->stop();
-    if (config_map_) config_map_->stop();
-    if (lookup_) lookup_->stop();
-    if (service_accounts_) service_accounts_->stop();
+    if (container_credentials) container_credentials->stop();
+    if (config_map) config_map->stop();
+    if (lookup) lookup->stop();
+    if (service_accounts) service_accounts->stop();
   }
 
-  bool deny_unknown_ = false;
-  std::chrono::steady_clock::duration grace_{};
-  std::shared_ptr<const kube::ApiClient> client_;
-  std::unique_ptr<kube::ServiceAccountSource> service_accounts_;
-  std::unique_ptr<kube::ServiceAccountLookup> lookup_;
-  std::unique_ptr<kube::ConfigMapSource> config_map_;
-  std::unique_ptr<files::FileWatcher> container_credentials_;
+  bool deny_unknown = false;
+  std::chrono::steady_clock::duration grace{};
+  std::shared_ptr<const kube::ApiClient> client;
+  std::unique_ptr<kube::ServiceAccountSource> service_accounts;
+  std::unique_ptr<kube::ServiceAccountLookup> lookup;
+  std::unique_ptr<kube::ConfigMapSource> config_map;
+  std::unique_ptr<files::FileWatcher> container_credentials;
 };
 
 // The API server's configuration, in client-go's order: --kubeconfig (with
@@ -144,8 +143,8 @@ Result<std::unique_ptr<Sources>> start_sources(const Config& config, Preflight c
                                                identity::IdentityResolver& resolver) {
   const ServeConfig& serve = config.serve;
   auto sources = std::make_unique<StartedSources>();
-  sources->deny_unknown_ = serve.unknown_service_account_deny;
-  sources->grace_ = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+  sources->deny_unknown = serve.unknown_service_account_deny;
+  sources->grace = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(serve.service_account_lookup_grace_seconds));
 
   if (!serve.service_accounts_file.empty()) {
@@ -164,39 +163,39 @@ Result<std::unique_ptr<Sources>> start_sources(const Config& config, Preflight c
     if (!rest) return Error{rest.error()};
     auto client = kube::ApiClient::create(std::move(*rest));
     if (!client) return Error{client.error()};
-    sources->client_ = *client;
+    sources->client = *client;
     log::info(
         "reading ServiceAccounts from the API server",
-        {{"server", sources->client_->describe()}, {"config", sources->client_->config().origin}});
+        {{"server", sources->client->describe()}, {"config", sources->client->config().origin}});
 
     kube::ServiceAccountSourceOptions source_options;
     source_options.annotation_prefix = config.mutation.annotation_prefix;
-    sources->service_accounts_ =
-        std::make_unique<kube::ServiceAccountSource>(sources->client_, registry, source_options);
-    sources->service_accounts_->start();
+    sources->service_accounts =
+        std::make_unique<kube::ServiceAccountSource>(sources->client, registry, source_options);
+    sources->service_accounts->start();
 
     kube::ServiceAccountLookupOptions lookup_options;
     lookup_options.annotation_prefix = config.mutation.annotation_prefix;
-    sources->lookup_ =
-        std::make_unique<kube::ServiceAccountLookup>(sources->client_, registry, lookup_options);
-    sources->lookup_->start();
+    sources->lookup =
+        std::make_unique<kube::ServiceAccountLookup>(sources->client, registry, lookup_options);
+    sources->lookup->start();
 
     if (serve.watch_config_map) {
       kube::ConfigMapSourceOptions map_options;
       map_options.namespace_name = serve.namespace_name;
-      sources->config_map_ = std::make_unique<kube::ConfigMapSource>(
-          sources->client_, map_options,
+      sources->config_map = std::make_unique<kube::ConfigMapSource>(
+          sources->client, map_options,
           [&resolver](std::shared_ptr<const identity::RoleMapping> mapping) {
             resolver.set_role_mapping(std::move(mapping));
           });
-      sources->config_map_->start();
+      sources->config_map->start();
     }
   }
 
   if (!serve.watch_container_credentials_config.empty()) {
     files::FileWatcherOptions options;
     options.description = "container-credentials config";
-    sources->container_credentials_ = std::make_unique<files::FileWatcher>(
+    sources->container_credentials = std::make_unique<files::FileWatcher>(
         serve.watch_container_credentials_config,
         [&resolver,
          path = serve.watch_container_credentials_config](const std::string& text) -> Status {
@@ -209,7 +208,7 @@ Result<std::unique_ptr<Sources>> start_sources(const Config& config, Preflight c
           return Ok{};
         },
         options);
-    if (auto started = sources->container_credentials_->start(); !started) {
+    if (auto started = sources->container_credentials->start(); !started) {
       return Error{started.error()};
     }
   }
