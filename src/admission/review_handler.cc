@@ -317,7 +317,7 @@ bool ReviewHandler::handle_into(std::string_view body, bool may_block, HandleRes
                                                         {"problems", problems}});
   }
   for (const auto& finding : decision.findings) result.static_credentials.push_back(finding.key());
-  result.static_credentials_removed = decision.stripped;
+  result.static_credentials_removed = decision.removed;
   if (!decision.allowed) {
     // A policy refusal, not a malformed request: 403 Forbidden.
     deny(result, *request, std::move(decision.denial), 403);

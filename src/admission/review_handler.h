@@ -72,9 +72,9 @@ struct HandleResult {
   std::string reason;  // why unchanged or denied, one line
   std::string notes;   // the mutation plan's notes, "; "-separated
   // Static credentials found (keys such as "app/env/AWS_SECRET_ACCESS_KEY",
-  // never values) and whether they were removed.
+  // never values) and how many of them were removed (kept ones are not).
   std::vector<std::string> static_credentials;
-  bool static_credentials_removed = false;
+  std::size_t static_credentials_removed = 0;
   // The kind of identity injected, when the outcome is kMutated because of
   // one (for metrics).
   std::optional<identity::Mode> mode;

@@ -65,8 +65,8 @@ void record_review(metrics::Metrics& metrics, const admission::HandleResult& res
                                 ? metrics::MutationMode::kWebIdentity
                                 : metrics::MutationMode::kContainerCredentials);
   }
-  if (result.static_credentials_removed) {
-    metrics.record_static_credentials_removed(result.static_credentials.size());
+  if (result.static_credentials_removed > 0) {
+    metrics.record_static_credentials_removed(result.static_credentials_removed);
   }
   if (result.resolved_mode) {
     metrics.record_pod_identity(*result.resolved_mode == identity::Mode::kWebIdentity

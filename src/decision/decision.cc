@@ -306,6 +306,7 @@ Decision decide(const mutation::PodView& pod, const identity::IdentityResolver::
     decision.action = Action::kStrip;
     decision.patch = credentials::plan_removal(findings, options.max_patch_bytes);
     decision.stripped = true;
+    decision.removed = findings.size();
     add_warnings(decision, "removed", findings);
     decision.audit_annotations[kAuditRemovedKey] = keys_of(findings);
   } else if (!findings.empty() && mode == ManagedMode::kWarn) {

@@ -62,6 +62,7 @@ struct Decision {
   // "every one is in a container that gets no AWS identity"); else empty.
   std::string action_detail;
   bool stripped = false;           // findings were removed (action == kStrip)
+  std::size_t removed = 0;         // how many of `findings` the patch removes
   bool opted_out = false;          // the Pod's keep-static-credentials annotation was honoured
   std::vector<std::string> notes;  // for the log; never values
   // What is wrong with the Pod's identity configuration, one line each (a

@@ -89,6 +89,22 @@ TEST(Decide, StripRemovesKeysAndInjectsInOnePatch) {
   EXPECT_THAT(again.decision.warnings, IsEmpty());
 }
 
+// What the removed-credentials metric counts: only what the patch removes,
+// not the keys kept in a container left out of the identity.
+TEST(Decide, RemovedCountsOnlyWhatThePatchRemoves) {
+  json pod = keyed_pod();
+  auto sidecar = pod["spec"]["containers"][0];
+  sidecar["name"] = "sidecar";
+  sidecar.erase("volumeMounts");
+  pod["spec"]["containers"].push_back(sidecar);
+  pod["metadata"]["annotations"]["eks.amazonaws.com/skip-containers"] = "sidecar";
+  auto out = run(pod, role(), Policy{});
+  ASSERT_TRUE(out.decision.stripped);
+  EXPECT_EQ(out.decision.kept.size(), 2u);
+  EXPECT_EQ(out.decision.removed, out.decision.findings.size() - 2);
+  EXPECT_EQ(out.pod["spec"]["containers"][1]["env"].size(), 2u);
+}
+
 TEST(Decide, WarnChangesNothingButReports) {
   Policy policy;
   policy.managed = ManagedMode::kWarn;
@@ -496,6 +512,7 @@ TEST(Decide, KeysOnlyInContainersLeftOutAreAWarningNotAStrip) {
     EXPECT_EQ(out.decision.action, Action::kWarn);
     EXPECT_THAT(out.decision.action_detail, HasSubstr("gets no AWS identity"));
     EXPECT_EQ(out.decision.kept.size(), out.decision.findings.size());
+    EXPECT_EQ(out.decision.removed, 0u);
     EXPECT_EQ(out.pod["spec"]["containers"][0]["env"].size(), 2u);  // the keys stay
   }
 }

@@ -362,6 +362,12 @@ class Production(WebhookTestCase):
         with_keys["spec"]["containers"][0]["env"] += [
             {"name": "AWS_ACCESS_KEY_ID", "value": "AKIAEXAMPLE"},
             {"name": "AWS_SECRET_ACCESS_KEY", "value": "not-a-real-secret"}]
+        # Keys in a container left out of the identity are kept: they count
+        # as found, not as removed.
+        with_keys["metadata"]["annotations"] = {"eks.amazonaws.com/skip-containers": "sidecar"}
+        with_keys["spec"]["containers"][1]["env"] = [
+            {"name": "AWS_ACCESS_KEY_ID", "value": "AKIAEXAMPLE"},
+            {"name": "AWS_SECRET_ACCESS_KEY", "value": "not-a-real-secret"}]
         for obj in (pod(), pod(), with_keys):
             self.assertIn("patch", self.admit(review(obj)))
         for name in ("plain", "nobody"):
