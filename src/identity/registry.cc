@@ -115,7 +115,7 @@ std::string ServiceAccountRegistry::key(std::string_view namespace_name, std::st
 }
 
 void ServiceAccountRegistry::upsert(std::string_view namespace_name, std::string_view name,
-                                    ServiceAccountSettings settings) {
+                                    const ServiceAccountSettings& settings) {
   auto value = pack(settings);
   {
     // Looked up before building a key: an update costs no allocation.
@@ -147,12 +147,12 @@ void ServiceAccountRegistry::remove(std::string_view namespace_name, std::string
   changed();
 }
 
-void ServiceAccountRegistry::replace_all(std::vector<ServiceAccountRecord> records) {
+void ServiceAccountRegistry::replace_all(const std::vector<ServiceAccountRecord>& records) {
   decltype(entries_) fresh;
   fresh.reserve(records.size());
   {
     ReaderLock lock(mutex_);
-    for (auto& record : records) {
+    for (const auto& record : records) {
       // A later record for the same ServiceAccount wins.
       fresh.insert_or_assign(key(record.namespace_name, record.name),
                              Entry{pack(record.settings), generation_});

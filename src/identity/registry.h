@@ -35,11 +35,11 @@ class ServiceAccountRegistry {
  public:
   // Adds or replaces one ServiceAccount.
   void upsert(std::string_view namespace_name, std::string_view name,
-              ServiceAccountSettings settings);
+              const ServiceAccountSettings& settings);
   // Forgets one ServiceAccount; no-op when unknown.
   void remove(std::string_view namespace_name, std::string_view name);
   // Replaces the whole content at once (a full list).
-  void replace_all(std::vector<ServiceAccountRecord> records);
+  void replace_all(const std::vector<ServiceAccountRecord>& records);
 
   // nullopt when the ServiceAccount is unknown; empty settings when it is
   // known but carries no annotation the webhook acts on.

@@ -10,7 +10,9 @@
 
 namespace irsa::manifest {
 
-struct WorkloadPod {
+// (clang-tidy 14 takes nlohmann::json's by-value assignment for one that
+// may throw out of the implicit move.)
+struct WorkloadPod {           // NOLINT(bugprone-exception-escape)
   std::string kind;            // the workload's kind, e.g. "Deployment"
   std::string name;            // the workload's metadata.name (or generateName)
   std::string namespace_name;  // the workload's metadata.namespace; "default" when absent
