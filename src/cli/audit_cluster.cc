@@ -211,7 +211,7 @@ Status ClusterAudit::read_service_accounts() {
     if (!settings.problems.empty()) {
       service_account_problems_[meta->namespace_name + "/" + meta->name] = settings.problems;
     }
-    registry_.upsert(meta->namespace_name, meta->name, std::move(settings));
+    registry_.upsert(meta->namespace_name, meta->name, settings);
     return true;
   };
   auto on_restart = [&] { service_account_problems_.clear(); };

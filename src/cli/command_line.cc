@@ -86,10 +86,13 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args,
 }
 
 int usage_error(std::string_view command, std::string_view message, std::string_view usage) {
-  std::string prefix = "irsa-webhook";
-  if (!command.empty()) prefix += " " + std::string(command);
-  std::fprintf(stderr, "%s: %.*s\n", prefix.c_str(), static_cast<int>(message.size()),
-               message.data());
+  // Printed in pieces: GCC 12's -O3 takes `"a" + std::string` here for an
+  // overlapping copy (-Wrestrict).
+  std::fputs("irsa-webhook", stderr);
+  if (!command.empty()) {
+    std::fprintf(stderr, " %.*s", static_cast<int>(command.size()), command.data());
+  }
+  std::fprintf(stderr, ": %.*s\n", static_cast<int>(message.size()), message.data());
   if (!usage.empty()) {
     std::fprintf(stderr, "\n%.*s", static_cast<int>(usage.size()), usage.data());
   }

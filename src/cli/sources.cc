@@ -155,7 +155,7 @@ Result<std::unique_ptr<Sources>> start_sources(const Config& config, Preflight c
       checked.service_accounts = std::move(*records);
     }
     const std::size_t loaded = checked.service_accounts->size();
-    registry.replace_all(std::move(*checked.service_accounts));
+    registry.replace_all(*checked.service_accounts);
     log::info("service accounts loaded",
               {{"file", serve.service_accounts_file}, {"count", std::to_string(loaded)}});
   } else {

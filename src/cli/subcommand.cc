@@ -37,7 +37,7 @@ Status load_service_account_files(const std::vector<std::string>& files,
     if (!records) return Error{records.error()};
     for (auto& record : *records) {
       if (loaded) loaded->push_back(record.namespace_name + "/" + record.name);
-      registry.upsert(record.namespace_name, record.name, std::move(record.settings));
+      registry.upsert(record.namespace_name, record.name, record.settings);
     }
   }
   return Ok{};

@@ -54,7 +54,7 @@ void ServiceAccountSource::upsert(const ObjectMeta& meta) {
     log::warning("service account annotation ignored",
                  {{"serviceAccount", meta.namespace_name + "/" + meta.name}, {"problem", problem}});
   }
-  registry_.upsert(meta.namespace_name, meta.name, std::move(settings));
+  registry_.upsert(meta.namespace_name, meta.name, settings);
 }
 
 }  // namespace irsa::kube
