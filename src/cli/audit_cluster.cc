@@ -73,20 +73,6 @@ Result<kube::RestConfig> api_config(const ServeConfig& serve) {
       "(KUBERNETES_SERVICE_HOST)"};
 }
 
-std::string kind_name(credentials::FindingKind kind) {
-  switch (kind) {
-    case credentials::FindingKind::kEnv:
-      return "env";
-    case credentials::FindingKind::kEnvFrom:
-      return "envFrom";
-    case credentials::FindingKind::kVolumeMount:
-      return "volumeMount";
-    case credentials::FindingKind::kVolume:
-      return "volume";
-  }
-  return "env";
-}
-
 // AWS key names a Secret may hold (its data keys; values are never read).
 bool is_aws_key_name(std::string_view key) {
   std::string lower;
@@ -439,8 +425,9 @@ void ClusterAudit::check_template(const std::string& kind, const std::string& na
   const auto& kept = decision.kept;
   for (const auto& finding : findings) {
     const bool is_kept = std::find(kept.begin(), kept.end(), finding) != kept.end();
-    json item = {
-        {"kind", kind_name(finding.kind)}, {"name", finding.name}, {"reason", finding.reason}};
+    json item = {{"kind", credentials::kind_name(finding.kind)},
+                 {"name", finding.name},
+                 {"reason", finding.reason}};
     if (!finding.container.empty()) {
       item["container"] = finding.container;
       item["initContainer"] = finding.init_container;

@@ -148,20 +148,6 @@ Result<std::vector<std::string>> expand_input(const std::string& input) {
   return files;
 }
 
-std::string_view kind_name(credentials::FindingKind kind) {
-  switch (kind) {
-    case credentials::FindingKind::kEnv:
-      return "env";
-    case credentials::FindingKind::kEnvFrom:
-      return "envFrom";
-    case credentials::FindingKind::kVolumeMount:
-      return "volumeMount";
-    case credentials::FindingKind::kVolume:
-      return "volume";
-  }
-  return "env";
-}
-
 // Why the webhook takes the decision's action: what it knows of the
 // workload's ServiceAccount, and what changed the action, if anything.
 std::string why_for(const decision::Decision& decision,
@@ -350,7 +336,7 @@ int run_audit(const std::vector<std::string>& args) {
             why + "\n";
     for (const auto& finding : findings) {
       bool is_kept = std::find(kept.begin(), kept.end(), finding) != kept.end();
-      json item = {{"kind", kind_name(finding.kind)},
+      json item = {{"kind", credentials::kind_name(finding.kind)},
                    {"name", finding.name},
                    {"reason", finding.reason},
                    {"handling", handling_name(finding.handling)}};

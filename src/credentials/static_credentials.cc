@@ -11,6 +11,20 @@
 #include "credentials/endpoints.h"
 
 namespace irsa::credentials {
+
+std::string_view kind_name(FindingKind kind) {
+  switch (kind) {
+    case FindingKind::kEnv:
+      return "env";
+    case FindingKind::kEnvFrom:
+      return "envFrom";
+    case FindingKind::kVolumeMount:
+      return "volumeMount";
+    case FindingKind::kVolume:
+      return "volume";
+  }
+  return "env";
+}
 namespace {
 
 using mutation::ContainerView;

@@ -33,6 +33,9 @@ enum class Handling {
 // The names the AWS SDKs read static access keys from.
 bool is_access_key_variable(std::string_view name);
 
+// "env", "envFrom", "volumeMount", "volume": the kind as audit prints it.
+std::string_view kind_name(FindingKind kind);
+
 // One place that carries static credentials.
 struct Finding {
   FindingKind kind = FindingKind::kEnv;
