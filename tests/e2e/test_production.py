@@ -239,7 +239,11 @@ class Production(WebhookTestCase):
                     conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
                     self.assertTrue(conn.recv(1024).startswith(b"HTTP/1.1 200"))
                 held.append(conn)
-            self.assertEqual(self.metrics()["irsa_webhook_open_connections"], 1000)
+            # The client's handshake can finish before the server has read its
+            # last message and counted the connection: wait, bounded.
+            self.wait_until("1000 open connections counted",
+                            lambda: self.metrics()["irsa_webhook_open_connections"] == 1000,
+                            deadline=60.0)
             began = time.monotonic()
             status, _, answer = self.request("POST", "/mutate", json.dumps(review(pod())).encode(),
                                              timeout=5.0)
