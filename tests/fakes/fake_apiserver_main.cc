@@ -25,9 +25,11 @@
 //                  [--down]                        start with the API port closed
 #include <signal.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -128,28 +130,26 @@ int main(int argc, char** argv) {
   auto ok = [](httplib::Response& res, json body = json::object()) {
     res.set_content(body.dump(), "application/json");
   };
-  admin.Post("/serviceaccounts", [&](const httplib::Request& req, httplib::Response& res) {
-    json body = body_of(req);
-    auto rv = api.put_service_account(body.value("namespace", "default"), body.value("name", ""),
-                                      string_map(body, "annotations"));
-    ok(res, {{"resourceVersion", std::to_string(rv)}});
-  });
-  admin.Delete(R"(/serviceaccounts/([^/]+)/([^/]+))",
-               [&](const httplib::Request& req, httplib::Response& res) {
-                 bool deleted = api.delete_service_account(req.matches[1], req.matches[2]);
-                 ok(res, {{"deleted", deleted}});
+  // ServiceAccounts (annotations) and ConfigMaps (data): put and delete alike.
+  using Put = std::uint64_t (FakeApiServer::*)(const std::string&, const std::string&,
+                                               const std::map<std::string, std::string>&);
+  using Erase = bool (FakeApiServer::*)(const std::string&, const std::string&);
+  auto store = [&](const std::string& resource, const std::string& field, Put put, Erase erase) {
+    admin.Post("/" + resource,
+               [&api, &ok, field, put](const httplib::Request& req, httplib::Response& res) {
+                 json body = body_of(req);
+                 auto rv = (api.*put)(body.value("namespace", "default"), body.value("name", ""),
+                                      string_map(body, field.c_str()));
+                 ok(res, {{"resourceVersion", std::to_string(rv)}});
                });
-  admin.Post("/configmaps", [&](const httplib::Request& req, httplib::Response& res) {
-    json body = body_of(req);
-    auto rv = api.put_config_map(body.value("namespace", "default"), body.value("name", ""),
-                                 string_map(body, "data"));
-    ok(res, {{"resourceVersion", std::to_string(rv)}});
-  });
-  admin.Delete(R"(/configmaps/([^/]+)/([^/]+))",
-               [&](const httplib::Request& req, httplib::Response& res) {
-                 bool deleted = api.delete_config_map(req.matches[1], req.matches[2]);
-                 ok(res, {{"deleted", deleted}});
-               });
+    admin.Delete("/" + resource + R"(/([^/]+)/([^/]+))",
+                 [&api, &ok, erase](const httplib::Request& req, httplib::Response& res) {
+                   ok(res, {{"deleted", (api.*erase)(req.matches[1], req.matches[2])}});
+                 });
+  };
+  store("serviceaccounts", "annotations", &FakeApiServer::put_service_account,
+        &FakeApiServer::delete_service_account);
+  store("configmaps", "data", &FakeApiServer::put_config_map, &FakeApiServer::delete_config_map);
   admin.Post("/generate", [&](const httplib::Request& req, httplib::Response& res) {
     json body = body_of(req);
     api.generate_service_accounts(body.value("count", 0), body.value("namespaces", 100),
