@@ -66,6 +66,17 @@ std::map<std::string, std::string> string_map(const json& object, const char* fi
   return out;
 }
 
+// The strings of the array `field` of `object` (other values skipped).
+std::vector<std::string> string_list(const json& object, const char* field) {
+  std::vector<std::string> out;
+  auto it = object.find(field);
+  if (it == object.end() || !it->is_array()) return out;
+  for (const auto& value : *it) {
+    if (value.is_string()) out.push_back(value.get<std::string>());
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -189,28 +200,24 @@ int main(int argc, char** argv) {
     ok(res);
   });
   admin.Post("/tokens", [&](const httplib::Request& req, httplib::Response& res) {
-    json body = body_of(req);
-    std::vector<std::string> tokens;
-    if (auto it = body.find("tokens"); it != body.end() && it->is_array()) {
-      for (const auto& token : *it) {
-        if (token.is_string()) tokens.push_back(token.get<std::string>());
-      }
-    }
-    api.set_tokens(std::move(tokens));
+    api.set_tokens(string_list(body_of(req), "tokens"));
     ok(res);
   });
-  admin.Post("/restart", [&](const httplib::Request& req, httplib::Response& res) {
-    int down_ms = body_of(req).value("down_ms", 0);
-    api.stop();
-    if (down_ms > 0)
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(down_ms, 60000)));
-    auto started = api.start();
-    if (!started) {
+  // Starts the API port again: 200, or 500 with the reason.
+  auto start = [&](httplib::Response& res) {
+    if (auto started = api.start(); !started) {
       res.status = 500;
       res.set_content(started.error(), "text/plain");
       return;
     }
     ok(res);
+  };
+  admin.Post("/restart", [&](const httplib::Request& req, httplib::Response& res) {
+    int down_ms = body_of(req).value("down_ms", 0);
+    api.stop();
+    if (down_ms > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(down_ms, 60000)));
+    start(res);
   });
   admin.Post("/stop", [&](const httplib::Request&, httplib::Response& res) {
     api.stop();
@@ -218,13 +225,7 @@ int main(int argc, char** argv) {
   });
   admin.Post("/start", [&](const httplib::Request&, httplib::Response& res) {
     if (api.running()) return ok(res);
-    auto started = api.start();
-    if (!started) {
-      res.status = 500;
-      res.set_content(started.error(), "text/plain");
-      return;
-    }
-    ok(res);
+    start(res);
   });
   admin.Post("/objects", [&](const httplib::Request& req, httplib::Response& res) {
     json body = body_of(req);
@@ -246,14 +247,7 @@ int main(int argc, char** argv) {
     ok(res, {{"stored", stored}, {"pods", api.object_count("pods")}});
   });
   admin.Post("/deny", [&](const httplib::Request& req, httplib::Response& res) {
-    json body = body_of(req);
-    std::vector<std::string> resources;
-    if (auto it = body.find("resources"); it != body.end() && it->is_array()) {
-      for (const auto& resource : *it) {
-        if (resource.is_string()) resources.push_back(resource.get<std::string>());
-      }
-    }
-    api.set_denied_resources(std::move(resources));
+    api.set_denied_resources(string_list(body_of(req), "resources"));
     ok(res);
   });
   admin.Post("/expire-continues", [&](const httplib::Request& req, httplib::Response& res) {
