@@ -25,11 +25,9 @@ Usage: bench/amplification.py [--binary build/irsa-webhook] [--requests 8]
 import argparse
 import os
 import re
-import shutil
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 
@@ -197,17 +195,10 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below
     one, five, _ = os.getloadavg()
 
-    work = tempfile.mkdtemp(prefix="irsa-amplification-")
-    webhook = None
-    try:
-        ca, cert, key = harness.dev_certs(work)
-        accounts = os.path.join(harness.SOURCE, "examples", "service-accounts.yaml")
-        extra = list(args.server_flag)
-        if args.max_request_bytes != 4194304:
-            extra.append(f"--max-request-bytes={args.max_request_bytes}")
-        webhook, port = harness.start_webhook(args.binary, cert, key, accounts,
-                                              os.path.join(work, "server.log"), extra)
-        harness.wait_healthy(port, ca, webhook)
+    extra = list(args.server_flag)
+    if args.max_request_bytes != 4194304:
+        extra.append(f"--max-request-bytes={args.max_request_bytes}")
+    with harness.webhook_session(args.binary, "irsa-amplification-", extra) as (work, ca, webhook, port):
         body, containers = reviews.worst_shape_review(body_limit, NAMESPACE, SERVICE_ACCOUNT)
         idle_kib = harness.status_value(webhook.pid, "VmRSS")
         print(f"  {args.requests} reviews of {len(body)} bytes, {containers} containers each",
@@ -270,14 +261,6 @@ def main():
         if sampler.capped:
             print(f"the server passed the safety cap of {args.rss_cap_mib} MiB and was killed "
                   f"(peak {peak_mib:.0f} MiB): the goal is missed by far")
-    except Exception:
-        if webhook is not None:
-            harness.print_log_tail(os.path.join(work, "server.log"))
-        raise
-    finally:
-        if webhook is not None:
-            harness.stop(webhook)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -22,41 +22,24 @@ Goals (issue #19): <= 30 s and <= 100 MiB.
 """
 
 import argparse
-import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+# The launcher of the fake API server lives with the fake (tests/fakes), which
+# the end-to-end tests start the same way.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests", "fakes"))
+from fake_apiserver import FakeApiServer, write_kubeconfig, write_pki  # noqa: E402
 
 TOKEN = "bench-token"
 ROLE = "arn:aws:iam::111122223333:role/{ns}-app"
 GOAL_SECONDS = 30.0
 GOAL_MIB = 100.0
 DEADLINE = 60.0
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def admin(port, method, path, body=None):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        payload = json.dumps(body).encode() if body is not None else None
-        connection.request(method, path, body=payload)
-        response = connection.getresponse()
-        data = response.read()
-        if response.status != 200:
-            raise RuntimeError(f"admin {path}: {response.status} {data[:200]!r}")
-        return json.loads(data) if data else None
-    finally:
-        connection.close()
 
 
 def container(name, image, env, mutated, role):
@@ -213,49 +196,32 @@ def main():
     work = tempfile.mkdtemp(prefix="cluster-audit-bench-")
     fake = None
     try:
-        pki = os.path.join(work, "pki")
-        os.makedirs(pki)
-        subprocess.run([fake_binary, "--write-pki", pki], check=True, capture_output=True, timeout=60)
-        port = free_port()
-        ready = os.path.join(work, "ready")
-        fake_log = open(os.path.join(work, "fake.log"), "w", encoding="utf-8")
-        fake = subprocess.Popen([fake_binary, "--tls-cert", os.path.join(pki, "server.crt"),
-                                 "--tls-key", os.path.join(pki, "server.key"), "--port", str(port),
-                                 "--token", TOKEN, "--ready-file", ready],
-                                stdout=fake_log, stderr=subprocess.STDOUT)
-        end = time.monotonic() + DEADLINE
-        while not os.path.exists(ready) and time.monotonic() < end and fake.poll() is None:
-            time.sleep(0.05)
-        with open(ready, encoding="utf-8") as handle:
-            admin_port = json.load(handle)["admin_port"]
+        pki = write_pki(os.path.join(work, "pki"), fake_binary)
+        fake = FakeApiServer(work, pki, token=TOKEN, binary=fake_binary, ready_deadline=DEADLINE,
+                             admin_timeout=120).start()
+        port = fake.port
 
         started = time.monotonic()
         batch, expected, stored_bytes = [], None, 0
         for ns, role, objects, expected in generate(args.pods, args.namespaces):
-            admin(admin_port, "POST", "/serviceaccounts",
+            fake.admin("POST", "/serviceaccounts",
                   {"namespace": ns, "name": "app", "annotations": {"eks.amazonaws.com/role-arn": role}})
-            admin(admin_port, "POST", "/serviceaccounts", {"namespace": ns, "name": "db"})
+            fake.admin("POST", "/serviceaccounts", {"namespace": ns, "name": "db"})
             batch += objects
             if len(batch) >= 400:
                 stored_bytes += len(json.dumps(batch))
-                admin(admin_port, "POST", "/objects", {"objects": batch})
+                fake.admin("POST", "/objects", {"objects": batch})
                 batch = []
         if batch:
             stored_bytes += len(json.dumps(batch))
-            admin(admin_port, "POST", "/objects", {"objects": batch})
-        stats = admin(admin_port, "GET", "/stats")
+            fake.admin("POST", "/objects", {"objects": batch})
+        stats = fake.admin("GET", "/stats")
         print(f"filled the fake in {time.monotonic() - started:.1f} s: {expected['pods']} Pods, "
               f"{stats['serviceaccounts']} ServiceAccounts, {args.namespaces} namespaces, "
               f"{stored_bytes / 2**20:.0f} MiB of objects")
 
-        kubeconfig = os.path.join(work, "kubeconfig")
-        with open(kubeconfig, "w", encoding="utf-8") as handle:
-            json.dump({"apiVersion": "v1", "kind": "Config", "current-context": "bench",
-                       "contexts": [{"name": "bench", "context": {"cluster": "fake", "user": "bench"}}],
-                       "clusters": [{"name": "fake", "cluster": {
-                           "server": f"https://127.0.0.1:{port}",
-                           "certificate-authority": os.path.join(pki, "ca.crt")}}],
-                       "users": [{"name": "bench", "user": {"token": TOKEN}}]}, handle)
+        kubeconfig = write_kubeconfig(os.path.join(work, "kubeconfig"), port, os.path.join(pki, "ca.crt"),
+                                      {"token": TOKEN}, context="bench", user_name="bench")
         out_path = os.path.join(work, "report.json")
         with open(out_path, "w", encoding="utf-8") as out, \
                 open(os.path.join(work, "audit.err"), "w", encoding="utf-8") as err:
@@ -286,9 +252,8 @@ def main():
         wrong = audit.returncode != 1 or any(got != want for _, got, want in checks)
         return 1 if wrong else 0
     finally:
-        if fake is not None and fake.poll() is None:
+        if fake is not None:
             fake.kill()
-            fake.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
 
 

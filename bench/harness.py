@@ -2,15 +2,18 @@
 binary started on 127.0.0.1 with bounded waits, /proc readings, and wrk
 runs through bench/wrk_review.lua."""
 
+import contextlib
 import json
 import os
 import re
 import resource
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -123,6 +126,30 @@ def stop(process, grace=5.0):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def webhook_session(binary, prefix, extra=()):
+    """A temp dir with dev certificates and the binary started on it (default
+    flags but `extra`, examples/service-accounts.yaml) and healthy; yields
+    (work, ca, process, port). When the block raises, the server log's tail
+    is printed; the server is stopped and the dir removed in every case."""
+    work = tempfile.mkdtemp(prefix=prefix)
+    webhook = None
+    try:
+        ca, cert, key = dev_certs(work)
+        accounts = os.path.join(SOURCE, "examples", "service-accounts.yaml")
+        webhook, port = start_webhook(binary, cert, key, accounts, os.path.join(work, "server.log"), extra)
+        wait_healthy(port, ca, webhook)
+        yield work, ca, webhook, port
+    except Exception:
+        if webhook is not None:
+            print_log_tail(os.path.join(work, "server.log"))
+        raise
+    finally:
+        if webhook is not None:
+            stop(webhook)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def post(port, body, ca=None, path="/mutate", timeout=10.0):

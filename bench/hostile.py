@@ -35,7 +35,6 @@ import shutil
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 
@@ -398,18 +397,10 @@ def main():
     cpu_note = load_note()
     if args.server_flag:
         cpu_note += "; server flags beyond the defaults: " + " ".join(args.server_flag)
-    work = tempfile.mkdtemp(prefix="irsa-hostile-")
-    webhook = None
-    try:
-        ca, cert, key = harness.dev_certs(work)
+    with harness.webhook_session(args.binary, "irsa-hostile-", args.server_flag) as (work, ca, webhook, port):
         body_path = os.path.join(work, "review.json")
         with open(body_path, "w", encoding="utf-8") as handle:
             handle.write(reviews.reference_review(NAMESPACE, SERVICE_ACCOUNT))
-        accounts = os.path.join(harness.SOURCE, "examples", "service-accounts.yaml")
-        webhook, port = harness.start_webhook(args.binary, cert, key, accounts,
-                                              os.path.join(work, "server.log"),
-                                              args.server_flag)
-        harness.wait_healthy(port, ca, webhook)
         with open(body_path, "rb") as handle:
             status, answer = harness.post(port, handle.read(), ca)
         if status != 200 or b'"patch"' not in answer:
@@ -424,14 +415,6 @@ def main():
                          {"stalled": args.stalled, "slowloris": args.slowloris,
                           "idle": args.idle})
         report(args, baseline, attacked, cpu_note)
-    except Exception:
-        if webhook is not None:
-            harness.print_log_tail(os.path.join(work, "server.log"))
-        raise
-    finally:
-        if webhook is not None:
-            harness.stop(webhook)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

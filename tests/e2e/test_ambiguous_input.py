@@ -6,14 +6,9 @@ formats."""
 import json
 import unittest
 
-from webhook_fixture import WebhookTestCase, pod, review
+from webhook_fixture import WebhookTestCase, pod, review, service_account
 
-SERVICE_ACCOUNTS = """\
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: s3-reader, namespace: team-a,
-           annotations: {eks.amazonaws.com/role-arn: "arn:aws:iam::111122223333:role/s3-reader"}}
-"""
+SERVICE_ACCOUNTS = service_account("s3-reader", role="s3-reader")
 
 UID = "0d7f5c6e-1111-4222-8333-444455556666"
 

@@ -18,7 +18,9 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_kube import BINARY, FAKE, PREFIX, ROLE, TOKEN, FakeApiServer  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "fakes"))
+from fake_apiserver import PREFIX, FakeApiServer, write_kubeconfig, write_pki  # noqa: E402
+from test_kube import BINARY, ROLE, TOKEN  # noqa: E402
 
 OLD_ROLE = "arn:aws:iam::111122223333:role/old"
 RUN_TIMEOUT = 60
@@ -156,9 +158,7 @@ class AuditCluster(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
-        cls.pki = os.path.join(cls.tmp.name, "pki")
-        os.makedirs(cls.pki)
-        subprocess.run([FAKE, "--write-pki", cls.pki], check=True, capture_output=True, timeout=60)
+        cls.pki = write_pki(os.path.join(cls.tmp.name, "pki"))
 
     @classmethod
     def tearDownClass(cls):
@@ -166,7 +166,7 @@ class AuditCluster(unittest.TestCase):
 
     def setUp(self):
         self.work = tempfile.mkdtemp(dir=self.tmp.name)
-        self.fake = FakeApiServer(self.work, self.pki).start()
+        self.fake = FakeApiServer(self.work, self.pki, token=TOKEN).start()
         service_accounts(self.fake)
         stored = self.fake.admin("POST", "/objects", {"objects": shop()})
         self.assertEqual(stored["stored"], len(shop()))
@@ -177,18 +177,8 @@ class AuditCluster(unittest.TestCase):
         shutil.rmtree(self.work, ignore_errors=True)
 
     def kubeconfig(self, port):
-        config = {
-            "apiVersion": "v1", "kind": "Config", "current-context": "e2e",
-            "contexts": [{"name": "e2e", "context": {"cluster": "fake", "user": "audit"}}],
-            "clusters": [{"name": "fake", "cluster": {
-                "server": f"https://127.0.0.1:{port}",
-                "certificate-authority": os.path.join(self.pki, "ca.crt")}}],
-            "users": [{"name": "audit", "user": {"token": TOKEN}}],
-        }
-        path = os.path.join(self.work, "kubeconfig")
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(config, handle)
-        return path
+        return write_kubeconfig(os.path.join(self.work, "kubeconfig"), port, os.path.join(self.pki, "ca.crt"),
+                                {"token": TOKEN}, user_name="audit")
 
     def audit(self, *args, kubeconfig=True, env=None):
         command = [BINARY, "audit", *args]
@@ -289,7 +279,7 @@ class AuditCluster(unittest.TestCase):
 
     def test_a_clean_cluster_exits_0(self):
         self.fake.kill()
-        self.fake = FakeApiServer(self.work, self.pki).start()
+        self.fake = FakeApiServer(self.work, self.pki, token=TOKEN).start()
         self.fake.put_sa("shop", "cart", ROLE)
         self.fake.admin("POST", "/objects", {"objects": deployment(
             "shop", "fixed", "cart", {"fixed-5d8f9c-a": True, "fixed-5d8f9c-b": True})})

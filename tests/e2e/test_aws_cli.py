@@ -13,11 +13,9 @@ interface is lo and whose /etc/hosts sends the STS host names to 127.0.0.1.
 Where the machine refuses that, or the CLI is missing, the test is skipped
 with the reason."""
 
-import base64
 import concurrent.futures
 import datetime
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -32,6 +30,7 @@ import unittest
 BINARY = os.path.abspath(os.environ.get("IRSA_BINARY", "build/irsa-webhook"))
 SOURCE = os.path.abspath(os.environ.get("IRSA_SOURCE_DIR", os.getcwd()))
 sys.path.insert(0, os.path.join(SOURCE, "tests", "fakes"))
+from jwt_tokens import Key, service_account_claims  # noqa: E402
 
 AWS = "/usr/bin/aws"  # Debian's awscli (make deps), not whatever else PATH has
 INSIDE = "IRSA_AWS_CLI_TEST_INSIDE"
@@ -154,54 +153,10 @@ exec "$@"
 
 # --- keys, certificates, tokens --------------------------------------------------------------
 
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-class IssuerKey:
-    """An RSA key as kube-apiserver's --service-account-signing-key-file."""
-
-    def __init__(self, directory, name):
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
-        from jwcrypto import jwk
-        self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        der = self.private.public_key().public_bytes(serialization.Encoding.DER,
-                                                     serialization.PublicFormat.SubjectPublicKeyInfo)
-        # kube-apiserver's kid, computed here without the binary.
-        self.kid = b64url(hashlib.sha256(der).digest())
-        self.public_pem = os.path.join(directory, name + ".pub")
-        with open(self.public_pem, "wb") as handle:
-            handle.write(self.private.public_key().public_bytes(serialization.Encoding.PEM,
-                                                                serialization.PublicFormat.SubjectPublicKeyInfo))
-        self.jwk = jwk.JWK.from_pem(self.private.private_bytes(serialization.Encoding.PEM,
-                                                               serialization.PrivateFormat.PKCS8,
-                                                               serialization.NoEncryption()))
-
-    def mint(self, claims):
-        from jwcrypto import jws
-        token = jws.JWS(json.dumps(claims, separators=(",", ":")).encode())
-        token.add_signature(self.jwk, alg="RS256", protected=json.dumps({"alg": "RS256", "kid": self.kid}))
-        return token.serialize(compact=True)
-
-
 def kube_apiserver_claims(pod, audience, lifetime, issued):
-    """The claims kube-apiserver puts in a projected ServiceAccount token."""
-    namespace = pod["metadata"]["namespace"]
-    account = pod["spec"]["serviceAccountName"]
-    return {
-        "aud": [audience],
-        "exp": issued + lifetime,
-        "iat": issued,
-        "iss": ISSUER,
-        "kubernetes.io": {
-            "namespace": namespace,
-            "pod": {"name": pod["metadata"]["name"], "uid": "0d5b6a4e-1111-4000-8000-000000000001"},
-            "serviceaccount": {"name": account, "uid": "5e6f7a8b-2222-4000-8000-000000000002"},
-        },
-        "nbf": issued,
-        "sub": f"system:serviceaccount:{namespace}:{account}",
-    }
+    """The claims kube-apiserver puts in the projected token of `pod`."""
+    return service_account_claims(ISSUER, pod["metadata"]["namespace"], pod["spec"]["serviceAccountName"],
+                                  pod["metadata"]["name"], issued, lifetime, audience)
 
 
 def make_tls(directory):
@@ -311,10 +266,10 @@ class AwsCliGetsTheRolesCredentials(unittest.TestCase):
             handle.write("127.0.0.1 localhost\n127.0.0.1 " + " ".join(STS_HOSTS) + "\n")
         mount("--bind", hosts, "/etc/hosts")
 
-        cls.key = IssuerKey(d, "issuer")
-        cls.stranger = IssuerKey(d, "stranger")
+        cls.key = Key(d, "issuer")
+        cls.stranger = Key(d, "stranger")
         site = os.path.join(d, "site")
-        done = run_binary("issuer", "documents", "--issuer", ISSUER, "--signing-key-pub", cls.key.public_pem,
+        done = run_binary("issuer", "documents", "--issuer", ISSUER, "--signing-key-pub", cls.key.public,
                           "--out", site)
         if done.returncode != 0:
             raise RuntimeError(done.stderr)

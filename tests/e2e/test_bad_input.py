@@ -18,22 +18,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from webhook_fixture import (BINARY, SOURCE, WebhookTestCase, free_port,  # noqa: E402
-                             pod, review)
+                             pod, review, service_account, service_accounts)
 
 DOC = os.path.join(SOURCE, "docs", "bad-input.md")
-SERVICE_ACCOUNTS = """\
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: s3-reader
-  namespace: team-a
-  annotations:
-    eks.amazonaws.com/role-arn: arn:aws:iam::111122223333:role/s3-reader
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: default, namespace: team-a}
-"""
+SERVICE_ACCOUNTS = service_accounts(service_account("s3-reader", role="s3-reader"), service_account("default"))
 RUN_DEADLINE = 30.0
 
 

@@ -9,17 +9,9 @@ import ssl
 import time
 import unittest
 
-from webhook_fixture import WebhookTestCase, pod, review
+from webhook_fixture import WebhookTestCase, pod, review, service_account
 
-SERVICE_ACCOUNTS = """\
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: s3-reader
-  namespace: team-a
-  annotations:
-    eks.amazonaws.com/role-arn: arn:aws:iam::111122223333:role/s3-reader
-"""
+SERVICE_ACCOUNTS = service_account("s3-reader", role="s3-reader")
 
 POST = ("POST /mutate HTTP/1.1\r\nHost: irsa-webhook\r\n"
         "Content-Type: application/json\r\n")

@@ -16,36 +16,17 @@ import ssl
 import subprocess
 import tempfile
 import threading
-import time
+import sys
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "fakes"))
+from fake_apiserver import FakeApiServer, eventually, free_port, write_kubeconfig, write_pki  # noqa: E402
 
 BINARY = os.environ.get("IRSA_BINARY", "build/irsa-webhook")
 SOURCE = os.environ.get("IRSA_SOURCE_DIR", os.getcwd())
-FAKE = os.environ.get("IRSA_FAKE_APISERVER",
-                      os.path.join(os.path.dirname(os.path.abspath(BINARY)), "fake-apiserver"))
-DEADLINE = 20.0
 REQUEST_TIMEOUT = 10.0
 TOKEN = "e2e-token-one"
 ROLE = "arn:aws:iam::111122223333:role/e2e"
-PREFIX = "eks.amazonaws.com"
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def eventually(check, deadline=DEADLINE, interval=0.05):
-    """Polls check() until it returns a truthy value or the deadline passes."""
-    end = time.monotonic() + deadline
-    last = None
-    while time.monotonic() < end:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    return check()
 
 
 def pod(service_account, namespace="team"):
@@ -70,73 +51,6 @@ def review(obj, uid="7a1b2c3d-1111-4222-8333-444455556666"):
             "object": obj,
         },
     }
-
-
-class FakeApiServer:
-    """The fake-apiserver program: started, driven over its admin API, killed."""
-
-    def __init__(self, workdir, pki, *, port=None, token=TOKEN, client_ca=False, down=False,
-                 initial_rv=1000):
-        self.workdir = workdir
-        self.pki = pki
-        self.port = port or free_port()
-        self.args = [FAKE, "--tls-cert", os.path.join(pki, "server.crt"),
-                     "--tls-key", os.path.join(pki, "server.key"),
-                     "--port", str(self.port), "--bookmark-interval-ms", "200",
-                     "--initial-resource-version", str(initial_rv)]
-        if token:
-            self.args += ["--token", token]
-        if client_ca:
-            self.args += ["--client-ca", os.path.join(pki, "ca.crt")]
-        if down:
-            self.args += ["--down"]
-        self.process = None
-        self.admin_port = None
-
-    def start(self):
-        ready = os.path.join(self.workdir, f"fake-{self.port}-{time.monotonic_ns()}.ready")
-        self.log = open(os.path.join(self.workdir, f"fake-{self.port}.log"), "a", encoding="utf-8")
-        self.process = subprocess.Popen(self.args + ["--ready-file", ready],
-                                        stdout=self.log, stderr=subprocess.STDOUT)
-        if not eventually(lambda: os.path.exists(ready) or self.process.poll() is not None):
-            raise RuntimeError("fake-apiserver did not start")
-        if self.process.poll() is not None:
-            raise RuntimeError(f"fake-apiserver exited with {self.process.returncode}")
-        with open(ready, encoding="utf-8") as handle:
-            self.admin_port = json.load(handle)["admin_port"]
-        return self
-
-    def kill(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        if self.process is not None:
-            self.log.close()
-        self.process = None
-
-    def admin(self, method, path, body=None):
-        connection = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=30)
-        try:
-            payload = json.dumps(body).encode() if body is not None else None
-            connection.request(method, path, body=payload)
-            response = connection.getresponse()
-            data = response.read()
-            if response.status != 200:
-                raise RuntimeError(f"admin {path}: {response.status} {data!r}")
-            return json.loads(data) if data else None
-        finally:
-            connection.close()
-
-    def put_sa(self, namespace, name, role=None):
-        annotations = {f"{PREFIX}/role-arn": role} if role else {}
-        return self.admin("POST", "/serviceaccounts",
-                          {"namespace": namespace, "name": name, "annotations": annotations})
-
-    def delete_sa(self, namespace, name):
-        return self.admin("DELETE", f"/serviceaccounts/{namespace}/{name}")
-
-    def stats(self):
-        return self.admin("GET", "/stats")
 
 
 class ConnectProxy:
@@ -217,9 +131,7 @@ class KubeSource(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
-        cls.pki = os.path.join(cls.tmp.name, "pki")
-        os.makedirs(cls.pki)
-        subprocess.run([FAKE, "--write-pki", cls.pki], check=True, capture_output=True, timeout=60)
+        cls.pki = write_pki(os.path.join(cls.tmp.name, "pki"))
         cls.certs = os.path.join(cls.tmp.name, "certs")
         subprocess.run([os.path.join(SOURCE, "certs", "gen-dev-certs.sh"), cls.certs],
                        check=True, capture_output=True, timeout=60)
@@ -248,25 +160,14 @@ class KubeSource(unittest.TestCase):
     # --- helpers ---------------------------------------------------------
 
     def fake(self, **options):
+        options.setdefault("token", TOKEN)
         fake = FakeApiServer(self.work, self.pki, **options)
         self.fakes.append(fake)
         return fake
 
     def kubeconfig(self, port, user=None, name="kubeconfig", **cluster):
-        if user is None:
-            user = {"token": TOKEN}
-        config = {
-            "apiVersion": "v1", "kind": "Config", "current-context": "e2e",
-            "contexts": [{"name": "e2e", "context": {"cluster": "fake", "user": "webhook"}}],
-            "clusters": [{"name": "fake", "cluster": {
-                "server": f"https://127.0.0.1:{port}",
-                "certificate-authority": os.path.join(self.pki, "ca.crt"), **cluster}}],
-            "users": [{"name": "webhook", "user": user}],
-        }
-        path = os.path.join(self.work, name)
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(config, handle)
-        return path
+        return write_kubeconfig(os.path.join(self.work, name), port, os.path.join(self.pki, "ca.crt"),
+                                {"token": TOKEN} if user is None else user, **cluster)
 
     def start_webhook(self, kubeconfig, *extra, wait_ready=True):
         self.port = free_port()

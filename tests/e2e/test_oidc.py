@@ -7,12 +7,15 @@ import hashlib
 import json
 import os
 import http.server
-import ssl
 import subprocess
 import tempfile
-import threading
+import sys
 import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "fakes"))
+from https_thread import HttpsThread  # noqa: E402
+from jwt_tokens import Key, b64url, b64url_json, openssl, service_account_claims  # noqa: E402
 
 BINARY = os.environ.get("IRSA_BINARY", "build/irsa-webhook")
 TIMEOUT = 30
@@ -28,95 +31,14 @@ def run(*args):
     return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=TIMEOUT)
 
 
-def openssl(*args, data=None):
-    done = subprocess.run(["openssl", *args], input=data, capture_output=True, timeout=TIMEOUT)
-    if done.returncode != 0:
-        raise RuntimeError(f"openssl {args[0]} failed: {done.stderr.decode()}")
-    return done.stdout
-
-
 def read_bytes(path):
     with open(path, "rb") as handle:
         return handle.read()
 
 
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def b64url_json(value):
-    return b64url(json.dumps(value, separators=(",", ":")).encode())
-
-
-def independent_kid(public_pem_path):
-    """kube-apiserver's kid computed without irsa-webhook: openssl DER, SHA-256, base64url."""
-    der = openssl("pkey", "-pubin", "-in", public_pem_path, "-outform", "DER")
-    return b64url(hashlib.sha256(der).digest())
-
-
-def der_integers(der):
-    """The two INTEGERs of a DER ECDSA-Sig-Value."""
-    def read_length(data, at):
-        first = data[at]
-        if first < 0x80:
-            return first, at + 1
-        count = first & 0x7F
-        return int.from_bytes(data[at + 1:at + 1 + count], "big"), at + 1 + count
-    assert der[0] == 0x30
-    _, at = read_length(der, 1)
-    values = []
-    for _ in range(2):
-        assert der[at] == 0x02
-        length, at = read_length(der, at + 1)
-        values.append(int.from_bytes(der[at:at + length], "big"))
-        at += length
-    return values
-
-
-class Key:
-    """A signing key pair made by `openssl genpkey`, and our test signer for it."""
-
-    def __init__(self, directory, name, alg, genpkey_args):
-        self.alg = alg
-        self.private = os.path.join(directory, name + ".key")
-        self.public = os.path.join(directory, name + ".pub")
-        openssl("genpkey", *genpkey_args, "-out", self.private)
-        openssl("pkey", "-in", self.private, "-pubout", "-out", self.public)
-        self.kid = independent_kid(self.public)
-
-    def sign(self, signing_input):
-        digest = "-sha384" if self.alg == "ES384" else "-sha256"
-        with tempfile.NamedTemporaryFile() as handle:
-            handle.write(signing_input.encode())
-            handle.flush()
-            signature = openssl("dgst", digest, "-sign", self.private, handle.name)
-        if self.alg == "RS256":
-            return signature
-        size = 48 if self.alg == "ES384" else 32
-        r, s = der_integers(signature)
-        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
-
-    def mint(self, claims, header=None):
-        header = header if header is not None else {"alg": self.alg, "kid": self.kid}
-        signing_input = b64url_json(header) + "." + b64url_json(claims)
-        return signing_input + "." + b64url(self.sign(signing_input))
-
-
 def kubernetes_claims(namespace="shop", name="orders", issued=NOW - 600, lifetime=86400):
-    """The claims kube-apiserver puts in a projected service-account token."""
-    return {
-        "aud": ["sts.amazonaws.com"],
-        "exp": issued + lifetime,
-        "iat": issued,
-        "iss": ISSUER,
-        "kubernetes.io": {
-            "namespace": namespace,
-            "pod": {"name": name + "-6f7d8-x2k9p", "uid": "0d5b6a4e-1111-4000-8000-000000000001"},
-            "serviceaccount": {"name": name, "uid": "5e6f7a8b-2222-4000-8000-000000000002"},
-        },
-        "nbf": issued,
-        "sub": f"system:serviceaccount:{namespace}:{name}",
-    }
+    """The claims of a projected token of ServiceAccount `name`'s Pod."""
+    return service_account_claims(ISSUER, namespace, name, name + "-6f7d8-x2k9p", issued, lifetime)
 
 
 KUBECONFIG = """apiVersion: v1
@@ -137,7 +59,7 @@ current-context: fake
 """
 
 
-class FakeApiServer:
+class FakeApiServer(HttpsThread):
     """Serves fixed JSON documents over TLS on 127.0.0.1, as kube-apiserver serves
     /.well-known/openid-configuration and /openid/v1/jwks."""
 
@@ -167,23 +89,10 @@ class FakeApiServer:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        super().__init__(Handler, cert, key)
         self.kubeconfig = os.path.join(directory, "fake.kubeconfig")
         with open(self.kubeconfig, "w", encoding="utf-8") as handle:
-            handle.write(KUBECONFIG.format(port=self.server.server_address[1], ca=cert))
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05})
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.thread.join(timeout=10)
-        self.server.server_close()
+            handle.write(KUBECONFIG.format(port=self.port, ca=cert))
 
 
 class OidcCommands(unittest.TestCase):
@@ -191,9 +100,9 @@ class OidcCommands(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
         d = cls.tmp.name
-        cls.rsa = Key(d, "rsa", "RS256", ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
-        cls.p256 = Key(d, "p256", "ES256", ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"])
-        cls.p384 = Key(d, "p384", "ES384", ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"])
+        cls.rsa = Key(d, "rsa", "RS256")
+        cls.p256 = Key(d, "p256", "ES256")
+        cls.p384 = Key(d, "p384", "ES384")
         cls.keys = [cls.rsa, cls.p256, cls.p384]
         cls.out = os.path.join(d, "site")
         done = run("issuer", "documents", "--issuer", ISSUER, "--out", cls.out,

@@ -17,20 +17,12 @@ import unittest
 
 import yaml
 
-from webhook_fixture import BINARY, SOURCE, WebhookTestCase, review
+from webhook_fixture import (BINARY, SOURCE, WebhookTestCase, pod_of, review, service_account,
+                             service_accounts)
 
 CORPUS = os.path.join(SOURCE, "tests", "corpus", "real-world")
 COMMAND_TIMEOUT = 30
-SERVICE_ACCOUNTS = """\
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: app, namespace: team-a,
-           annotations: {eks.amazonaws.com/role-arn: "arn:aws:iam::111122223333:role/app"}}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: legacy, namespace: team-a}
-"""
+SERVICE_ACCOUNTS = service_accounts(service_account("app", role="app"), service_account("legacy"))
 KEY_ENV = [
     {"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "k", "key": "id"}}},
     {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": {"secretKeyRef": {"name": "k", "key": "s"}}},
@@ -48,12 +40,8 @@ CONFIGURATIONS = {
 
 
 def keyed(name, service_account, annotations=None, extra_containers=()):
-    return {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": "team-a", "annotations": annotations or {}},
-        "spec": {"serviceAccountName": service_account,
-                 "containers": [{"name": "app", "image": "app:1", "env": KEY_ENV}, *extra_containers]},
-    }
+    return pod_of(name, [{"name": "app", "image": "app:1", "env": KEY_ENV}, *extra_containers],
+                  service_account, annotations=annotations or {})
 
 
 def hand_made_pods():
@@ -68,10 +56,7 @@ def hand_made_pods():
             [{"name": "main", "image": "main:1"}]),
         "keys, no role": keyed("d", "legacy"),
         "keys, unknown ServiceAccount": keyed("e", "nobody"),
-        "no keys, role": {"apiVersion": "v1", "kind": "Pod",
-                          "metadata": {"name": "f", "namespace": "team-a"},
-                          "spec": {"serviceAccountName": "app",
-                                   "containers": [{"name": "app", "image": "app:1"}]}},
+        "no keys, role": pod_of("f", [{"name": "app", "image": "app:1"}]),
     }
 
 

@@ -19,29 +19,10 @@ import time
 import unittest
 
 from webhook_fixture import (BINARY, SOURCE, STOP_DEADLINE, WebhookTestCase, free_port, pod,
-                             review)
+                             review, service_account, service_accounts)
 
-SERVICE_ACCOUNTS = """\
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: s3-reader
-  namespace: team-a
-  annotations:
-    eks.amazonaws.com/role-arn: arn:aws:iam::111122223333:role/s3-reader
----
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: plain
-  namespace: team-a
----
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: pod-identity
-  namespace: team-a
-"""
+SERVICE_ACCOUNTS = service_accounts(service_account("s3-reader", role="s3-reader"), service_account("plain"),
+                                    service_account("pod-identity"))
 
 
 def raise_open_files():

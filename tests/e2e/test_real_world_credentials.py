@@ -9,35 +9,23 @@ import subprocess
 import tempfile
 import unittest
 
-from webhook_fixture import BINARY, WebhookTestCase, review
+from webhook_fixture import BINARY, WebhookTestCase, pod_of, review, service_account
 
-SERVICE_ACCOUNTS = """\
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: app, namespace: team-a,
-           annotations: {eks.amazonaws.com/role-arn: "arn:aws:iam::111122223333:role/app"}}
-"""
+SERVICE_ACCOUNTS = service_account("app", role="app")
 
 SECRET_VALUE = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 
 def minio_pod(endpoint_env=None):
     endpoint_env = endpoint_env or {"name": "AWS_ENDPOINT_URL", "value": "http://minio.storage:9000"}
-    return {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "backup-1", "namespace": "team-a"},
-        "spec": {
-            "serviceAccountName": "app",
-            "containers": [{
-                "name": "backup", "image": "backup:1",
-                "env": [
-                    {"name": "AWS_ACCESS_KEY_ID", "value": "minio"},
-                    {"name": "AWS_SECRET_ACCESS_KEY", "value": SECRET_VALUE},
-                    endpoint_env,
-                ],
-            }],
-        },
-    }
+    return pod_of("backup-1", [{
+        "name": "backup", "image": "backup:1",
+        "env": [
+            {"name": "AWS_ACCESS_KEY_ID", "value": "minio"},
+            {"name": "AWS_SECRET_ACCESS_KEY", "value": SECRET_VALUE},
+            endpoint_env,
+        ],
+    }])
 
 
 def env_names(container):
@@ -126,18 +114,10 @@ class NonAwsEndpointThroughTheServer(WebhookTestCase):
 
     def test_host_path_aws_is_removed_and_other_volumes_reported(self):
         self.start()
-        obj = {
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "node-creds", "namespace": "team-a"},
-            "spec": {
-                "serviceAccountName": "app",
-                "containers": [{"name": "app", "image": "app:1", "volumeMounts": [
-                    {"name": "node-aws", "mountPath": "/root/.aws"},
-                    {"name": "cache", "mountPath": "/home/app/.aws"}]}],
-                "volumes": [{"name": "node-aws", "hostPath": {"path": "/root/.aws"}},
-                            {"name": "cache", "emptyDir": {}}],
-            },
-        }
+        obj = pod_of("node-creds", [{"name": "app", "image": "app:1", "volumeMounts": [
+            {"name": "node-aws", "mountPath": "/root/.aws"},
+            {"name": "cache", "mountPath": "/home/app/.aws"}]}],
+            volumes=[{"name": "node-aws", "hostPath": {"path": "/root/.aws"}}, {"name": "cache", "emptyDir": {}}])
         response = self.admit(review(obj))
         mutated = self.patched(obj, response)
         self.assertEqual([m["name"] for m in mutated["spec"]["containers"][0]["volumeMounts"]],

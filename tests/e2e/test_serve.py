@@ -16,33 +16,13 @@ import unittest
 import jsonpatch
 
 from webhook_fixture import (BINARY, SOURCE, STOP_DEADLINE, REQUEST_TIMEOUT, WebhookTestCase,
-                             env_of, free_port, pod, review)
+                             env_of, free_port, pod, review, service_account, service_accounts)
 
 ROLE_ARN = "arn:aws:iam::111122223333:role/s3-reader"
 MOUNT_PATH = "/var/run/secrets/eks.amazonaws.com/serviceaccount"
-SERVICE_ACCOUNTS = """\
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: s3-reader
-  namespace: team-a
-  annotations:
-    eks.amazonaws.com/role-arn: arn:aws:iam::111122223333:role/s3-reader
----
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: plain
-  namespace: team-a
----
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: custom
-  namespace: team-a
-  annotations:
-    example.com/role-arn: arn:aws:iam::111122223333:role/custom
-"""
+SERVICE_ACCOUNTS = service_accounts(
+    service_account("s3-reader", role="s3-reader"), service_account("plain"),
+    service_account("custom", annotations={"example.com/role-arn": "arn:aws:iam::111122223333:role/custom"}))
 
 
 class ServeOverTls(WebhookTestCase):

@@ -7,39 +7,23 @@ import subprocess
 import tempfile
 import unittest
 
-from webhook_fixture import BINARY, SOURCE, WebhookTestCase, review
+from webhook_fixture import (BINARY, SOURCE, WebhookTestCase, pod_of, review, service_account,
+                             service_accounts)
 
 AUDIT_DATA = os.path.join(SOURCE, "tests", "e2e", "testdata", "audit")
-SERVICE_ACCOUNTS = """\
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: app, namespace: team-a,
-           annotations: {eks.amazonaws.com/role-arn: "arn:aws:iam::111122223333:role/app"}}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: legacy, namespace: team-a}
-"""
+SERVICE_ACCOUNTS = service_accounts(service_account("app", role="app"), service_account("legacy"))
 
 
 def keyed_pod(service_account="app"):
-    return {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "app-1", "namespace": "team-a"},
-        "spec": {
-            "serviceAccountName": service_account,
-            "containers": [{
-                "name": "app", "image": "app:1",
-                "env": [
-                    {"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "k", "key": "id"}}},
-                    {"name": "KEEP", "value": "1"},
-                    {"name": "AWS_SECRET_ACCESS_KEY", "value": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
-                ],
-                "volumeMounts": [{"name": "aws", "mountPath": "/root/.aws"}],
-            }],
-            "volumes": [{"name": "aws", "secret": {"secretName": "aws"}}],
-        },
-    }
+    return pod_of("app-1", [{
+        "name": "app", "image": "app:1",
+        "env": [
+            {"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "k", "key": "id"}}},
+            {"name": "KEEP", "value": "1"},
+            {"name": "AWS_SECRET_ACCESS_KEY", "value": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
+        ],
+        "volumeMounts": [{"name": "aws", "mountPath": "/root/.aws"}],
+    }], service_account, volumes=[{"name": "aws", "secret": {"secretName": "aws"}}])
 
 
 def env_names(container):

@@ -29,6 +29,39 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def role_arn(name):
+    return f"arn:aws:iam::111122223333:role/{name}"
+
+
+def service_account(name, namespace="team-a", role=None, annotations=None):
+    """One ServiceAccount of a --service-accounts file, as YAML; `role`
+    names the role of its eks.amazonaws.com/role-arn annotation."""
+    annotations = dict(annotations or {})
+    if role:
+        annotations["eks.amazonaws.com/role-arn"] = role_arn(role)
+    text = f"apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {name}\n  namespace: {namespace}\n"
+    if annotations:
+        text += "  annotations:\n" + "".join(f"    {key}: {json.dumps(value)}\n"
+                                             for key, value in annotations.items())
+    return text
+
+
+def service_accounts(*documents):
+    """A --service-accounts file of these service_account() documents."""
+    return "---\n".join(documents)
+
+
+def pod_of(name, containers, service_account="app", namespace="team-a", annotations=None, volumes=None):
+    """A Pod as its controller creates it: `containers`, and `volumes` when given."""
+    metadata = {"name": name, "namespace": namespace}
+    if annotations is not None:
+        metadata["annotations"] = annotations
+    spec = {"serviceAccountName": service_account, "containers": containers}
+    if volumes is not None:
+        spec["volumes"] = volumes
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
+
+
 def pod(service_account="s3-reader"):
     return {
         "apiVersion": "v1",

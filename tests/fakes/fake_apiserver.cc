@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <functional>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -188,12 +189,14 @@ bool parse_label_selector(const std::string& selector, std::vector<Requirement>&
   return true;
 }
 
+// A list as it was when its first page was served; its continue token
+// serves the rest of it.
 struct Snapshot {
+  std::string resource;  // "serviceaccounts", "pods", ...: a token serves only its own
   std::uint64_t resource_version = 0;
-  Kind kind = Kind::kServiceAccount;
-  std::shared_ptr<const std::vector<Object>> items;
-  std::string resource;  // for raw objects: "pods", ...
-  std::shared_ptr<const RawItems> raw_items;
+  std::size_t size = 0;
+  // Appends item `index`: as a list item, or as PartialObjectMetadata.
+  std::function<void(std::string& out, std::size_t index, bool metadata_only)> render;
   std::size_t offset = 0;  // the first item not served yet
 };
 
@@ -521,40 +524,63 @@ struct FakeApiServer::Impl {
     res.set_content(body, "application/json");
   }
 
+  // GET /api/v1[/namespaces/NS]/(serviceaccounts|configmaps): a page of
+  // the list.
   void serve_list(const httplib::Request& req, const Selection& selection, bool metadata_only,
                   httplib::Response& res) {
+    const bool config_maps_wanted = selection.kind == Kind::kConfigMap;
+    const std::string resource = config_maps_wanted ? "configmaps" : "serviceaccounts";
+    const std::string list_kind = config_maps_wanted ? "ConfigMapList" : "ServiceAccountList";
+    serve_page(req, resource, list_kind, "v1", metadata_only, res, [&] {
+      auto items = std::make_shared<std::vector<Object>>();
+      for (const auto& [key, object] : config_maps_wanted ? config_maps : service_accounts) {
+        if (selection.matches(object)) items->push_back(object);
+      }
+      Snapshot snapshot;
+      snapshot.size = items->size();
+      snapshot.render = [items](std::string& out, std::size_t index, bool metadata) {
+        append_object(out, (*items)[index], metadata);
+      };
+      return snapshot;
+    });
+  }
+
+  // One page of any list: the paging every list shares. limit; continue
+  // tokens (expired, forgotten or another resource's: 410 Gone); a
+  // resourceVersion (not with continue: 400; compacted: 410; "0" ignores
+  // limit unless paginate_cached_lists). `take` runs under the mutex on a
+  // new list and holds the items the request selects.
+  void serve_page(const httplib::Request& req, const std::string& resource,
+                  const std::string& list_kind, const std::string& api_version, bool metadata_only,
+                  httplib::Response& res, const std::function<Snapshot()>& take) {
     std::unique_lock lock(mutex);
     ++stats.lists;
+    auto refuse = [&](int code, const std::string& message) {
+      lock.unlock();
+      reply_status(res, code, message);
+    };
     std::size_t limit = 0;
     if (req.has_param("limit")) {
       bool ok = false;
       limit = parse_rv(req.get_param_value("limit"), ok);
-      if (!ok) {
-        lock.unlock();
-        reply_status(res, 400, "bad limit");
-        return;
-      }
+      if (!ok) return refuse(400, "bad limit");
     }
-    std::string continue_token = req.has_param("continue") ? req.get_param_value("continue") : "";
-    std::string rv_param =
+    const std::string continue_token =
+        req.has_param("continue") ? req.get_param_value("continue") : "";
+    const std::string rv_param =
         req.has_param("resourceVersion") ? req.get_param_value("resourceVersion") : "";
     Snapshot snapshot;
     if (!continue_token.empty()) {
       if (!rv_param.empty()) {
-        lock.unlock();
-        reply_status(res, 400, "specifying resource version is not allowed when using continue");
-        return;
+        return refuse(400, "specifying resource version is not allowed when using continue");
       }
-      auto colon = continue_token.find(':');
-      auto it = snapshots.find(continue_token.substr(0, colon));
-      if (expire_continues > 0 || it == snapshots.end()) {
+      auto it = snapshots.find(continue_token.substr(0, continue_token.find(':')));
+      if (expire_continues > 0 || it == snapshots.end() || it->second.resource != resource) {
         if (expire_continues > 0) --expire_continues;
         if (it != snapshots.end()) snapshots.erase(it);
-        lock.unlock();
-        reply_status(res, 410,
-                     "The provided continue parameter is too old to display a consistent list "
-                     "result. You can start a new list without the continue parameter.");
-        return;
+        return refuse(410,
+                      "The provided continue parameter is too old to display a consistent list "
+                      "result. You can start a new list without the continue parameter.");
       }
       snapshot = std::move(it->second);
       snapshots.erase(it);
@@ -562,37 +588,24 @@ struct FakeApiServer::Impl {
       if (!rv_param.empty() && rv_param != "0") {
         bool ok = false;
         std::uint64_t rv = parse_rv(rv_param, ok);
-        if (!ok) {
-          lock.unlock();
-          reply_status(res, 400, "bad resourceVersion");
-          return;
-        }
+        if (!ok) return refuse(400, "bad resourceVersion");
         if (rv < compacted) {
-          lock.unlock();
-          reply_status(
-              res, 410,
-              "too old resource version: " + rv_param + " (" + std::to_string(compacted) + ")");
-          return;
+          return refuse(410, "too old resource version: " + rv_param + " (" +
+                                 std::to_string(compacted) + ")");
         }
       }
       // As kube-apiserver's watch cache before pagination from the cache:
       // a list at resourceVersion=0 ignores limit and returns everything.
       if (rv_param == "0" && !options.paginate_cached_lists) limit = 0;
+      snapshot = take();
+      snapshot.resource = resource;
       snapshot.resource_version = resource_version;
-      snapshot.kind = selection.kind;
-      auto items = std::make_shared<std::vector<Object>>();
-      const auto& collection = selection.kind == Kind::kConfigMap ? config_maps : service_accounts;
-      for (const auto& [key, object] : collection) {
-        if (selection.matches(object)) items->push_back(object);
-      }
-      snapshot.items = std::move(items);
     }
-    const std::vector<Object>& items = *snapshot.items;
     const std::size_t first = snapshot.offset;
-    std::size_t count = items.size() - first;
+    std::size_t count = snapshot.size - first;
     if (limit > 0) count = std::min(count, limit);
+    const std::size_t remaining = snapshot.size - first - count;
     std::string next;
-    const std::size_t remaining = items.size() - first - count;
     if (remaining > 0) {
       Snapshot rest = snapshot;
       rest.offset = first + count;
@@ -606,10 +619,9 @@ struct FakeApiServer::Impl {
     body.reserve(count * 320 + 256);
     if (metadata_only) {
       body += R"({"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":{)";
-    } else if (selection.kind == Kind::kServiceAccount) {
-      body += R"({"kind":"ServiceAccountList","apiVersion":"v1","metadata":{)";
     } else {
-      body += R"({"kind":"ConfigMapList","apiVersion":"v1","metadata":{)";
+      body +=
+          R"({"kind":")" + list_kind + R"(","apiVersion":")" + api_version + R"(","metadata":{)";
     }
     body += R"("resourceVersion":")" + std::to_string(snapshot.resource_version) + '"';
     if (!next.empty()) {
@@ -620,7 +632,7 @@ struct FakeApiServer::Impl {
     body += R"(},"items":[)";
     for (std::size_t i = 0; i < count; ++i) {
       if (i > 0) body += ',';
-      append_object(body, items[first + i], metadata_only);
+      snapshot.render(body, first + i, metadata_only);
     }
     body += "]}\n";
     res.set_content(body, "application/json");
@@ -672,90 +684,31 @@ struct FakeApiServer::Impl {
         return;
       }
     }
-    std::unique_lock lock(mutex);
-    ++stats.lists;
-    std::size_t limit = 0;
-    if (req.has_param("limit")) {
-      bool ok = false;
-      limit = parse_rv(req.get_param_value("limit"), ok);
-      if (!ok) {
-        lock.unlock();
-        reply_status(res, 400, "bad limit");
-        return;
-      }
-    }
-    const std::string continue_token =
-        req.has_param("continue") ? req.get_param_value("continue") : "";
-    Snapshot snapshot;
-    if (!continue_token.empty()) {
-      auto colon = continue_token.find(':');
-      auto it = snapshots.find(continue_token.substr(0, colon));
-      if (expire_continues > 0 || it == snapshots.end() || it->second.resource != resource) {
-        if (expire_continues > 0) --expire_continues;
-        if (it != snapshots.end()) snapshots.erase(it);
-        lock.unlock();
-        reply_status(res, 410,
-                     "The provided continue parameter is too old to display a consistent list "
-                     "result. You can start a new list without the continue parameter.");
-        return;
-      }
-      snapshot = std::move(it->second);
-      snapshots.erase(it);
-    } else {
-      snapshot.resource_version = resource_version;
-      snapshot.resource = resource;
-      auto items = std::make_shared<RawItems>();
-      for (const auto& [key, object] : raw[resource]) {
-        if (!namespace_name.empty() && object->namespace_name != namespace_name) continue;
-        bool selected =
-            std::all_of(requirements.begin(), requirements.end(),
-                        [&](const Requirement& r) { return r.matches(object->labels); });
-        if (selected) items->push_back(object);
-      }
-      snapshot.raw_items = std::move(items);
-    }
-    const RawItems& items = *snapshot.raw_items;
-    const std::size_t first = snapshot.offset;
-    std::size_t count = items.size() - first;
-    if (limit > 0) count = std::min(count, limit);
-    const std::size_t remaining = items.size() - first - count;
-    std::string next;
-    if (remaining > 0) {
-      Snapshot rest = snapshot;
-      rest.offset = first + count;
-      std::string id = "c" + std::to_string(next_snapshot++);
-      next = id + ":" + std::to_string(rest.offset) + "/+=";
-      snapshots.emplace(id, std::move(rest));
-    }
-    lock.unlock();
-
-    std::string body;
-    if (metadata_only) {
-      body += R"({"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":{)";
-    } else {
-      body += R"({"kind":")" + std::string(info->kind) + R"(List","apiVersion":")" +
-              api_version_of(*info) + R"(","metadata":{)";
-    }
-    body += R"("resourceVersion":")" + std::to_string(snapshot.resource_version) + '"';
-    if (!next.empty()) {
-      body += R"(,"continue":)";
-      append_escaped(body, next);
-      body += R"(,"remainingItemCount":)" + std::to_string(remaining);
-    }
-    body += R"(},"items":[)";
-    for (std::size_t i = 0; i < count; ++i) {
-      if (i > 0) body += ',';
-      const RawObject& object = *items[first + i];
-      if (metadata_only) {
-        body += R"({"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":)";
-        body += object.metadata_json;
-        body += '}';
-      } else {
-        body += object.item_json;
-      }
-    }
-    body += "]}\n";
-    res.set_content(body, "application/json");
+    serve_page(req, resource, std::string(info->kind) + "List", api_version_of(*info),
+               metadata_only, res, [&] {
+                 auto items = std::make_shared<RawItems>();
+                 for (const auto& [key, object] : raw[resource]) {
+                   if (!namespace_name.empty() && object->namespace_name != namespace_name) {
+                     continue;
+                   }
+                   bool selected =
+                       std::all_of(requirements.begin(), requirements.end(),
+                                   [&](const Requirement& r) { return r.matches(object->labels); });
+                   if (selected) items->push_back(object);
+                 }
+                 Snapshot snapshot;
+                 snapshot.size = items->size();
+                 snapshot.render = [items](std::string& out, std::size_t index, bool metadata) {
+                   const RawObject& object = *(*items)[index];
+                   if (metadata) {
+                     out += R"({"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1",)";
+                     out += R"("metadata":)" + object.metadata_json + '}';
+                   } else {
+                     out += object.item_json;
+                   }
+                 };
+                 return snapshot;
+               });
   }
 
   // POST /api/v1/namespaces/NS/events: recorded, answered 201 with the Event.

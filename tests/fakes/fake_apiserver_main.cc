@@ -25,9 +25,11 @@
 //                  [--down]                        start with the API port closed
 #include <signal.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -60,6 +62,17 @@ std::map<std::string, std::string> string_map(const json& object, const char* fi
   if (it == object.end() || !it->is_object()) return out;
   for (const auto& [key, value] : it->items()) {
     if (value.is_string()) out[key] = value.get<std::string>();
+  }
+  return out;
+}
+
+// The strings of the array `field` of `object` (other values skipped).
+std::vector<std::string> string_list(const json& object, const char* field) {
+  std::vector<std::string> out;
+  auto it = object.find(field);
+  if (it == object.end() || !it->is_array()) return out;
+  for (const auto& value : *it) {
+    if (value.is_string()) out.push_back(value.get<std::string>());
   }
   return out;
 }
@@ -128,28 +141,26 @@ int main(int argc, char** argv) {
   auto ok = [](httplib::Response& res, json body = json::object()) {
     res.set_content(body.dump(), "application/json");
   };
-  admin.Post("/serviceaccounts", [&](const httplib::Request& req, httplib::Response& res) {
-    json body = body_of(req);
-    auto rv = api.put_service_account(body.value("namespace", "default"), body.value("name", ""),
-                                      string_map(body, "annotations"));
-    ok(res, {{"resourceVersion", std::to_string(rv)}});
-  });
-  admin.Delete(R"(/serviceaccounts/([^/]+)/([^/]+))",
-               [&](const httplib::Request& req, httplib::Response& res) {
-                 bool deleted = api.delete_service_account(req.matches[1], req.matches[2]);
-                 ok(res, {{"deleted", deleted}});
+  // ServiceAccounts (annotations) and ConfigMaps (data): put and delete alike.
+  using Put = std::uint64_t (FakeApiServer::*)(const std::string&, const std::string&,
+                                               const std::map<std::string, std::string>&);
+  using Erase = bool (FakeApiServer::*)(const std::string&, const std::string&);
+  auto store = [&](const std::string& resource, const std::string& field, Put put, Erase erase) {
+    admin.Post("/" + resource,
+               [&api, &ok, field, put](const httplib::Request& req, httplib::Response& res) {
+                 json body = body_of(req);
+                 auto rv = (api.*put)(body.value("namespace", "default"), body.value("name", ""),
+                                      string_map(body, field.c_str()));
+                 ok(res, {{"resourceVersion", std::to_string(rv)}});
                });
-  admin.Post("/configmaps", [&](const httplib::Request& req, httplib::Response& res) {
-    json body = body_of(req);
-    auto rv = api.put_config_map(body.value("namespace", "default"), body.value("name", ""),
-                                 string_map(body, "data"));
-    ok(res, {{"resourceVersion", std::to_string(rv)}});
-  });
-  admin.Delete(R"(/configmaps/([^/]+)/([^/]+))",
-               [&](const httplib::Request& req, httplib::Response& res) {
-                 bool deleted = api.delete_config_map(req.matches[1], req.matches[2]);
-                 ok(res, {{"deleted", deleted}});
-               });
+    admin.Delete("/" + resource + R"(/([^/]+)/([^/]+))",
+                 [&api, &ok, erase](const httplib::Request& req, httplib::Response& res) {
+                   ok(res, {{"deleted", (api.*erase)(req.matches[1], req.matches[2])}});
+                 });
+  };
+  store("serviceaccounts", "annotations", &FakeApiServer::put_service_account,
+        &FakeApiServer::delete_service_account);
+  store("configmaps", "data", &FakeApiServer::put_config_map, &FakeApiServer::delete_config_map);
   admin.Post("/generate", [&](const httplib::Request& req, httplib::Response& res) {
     json body = body_of(req);
     api.generate_service_accounts(body.value("count", 0), body.value("namespaces", 100),
@@ -189,28 +200,24 @@ int main(int argc, char** argv) {
     ok(res);
   });
   admin.Post("/tokens", [&](const httplib::Request& req, httplib::Response& res) {
-    json body = body_of(req);
-    std::vector<std::string> tokens;
-    if (auto it = body.find("tokens"); it != body.end() && it->is_array()) {
-      for (const auto& token : *it) {
-        if (token.is_string()) tokens.push_back(token.get<std::string>());
-      }
-    }
-    api.set_tokens(std::move(tokens));
+    api.set_tokens(string_list(body_of(req), "tokens"));
     ok(res);
   });
-  admin.Post("/restart", [&](const httplib::Request& req, httplib::Response& res) {
-    int down_ms = body_of(req).value("down_ms", 0);
-    api.stop();
-    if (down_ms > 0)
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(down_ms, 60000)));
-    auto started = api.start();
-    if (!started) {
+  // Starts the API port again: 200, or 500 with the reason.
+  auto start = [&](httplib::Response& res) {
+    if (auto started = api.start(); !started) {
       res.status = 500;
       res.set_content(started.error(), "text/plain");
       return;
     }
     ok(res);
+  };
+  admin.Post("/restart", [&](const httplib::Request& req, httplib::Response& res) {
+    int down_ms = body_of(req).value("down_ms", 0);
+    api.stop();
+    if (down_ms > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(down_ms, 60000)));
+    start(res);
   });
   admin.Post("/stop", [&](const httplib::Request&, httplib::Response& res) {
     api.stop();
@@ -218,13 +225,7 @@ int main(int argc, char** argv) {
   });
   admin.Post("/start", [&](const httplib::Request&, httplib::Response& res) {
     if (api.running()) return ok(res);
-    auto started = api.start();
-    if (!started) {
-      res.status = 500;
-      res.set_content(started.error(), "text/plain");
-      return;
-    }
-    ok(res);
+    start(res);
   });
   admin.Post("/objects", [&](const httplib::Request& req, httplib::Response& res) {
     json body = body_of(req);
@@ -246,14 +247,7 @@ int main(int argc, char** argv) {
     ok(res, {{"stored", stored}, {"pods", api.object_count("pods")}});
   });
   admin.Post("/deny", [&](const httplib::Request& req, httplib::Response& res) {
-    json body = body_of(req);
-    std::vector<std::string> resources;
-    if (auto it = body.find("resources"); it != body.end() && it->is_array()) {
-      for (const auto& resource : *it) {
-        if (resource.is_string()) resources.push_back(resource.get<std::string>());
-      }
-    }
-    api.set_denied_resources(std::move(resources));
+    api.set_denied_resources(string_list(body_of(req), "resources"));
     ok(res);
   });
   admin.Post("/expire-continues", [&](const httplib::Request& req, httplib::Response& res) {

@@ -27,7 +27,6 @@ import http.server
 import json
 import re
 import secrets
-import ssl
 import threading
 import time
 import urllib.parse
@@ -36,6 +35,8 @@ from xml.sax.saxutils import escape
 
 from jwcrypto import jwk, jws
 from jwcrypto.common import JWException
+
+from https_thread import HttpsThread
 
 NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 SESSION_NAME = re.compile(r"[\w+=,.@-]*", re.ASCII)
@@ -344,7 +345,7 @@ class LocalSts:
         return credentials
 
 
-class StsServer:
+class StsServer(HttpsThread):
     """LocalSts over HTTPS on (address, port), each connection in its own thread."""
 
     def __init__(self, sts, address, port, cert_file, key_file):
@@ -383,18 +384,4 @@ class StsServer:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer((address, port), Handler)
-        self.server.daemon_threads = True
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert_file, key_file)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05})
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.thread.join(timeout=10)
-        self.server.server_close()
+        super().__init__(Handler, cert_file, key_file, address, port)

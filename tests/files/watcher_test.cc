@@ -12,32 +12,21 @@
 
 #include <gtest/gtest.h>
 
+#include "support/eventually.h"
+#include "support/temp_dir.h"
+
 namespace irsa::files {
 namespace {
 
 namespace fs = std::filesystem;
 
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (int i = 0; i < 10000; ++i) {
-    if (done()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return done();
-}
+using test_support::eventually;
+using test_support::TempDir;
 
 class FileWatcherTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "irsa-watch-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    watcher_.reset();
-    fs::remove_all(dir_);
-  }
+  void SetUp() override { ASSERT_FALSE(dir_.empty()); }
+  void TearDown() override { watcher_.reset(); }
   void write(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
   std::string current() {
     std::lock_guard lock(mutex_);
@@ -60,7 +49,8 @@ class FileWatcherTest : public ::testing::Test {
     return watcher_->start();
   }
 
-  fs::path dir_;
+  TempDir temp_;
+  fs::path dir_ = temp_.path();
   std::mutex mutex_;
   std::string current_;
   std::unique_ptr<FileWatcher> watcher_;

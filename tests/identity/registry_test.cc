@@ -10,7 +10,15 @@
 namespace irsa::identity {
 namespace {
 
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
 constexpr const char* kRoleArn = "arn:aws:iam::111122223333:role/app";
+
+ServiceAccountSettings parse(const std::map<std::string, std::string, std::less<>>& annotations) {
+  return parse_service_account_annotations(annotations, "eks.amazonaws.com");
+}
 
 ServiceAccountSettings with_role(std::string role_arn = kRoleArn) {
   ServiceAccountSettings settings;
@@ -235,6 +243,29 @@ TEST(IdentityResolver, ConcurrentResolvesWhileTheConfigIsSwapped) {
   done = true;
   reader.join();
   EXPECT_EQ(missing.load(), 0);
+}
+
+TEST(IdentityResolver, LookupCarriesProblemsAndWhatResolutionIgnores) {
+  ServiceAccountRegistry registry;
+  registry.upsert("ns", "typo", parse({{"eks.amazonaws.com/rolearn", kRoleArn}}));
+  registry.upsert("ns", "no-role", parse({{"eks.amazonaws.com/audience", "aud"}}));
+  registry.upsert("ns", "pod-identity", parse({{"eks.amazonaws.com/role-arn", kRoleArn}}));
+  registry.upsert("ns", "fine", parse({{"eks.amazonaws.com/role-arn", kRoleArn}}));
+  IdentityResolver resolver(registry, Defaults{});
+  auto config = std::make_shared<ContainerCredentialsConfig>();
+  *config = *parse_container_credentials_config(
+      R"({"identities":[{"namespace":"ns","serviceAccount":"pod-identity"}]})");
+  resolver.set_container_credentials(config);
+
+  auto typo = resolver.resolve("ns", "typo");
+  EXPECT_FALSE(typo.identity);
+  EXPECT_THAT(typo.problems, ElementsAre(HasSubstr("did you mean eks.amazonaws.com/role-arn?")));
+  EXPECT_THAT(resolver.resolve("ns", "no-role").problems,
+              ElementsAre("annotations without role-arn give the Pod no AWS identity"));
+  EXPECT_THAT(resolver.resolve("ns", "pod-identity").problems,
+              ElementsAre(HasSubstr("role-arn and audience annotations are ignored")));
+  EXPECT_THAT(resolver.resolve("ns", "fine").problems, IsEmpty());
+  EXPECT_THAT(resolver.resolve("ns", "unknown").problems, IsEmpty());
 }
 
 }  // namespace

@@ -10,7 +10,9 @@
 namespace irsa::identity {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 TEST(ParseRoleMapping, ReadsAwsFieldsWithGoCaseInsensitiveNames) {
   auto parsed = parse_role_mapping(R"({
@@ -107,6 +109,34 @@ TEST(IdentityResolverWithRoleMapping, ResolveWithUsesSuppliedSettings) {
   ASSERT_TRUE(lookup.identity);
   EXPECT_EQ(lookup.identity->role_arn, "arn:fetched");
   EXPECT_FALSE(resolver.resolve_with("team", "app", std::nullopt).service_account_known);
+}
+
+TEST(IdentityResolver, ServiceAccountRegionWinsOverTheConfigMapEntry) {
+  auto parsed = parse_role_mapping(R"({"ns/app": {"RoleARN": "arn:aws:iam::111122223333:role/a",
+      "Region": "eu-north-1"}, "ns/bad": {"RoleARN": "arn:aws:iam::111122223333:role/b",
+      "region": "north"}})");
+  ASSERT_TRUE(parsed) << parsed.error();
+  EXPECT_EQ(parsed->mapping.find("ns", "app")->region, "eu-north-1");
+  EXPECT_FALSE(parsed->mapping.find("ns", "bad")->region);
+  EXPECT_THAT(parsed->problems, IsEmpty());
+  EXPECT_THAT(parsed->mapping.find("ns", "bad")->problems,
+              ElementsAre(HasSubstr("Region is not a region name")));
+
+  ServiceAccountRegistry registry;
+  registry.upsert("ns", "app",
+                  parse_service_account_annotations({{"eks.amazonaws.com/region", "me-south-1"}},
+                                                    "eks.amazonaws.com"));
+  registry.upsert("ns", "bad", {});
+  IdentityResolver resolver(registry, Defaults{});
+  resolver.set_role_mapping(std::make_shared<RoleMapping>(std::move(parsed->mapping)));
+  auto app = resolver.resolve("ns", "app");
+  ASSERT_TRUE(app.identity);
+  EXPECT_EQ(app.identity->role_arn, "arn:aws:iam::111122223333:role/a");
+  EXPECT_EQ(app.identity->region, "me-south-1");
+  auto bad = resolver.resolve("ns", "bad");
+  ASSERT_TRUE(bad.identity);
+  EXPECT_EQ(bad.identity->region, "");
+  EXPECT_THAT(bad.problems, ElementsAre(HasSubstr("Region is not a region name")));
 }
 
 }  // namespace

@@ -64,21 +64,21 @@ TEST_F(ApiClientTest, ReReadsTheTokenFileWhenItRotates) {
   auto config = rest_config();
   config.bearer_token.clear();
   // The kubelet's projected volume: token -> ..data/token, ..data -> ..v1.
-  std::filesystem::create_directories(dir_.file("v1"));
-  std::filesystem::create_directories(dir_.file("v2"));
+  std::filesystem::create_directories(dir_.path("v1"));
+  std::filesystem::create_directories(dir_.path("v2"));
   dir_.write("v1/token", std::string(testing::kToken) + "\n");
   dir_.write("v2/token", "rotated-token\n");
-  std::filesystem::create_directory_symlink("v1", dir_.file("..data"));
-  std::filesystem::create_symlink("..data/token", dir_.file("token"));
-  config.bearer_token_file = dir_.file("token");
+  std::filesystem::create_directory_symlink("v1", dir_.path("..data"));
+  std::filesystem::create_symlink("..data/token", dir_.path("token"));
+  config.bearer_token_file = dir_.path("token");
   auto connection = client(config)->connect();
   auto first = connection->get(std::string(kList), "application/json");
   ASSERT_TRUE(first) << first.error();
   EXPECT_EQ(first->status, 200);
 
   server_->set_tokens({"rotated-token"});
-  std::filesystem::create_directory_symlink("v2", dir_.file("..data_tmp"));
-  std::filesystem::rename(dir_.file("..data_tmp"), dir_.file("..data"));
+  std::filesystem::create_directory_symlink("v2", dir_.path("..data_tmp"));
+  std::filesystem::rename(dir_.path("..data_tmp"), dir_.path("..data"));
   auto second = connection->get(std::string(kList), "application/json");
   ASSERT_TRUE(second) << second.error();
   EXPECT_EQ(second->status, 200);

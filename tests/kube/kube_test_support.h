@@ -17,45 +17,16 @@
 #include "fake_apiserver.h"
 #include "kube/api_client.h"
 #include "kube/reflector.h"
+#include "support/eventually.h"
+#include "support/temp_dir.h"
 #include "test_pki.h"
 
 namespace irsa::kube::testing {
 
 inline constexpr const char* kToken = "test-token-1";
 
-// Polls `done` every 5 ms until it holds or `timeout` passes.
-inline bool eventually(const std::function<bool()>& done,
-                       std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (int i = 0; i < 100000; ++i) {
-    if (done()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return done();
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "irsa-kube-test-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data()) ? pattern : std::string();
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(file(name)) << text;
-    return file(name);
-  }
-
- private:
-  std::string path_;
-};
+using test_support::eventually;
+using test_support::TempDir;
 
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path);

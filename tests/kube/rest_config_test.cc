@@ -88,7 +88,7 @@ TEST_F(KubeconfigTest, ReadsClientCertificateFilesAndTokenFileRelativeToTheKubec
   ASSERT_TRUE(config) << config.error();
   EXPECT_EQ(config->server.scheme, "http");
   EXPECT_TRUE(config->insecure_skip_tls_verify);
-  EXPECT_EQ(config->bearer_token_file, dir_.file("token"));
+  EXPECT_EQ(config->bearer_token_file, dir_.path("token"));
   EXPECT_FALSE(config->client_certificate_pem.empty());
 }
 
@@ -218,7 +218,7 @@ TEST_F(KubeconfigTest, BrokenKubeconfigsFailWithAnErrorThatSaysWhy) {
     EXPECT_THAT(config.error(), HasSubstr(c.expected));
     EXPECT_THAT(config.error(), HasSubstr("kubeconfig"));
   }
-  auto unreadable = load_kubeconfig(dir_.file("absent"));
+  auto unreadable = load_kubeconfig(dir_.path("absent"));
   ASSERT_FALSE(unreadable);
   EXPECT_THAT(unreadable.error(), HasSubstr("absent"));
   auto not_yaml = load_kubeconfig(dir_.write("bad", "clusters: [\n"));
@@ -259,11 +259,11 @@ TEST(InCluster, ReadsEnvironmentTokenFileAndCa) {
   TempDir dir;
   auto pki = fakes::make_test_pki(dir.path());
   ASSERT_TRUE(pki);
-  std::filesystem::create_directories(dir.file("sa"));
+  std::filesystem::create_directories(dir.path("sa"));
   dir.write("sa/token", "bound-token");
-  std::filesystem::copy_file(pki->ca_cert, dir.file("sa/ca.crt"));
+  std::filesystem::copy_file(pki->ca_cert, dir.path("sa/ca.crt"));
   InClusterSource source;
-  source.service_account_dir = dir.file("sa");
+  source.service_account_dir = dir.path("sa");
   source.getenv = [](const char* name) -> std::optional<std::string> {
     if (std::string(name) == "KUBERNETES_SERVICE_HOST") return "10.96.0.1";
     if (std::string(name) == "KUBERNETES_SERVICE_PORT") return "443";
@@ -273,7 +273,7 @@ TEST(InCluster, ReadsEnvironmentTokenFileAndCa) {
   auto config = in_cluster_config(source);
   ASSERT_TRUE(config) << config.error();
   EXPECT_EQ(config->server.origin(), "https://10.96.0.1:443");
-  EXPECT_EQ(config->bearer_token_file, dir.file("sa/token"));
+  EXPECT_EQ(config->bearer_token_file, dir.path("sa/token"));
   EXPECT_TRUE(config->bearer_token.empty());  // read per request, never cached for good
   EXPECT_FALSE(config->certificate_authority_pem.empty());
 

@@ -3,13 +3,12 @@
 #include "manifest/documents.h"
 
 #include <cmath>
-#include <filesystem>
-#include <fstream>
-#include <random>
 #include <string>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "support/temp_dir.h"
 
 namespace irsa::manifest {
 namespace {
@@ -38,29 +37,7 @@ std::string parse_error(std::string_view text) {
   return result.ok() ? std::string() : result.error();
 }
 
-// A directory under the system temp dir, removed with its content.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device random;
-    path_ = std::filesystem::temp_directory_path() /
-            ("irsa-manifest-test-" + std::to_string(random()) + std::to_string(random()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string write(const std::string& name, const std::string& content) const {
-    auto file = path_ / name;
-    std::ofstream(file, std::ios::binary) << content;
-    return file.string();
-  }
-  std::string path(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using test_support::TempDir;
 
 TEST(ParseDocuments, QuotedTrueStaysAString) {
   EXPECT_EQ(scalar("\"true\""), json("true"));
