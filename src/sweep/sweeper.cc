@@ -2,6 +2,10 @@
 // Events of this sweep at the bucket's pace; every wait ends on stop().
 #include "sweep/sweeper.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <random>
 #include <vector>
 
@@ -17,6 +21,7 @@ namespace {
 // check_pod leaves them out again (a server that ignores the selector).
 constexpr char kPhaseSelector[] = "status.phase!=Succeeded,status.phase!=Failed";
 constexpr char kOtherNamespaces[] = "_other";
+constexpr int kSweepNice = 10;
 
 }  // namespace
 
@@ -74,6 +79,9 @@ bool MissedPodSweeper::wait_until(std::chrono::steady_clock::time_point until) {
 }
 
 void MissedPodSweeper::run() {
+  // Reviews first: on a busy node the sweep's parsing yields the CPU to them
+  // (a nice value for this thread only; left as is when refused).
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kSweepNice);
   auto connection = client_->connect();
   {
     MutexLock lock(mutex_);
@@ -90,9 +98,12 @@ void MissedPodSweeper::run() {
              std::min(options_.interval, std::chrono::milliseconds(1000));
       continue;
     }
-    if (sweep(*connection)) post_events(*connection);
+    const bool listed = sweep(*connection);
     next = std::chrono::steady_clock::now() +
            jittered(options_.interval, options_.jitter, state.random01());
+    // Events go out while waiting for the next sweep, never delaying it: the
+    // Pods left over get theirs from a later sweep.
+    if (listed) post_events(*connection, next);
   }
   MutexLock lock(mutex_);
   connection_ = nullptr;
@@ -162,17 +173,24 @@ bool MissedPodSweeper::sweep(kube::Connection& connection) {
   return true;
 }
 
-void MissedPodSweeper::post_events(kube::Connection& connection) {
+void MissedPodSweeper::post_events(kube::Connection& connection,
+                                   std::chrono::steady_clock::time_point until) {
   State& state = *state_;
   for (const MissedPod& pod : state.to_report) {
     if (state.reported.full()) break;
-    // Paced by the bucket; each wait ends on stop().
-    while (!state.bucket.take(std::chrono::steady_clock::now())) {
-      if (!wait_until(std::chrono::steady_clock::now() +
-                      state.bucket.wait(std::chrono::steady_clock::now()))) {
+    // Paced by the bucket; each wait ends on stop(), and none passes `until`.
+    bool in_time = true;
+    while (in_time && !state.bucket.take(std::chrono::steady_clock::now())) {
+      const auto now = std::chrono::steady_clock::now();
+      const auto at = now + state.bucket.wait(now);
+      if (at >= until) {
+        in_time = false;
+      } else if (!wait_until(at)) {
+        state.to_report.clear();
         return;
       }
     }
+    if (!in_time) break;
     const std::string path =
         "/api/v1/namespaces/" + kube::url_encode(pod.namespace_name) + "/events";
     auto response = connection.post(

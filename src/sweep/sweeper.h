@@ -83,7 +83,8 @@ class MissedPodSweeper {
   // Waits until `until` or stop(); false when stopping.
   bool wait_until(std::chrono::steady_clock::time_point until);
   bool sweep(kube::Connection& connection);
-  void post_events(kube::Connection& connection);
+  // Posts this sweep's Events at the bucket's pace until `until` at most.
+  void post_events(kube::Connection& connection, std::chrono::steady_clock::time_point until);
 
   std::shared_ptr<const kube::ApiClient> client_;
   const identity::IdentityResolver& resolver_;
