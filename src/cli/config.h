@@ -53,6 +53,8 @@ struct ServeConfig {  // NOLINT(clang-analyzer-optin.performance.Padding)
   std::string watch_container_credentials_config;
 
   bool enable_debugging_handlers = false;
+  // --report-missed-pods-interval: how often the missed-Pod sweep runs; 0: off.
+  double report_missed_pods_interval_seconds = 0;
 };
 
 struct Config {

@@ -341,6 +341,11 @@ const std::vector<Flag>& flag_table() {
        text(FIELD(serve.watch_container_credentials_config))},
       {"enable-debugging-handlers", Kind::kBool, "Serve /debug/alpha/cache on the metrics port",
        boolean("enable-debugging-handlers", FIELD(serve.enable_debugging_handlers))},
+      {"report-missed-pods-interval", Kind::kDuration,
+       "List every Pod this often (with 10% jitter) and report those that missed their AWS "
+       "identity: gauges and one IdentityNotInjected Event per Pod; needs the API server and "
+       "RBAC to list Pods and create Events (default {default}: off; at least 1s)",
+       duration("report-missed-pods-interval", FIELD(serve.report_missed_pods_interval_seconds))},
       {"compose-role-arn", Kind::kBool,
        "Not supported: needs EC2 instance metadata; use full ARNs in role-arn",
        pending("compose-role-arn", "needs EC2 instance metadata; use full role ARNs")},
@@ -709,6 +714,18 @@ Status validate_config(const Config& config) {
     return Error{
         "--watch-config-map reads the ConfigMap from the API server; it cannot be used "
         "with --service-accounts-file"};
+  }
+  if (s.report_missed_pods_interval_seconds < 0 ||
+      (s.report_missed_pods_interval_seconds > 0 && s.report_missed_pods_interval_seconds < 1)) {
+    return Error{
+        "--report-missed-pods-interval must be 0 (off) or at least 1s (5m or more in a "
+        "large cluster: each sweep lists every Pod), got " +
+        show_seconds(s.report_missed_pods_interval_seconds)};
+  }
+  if (s.report_missed_pods_interval_seconds > 0 && !s.service_accounts_file.empty()) {
+    return Error{
+        "--report-missed-pods-interval lists Pods from the API server and checks them against "
+        "the ServiceAccounts read from it; it cannot be used with --service-accounts-file"};
   }
   if (auto ok = check_readable("tls-cert", s.server.tls_cert_file); !ok) return ok;
   if (auto ok = check_readable("tls-key", s.server.tls_key_file); !ok) return ok;

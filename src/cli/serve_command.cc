@@ -2,6 +2,7 @@
 // HTTPS server, then waits for SIGTERM/SIGINT to stop gracefully.
 #include <malloc.h>
 #include <pthread.h>
+#include <unistd.h>
 #ifdef __GLIBC__
 #endif
 
@@ -27,6 +28,7 @@
 #include "server/debug_cache.h"
 #include "server/https_server.h"
 #include "server/metrics_server.h"
+#include "sweep/sweeper.h"
 
 namespace irsa::cli {
 namespace {
@@ -85,6 +87,62 @@ std::chrono::milliseconds millis(double seconds) {
   return std::chrono::milliseconds(std::llround(seconds * 1000));
 }
 
+// The Events' reportingInstance: the host name, which in a cluster is the
+// webhook's Pod's name.
+std::string instance_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "irsa-webhook";
+  return name;
+}
+
+std::string_view event_result_name(sweep::EventOutcome outcome) {
+  switch (outcome) {
+    case sweep::EventOutcome::kPosted:
+      return "posted";
+    case sweep::EventOutcome::kExists:
+      return "exists";
+    case sweep::EventOutcome::kForbidden:
+      return "forbidden";
+    case sweep::EventOutcome::kFailed:
+      break;
+  }
+  return "error";
+}
+
+// --report-missed-pods-interval: the sweep, on its own thread and its own
+// connection, reading the ServiceAccounts from the cache the reviews use.
+std::unique_ptr<sweep::MissedPodSweeper> start_sweeper(const Config& config, Sources& sources,
+                                                       const identity::IdentityResolver& resolver,
+                                                       metrics::Metrics& metrics) {
+  const double interval = config.serve.report_missed_pods_interval_seconds;
+  auto client = sources.api_client();
+  if (interval <= 0 || !client) return nullptr;
+  sweep::SweeperOptions options;
+  options.interval = millis(interval);
+  options.mutation = config.mutation;
+  options.source.instance = instance_name();
+  sweep::SweeperHooks hooks;
+  hooks.ready = [&sources] { return sources.ready(); };
+  hooks.on_sweep = [&metrics](const sweep::SweepReport* report) {
+    if (!report) {
+      metrics.record_missed_pods_sweep_failed();
+      return;
+    }
+    metrics.set_missed_pods(
+        report->missed, std::chrono::duration<double>(report->finished.time_since_epoch()).count());
+  };
+  hooks.on_event = [&metrics](sweep::EventOutcome outcome) {
+    metrics.record_missed_pod_event(event_result_name(outcome));
+  };
+  auto sweeper = std::make_unique<sweep::MissedPodSweeper>(std::move(client), resolver,
+                                                           std::move(options), std::move(hooks));
+  sweeper->start();
+  char every[32];
+  std::snprintf(every, sizeof every, "%gs", interval);
+  log::info("reporting Pods that missed their identity", {{"interval", every}});
+  return sweeper;
+}
+
 }  // namespace
 
 int run_serve(const Config& config, Preflight checked) {
@@ -140,6 +198,8 @@ int run_serve(const Config& config, Preflight checked) {
       }
     }
   });
+
+  auto sweeper = start_sweeper(config, **sources, resolver, metrics);
 
   server::Routes routes;
   routes.mutate = [&handler, &metrics](std::string_view body) {
@@ -197,6 +257,7 @@ int run_serve(const Config& config, Preflight checked) {
   // /readyz turns 503 and replies say Connection: close at once; new
   // connections are served for the delay; requests in progress finish.
   https.shutdown(millis(serve.shutdown_delay_seconds), millis(serve.shutdown_grace_seconds));
+  if (sweeper) sweeper->stop();
   if (metrics_server) metrics_server->stop();
   (*sources)->stop();
   log::info("stopped");

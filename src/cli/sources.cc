@@ -54,6 +54,8 @@ class StartedSources final : public Sources {
     return restarts;
   }
 
+  std::shared_ptr<const kube::ApiClient> api_client() const override { return client; }
+
   void stop() override {
     if (container_credentials) container_credentials->stop();
     if (config_map) config_map->stop();

@@ -17,6 +17,10 @@
 #include "identity/registry.h"
 #include "identity/service_accounts_file.h"
 
+namespace irsa::kube {
+class ApiClient;
+}  // namespace irsa::kube
+
 namespace irsa::cli {
 
 class Sources {
@@ -32,6 +36,9 @@ class Sources {
   // broken or failed watches), by resource ("serviceaccounts",
   // "configmaps"); empty for a file source.
   virtual std::map<std::string, std::uint64_t> watch_restarts() const = 0;
+  // The API server's client, shared by whatever else reads it (the
+  // missed-Pod sweep, on connections of its own); nullptr for a file source.
+  virtual std::shared_ptr<const kube::ApiClient> api_client() const = 0;
   // Stops every thread the sources own. Idempotent.
   virtual void stop() = 0;
 };

@@ -279,6 +279,19 @@ std::string describe_error(httplib::Error error, httplib::ClientImpl& http,
 
 Result<HttpResponse> Connection::get(const std::string& path_and_query, std::string_view accept,
                                      std::chrono::milliseconds timeout) {
+  return send("GET", path_and_query, accept, "", "", timeout);
+}
+
+Result<HttpResponse> Connection::post(const std::string& path, std::string_view accept,
+                                      std::string body, std::string_view content_type,
+                                      std::chrono::milliseconds timeout) {
+  return send("POST", path, accept, std::move(body), content_type, timeout);
+}
+
+Result<HttpResponse> Connection::send(const char* method, const std::string& path_and_query,
+                                      std::string_view accept, std::string body,
+                                      std::string_view content_type,
+                                      std::chrono::milliseconds timeout) {
   if (cancelled_.load()) return Error{"cancelled"};
   if (auto routed = route(); !routed) return Error{routed.error()};
   auto& http = *impl_->http;
@@ -291,27 +304,31 @@ Result<HttpResponse> Connection::get(const std::string& path_and_query, std::str
   HttpResponse response;
   bool too_large = false;
   bool timed_out = false;
-  auto result = http.Get(
-      impl_->base_path + path_and_query,
-      request_headers(*impl_->tokens, impl_->options, accept, impl_->host_header),
-      [&](const httplib::Response& head) {
-        response.status = head.status;
-        response.content_type = head.get_header_value("Content-Type");
-        return !cancelled_.load();
-      },
-      [&](const char* data, size_t size) {
-        if (cancelled_.load()) return false;
-        if (std::chrono::steady_clock::now() > deadline) {
-          timed_out = true;
-          return false;
-        }
-        if (response.body.size() + size > impl_->options.max_body_bytes) {
-          too_large = true;
-          return false;
-        }
-        response.body.append(data, size);
-        return true;
-      });
+  httplib::Request request;
+  request.method = method;
+  request.path = impl_->base_path + path_and_query;
+  request.headers = request_headers(*impl_->tokens, impl_->options, accept, impl_->host_header);
+  if (!content_type.empty()) request.headers.emplace("Content-Type", std::string(content_type));
+  request.body = std::move(body);
+  request.response_handler = [&](const httplib::Response& head) {
+    response.status = head.status;
+    response.content_type = head.get_header_value("Content-Type");
+    return !cancelled_.load();
+  };
+  request.content_receiver = [&](const char* data, size_t size, uint64_t, uint64_t) {
+    if (cancelled_.load()) return false;
+    if (std::chrono::steady_clock::now() > deadline) {
+      timed_out = true;
+      return false;
+    }
+    if (response.body.size() + size > impl_->options.max_body_bytes) {
+      too_large = true;
+      return false;
+    }
+    response.body.append(data, size);
+    return true;
+  };
+  auto result = http.send(request);
   if (cancelled_.load()) return Error{"cancelled"};
   if (timed_out) return Error{"timed out after " + std::to_string(timeout.count()) + " ms"};
   if (too_large) {

@@ -94,6 +94,11 @@ class Connection {
   // timeout, cancel.
   Result<HttpResponse> get(const std::string& path_and_query, std::string_view accept,
                            std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
+  // POST `body` (of `content_type`) to `path` and read the whole answer, as
+  // get() does (bounded body, timeout, an error only when no HTTP answer).
+  Result<HttpResponse> post(const std::string& path, std::string_view accept, std::string body,
+                            std::string_view content_type,
+                            std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
 
   // GET with the body streamed: `on_body` receives each piece of a 2xx body
   // and returns false to stop. Fails when no byte arrives for `idle_timeout`.
@@ -123,6 +128,9 @@ class Connection {
   friend class ApiClient;
   struct Impl;
   explicit Connection(std::unique_ptr<Impl> impl);
+  Result<HttpResponse> send(const char* method, const std::string& path_and_query,
+                            std::string_view accept, std::string body,
+                            std::string_view content_type, std::chrono::milliseconds timeout);
   // With tls-server-name, before a request: the server's address as it
   // resolves now, when the request will open a new socket.
   Status route();

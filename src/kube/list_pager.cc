@@ -22,6 +22,9 @@ PagedListResult list_all(Connection& connection, const PagedListOptions& options
       if (!options.label_selector.empty()) {
         query += "&labelSelector=" + url_encode(options.label_selector);
       }
+      if (!options.field_selector.empty()) {
+        query += "&fieldSelector=" + url_encode(options.field_selector);
+      }
       if (!continue_token.empty()) query += "&continue=" + url_encode(continue_token);
       ListStreamParser parser;
       std::string problem;

@@ -18,6 +18,7 @@ struct PagedListOptions {
   // "/api/v1/pods", "/apis/apps/v1/namespaces/x/deployments".
   std::string collection_path;
   std::string label_selector;  // optional
+  std::string field_selector;  // optional ("status.phase!=Succeeded")
   std::string accept = "application/json";
   int page_size = 500;
   std::chrono::milliseconds page_timeout{60000};

@@ -214,6 +214,34 @@ struct Metrics::State {
   std::array<prometheus::Histogram*, kVerbs.size()> aws_latency_by_verb{};
   std::map<std::pair<std::size_t, int>, prometheus::Counter*> aws_requests_by_key;
 
+  prometheus::Family<prometheus::Counter>& sweeps =
+      prometheus::BuildCounter()
+          .Name("irsa_webhook_missed_pods_sweeps_total")
+          .Help(
+              "Missed-Pod sweeps (--report-missed-pods-interval), by result: ok (every Pod "
+              "listed and checked), error (the Pods could not be listed)")
+          .Register(registry);
+  prometheus::Counter* sweeps_ok = nullptr;
+  prometheus::Counter* sweeps_error = nullptr;
+  prometheus::Family<prometheus::Gauge>& last_sweep =
+      prometheus::BuildGauge()
+          .Name("irsa_webhook_missed_pods_last_sweep_timestamp_seconds")
+          .Help("End of the last completed missed-Pod sweep, seconds since the epoch")
+          .Register(registry);
+  prometheus::Gauge* last_sweep_gauge = nullptr;
+  prometheus::Family<prometheus::Counter>& missed_events =
+      prometheus::BuildCounter()
+          .Name("irsa_webhook_missed_pods_events_total")
+          .Help(
+              "IdentityNotInjected Events for missed Pods, by result: posted, exists (already "
+              "posted by a replica), forbidden (RBAC), error")
+          .Register(registry);
+  // irsa_webhook_pods_missed_identity{namespace,reason}: the last completed
+  // sweep's counts, swapped whole and rendered at scrape time.
+  std::mutex missed_mutex;
+  bool sweeping = false;
+  std::map<std::pair<std::string, std::string>, std::size_t> missed;
+
   std::mutex hooks_mutex;
   std::vector<std::function<void(Metrics&)>> hooks;
 };
@@ -240,6 +268,8 @@ Metrics::Metrics(std::string_view version, std::string_view revision)
                              &s.aws_pod_count.Add({{"Method", "container_credentials"}})};
   s.aws_missing_sa_counter = &s.aws_missing_sa.Add({});
   s.aws_used_gauge = &s.aws_used.Add({});
+  s.sweeps_ok = &s.sweeps.Add({{"result", "ok"}});
+  s.sweeps_error = &s.sweeps.Add({{"result", "error"}});
   s.build_info.Add({{"version", std::string(version)}, {"revision", std::string(revision)}}).Set(1);
   // Known handlers show up at 0 before their first request.
   for (const char* handler : {"mutate", "healthz", "readyz"}) {
@@ -381,6 +411,26 @@ void Metrics::record_mutate_request(std::string_view method, int status,
   duration.sum_micros.fetch_add(whole, std::memory_order_relaxed);
 }
 
+void Metrics::set_missed_pods(std::map<std::pair<std::string, std::string>, std::size_t> counts,
+                              double finished) {
+  State& s = *state_;
+  {
+    std::lock_guard lock(s.missed_mutex);
+    s.missed = std::move(counts);
+    s.sweeping = true;
+    if (!s.last_sweep_gauge) s.last_sweep_gauge = &s.last_sweep.Add({});
+    s.last_sweep_gauge->Set(finished);
+  }
+  s.sweeps_ok->Increment();
+}
+
+void Metrics::record_missed_pods_sweep_failed() { state_->sweeps_error->Increment(); }
+
+void Metrics::record_missed_pod_event(std::string_view result) {
+  // Bounded: the sweep passes one of four words.
+  state_->missed_events.Add({{"result", std::string(result)}}).Increment();
+}
+
 void Metrics::add_scrape_hook(std::function<void(Metrics&)> hook) {
   std::lock_guard lock(state_->hooks_mutex);
   state_->hooks.push_back(std::move(hook));
@@ -410,6 +460,24 @@ std::string Metrics::scrape() {
   }
   // Labelled by request, like the others: no series before the first one.
   if (!durations.metric.empty()) families.push_back(std::move(durations));
+  {
+    std::lock_guard lock(state_->missed_mutex);
+    if (state_->sweeping) {
+      prometheus::MetricFamily missed;
+      missed.name = "irsa_webhook_pods_missed_identity";
+      missed.help =
+          "Running Pods that missed the AWS identity their ServiceAccount gives (or carry one "
+          "it no longer gives), by namespace and reason, as of the last completed sweep";
+      missed.type = prometheus::MetricType::Gauge;
+      for (const auto& [key, count] : state_->missed) {
+        prometheus::ClientMetric metric;
+        metric.label = {{"namespace", key.first}, {"reason", key.second}};
+        metric.gauge.value = static_cast<double>(count);
+        missed.metric.push_back(std::move(metric));
+      }
+      families.push_back(std::move(missed));
+    }
+  }
   return prometheus::TextSerializer().Serialize(families);
 }
 

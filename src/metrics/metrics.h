@@ -7,9 +7,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace irsa::metrics {
 
@@ -58,6 +60,18 @@ class Metrics {
   // a list+watch (a new list after an expired or broken watch) of `resource`.
   void set_service_accounts_cached(std::size_t count);
   void record_watch_restart(std::string_view resource);
+
+  // The missed-Pod sweep (--report-missed-pods-interval). After each
+  // completed sweep, the Pods that missed their identity by (namespace,
+  // reason) replace the previous counts whole: a namespace whose count
+  // dropped to zero disappears. `finished` is seconds since the epoch.
+  void set_missed_pods(std::map<std::pair<std::string, std::string>, std::size_t> counts,
+                       double finished);
+  // A sweep that could not list the Pods (the counts stay as they were).
+  void record_missed_pods_sweep_failed();
+  // One Event for a missed Pod: "posted", "exists" (another replica's, or
+  // one from before a restart), "forbidden" (RBAC), "error".
+  void record_missed_pod_event(std::string_view result);
 
   // AWS's webhook's metrics, under its names, for dashboards and alerts
   // written for it (README "Metrics": the name map). Same types, labels and

@@ -45,7 +45,7 @@ OVERLAYS = ["cert-manager", "self-signed"]
 # Each on top of the self-signed overlay, alone or with the ones it pairs with.
 COMPONENT_SETS = [("watch-config-map",), ("exclude-kube-system",), ("fail-closed",), ("opt-in-pods",),
                   ("opt-in-pods", "fail-closed"), ("host-network",), ("host-network", "fail-closed"),
-                  ("audit-reader",)]
+                  ("audit-reader",), ("report-missed-pods",)]
 # What `irsa-webhook audit --from-cluster` reads (src/cli/audit_cluster.cc):
 # the audit-reader component's ClusterRoles grant exactly this.
 AUDIT_READER_RULES = [
@@ -57,6 +57,10 @@ AUDIT_READER_RULES = [
      "verbs": ["get"]},
 ]
 AUDIT_SECRETS_RULES = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}]
+# What the missed-Pod sweep (--report-missed-pods-interval, src/sweep/) needs:
+# the report-missed-pods component grants exactly this, to the webhook.
+MISSED_PODS_RULES = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+                     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]}]
 # How docs/operating.md tells a user to move the hostNetwork port: the
 # variant "self-signed+host-network+port-11443" renders it.
 HOST_PORT_PATCH = """\
@@ -539,8 +543,18 @@ class Manifests(unittest.TestCase):
                         self.assertNotIn("audit", binding["roleRef"]["name"])
                 else:
                     self.assertEqual(audit_roles, {})
+                sweep_roles = {obj["metadata"]["name"]: obj["rules"] for obj in by_kind(objects, "ClusterRole")
+                               if obj["metadata"]["name"] == "irsa-webhook-missed-pods"}
+                _, container = self.container(objects)
+                if name.endswith("report-missed-pods"):
+                    self.assertEqual(sweep_roles, {"irsa-webhook-missed-pods": MISSED_PODS_RULES})
+                    self.assertEqual(flag_values(container["args"])["report-missed-pods-interval"], "10m")
+                else:
+                    self.assertEqual(sweep_roles, {})
+                    self.assertNotIn("report-missed-pods-interval", flag_values(container["args"]))
                 (cluster_role,) = [obj for obj in by_kind(objects, "ClusterRole")
-                                   if obj["metadata"]["name"] not in audit_roles]
+                                   if obj["metadata"]["name"] not in audit_roles
+                                   and obj["metadata"]["name"] not in sweep_roles]
                 self.assertEqual(cluster_role["rules"], [{"apiGroups": [""], "resources": ["serviceaccounts"],
                                                           "verbs": ["get", "list", "watch"]}])
                 for binding in by_kind(objects, "ClusterRoleBinding") + by_kind(objects, "RoleBinding"):
@@ -558,7 +572,8 @@ class Manifests(unittest.TestCase):
                 else:
                     self.assertNotIn("--watch-config-map", container["args"])
                     self.assertEqual(roles, [])
-                for rule in [r for obj in [cluster_role] + roles for r in obj["rules"]]:
+                sweep_rules = [r for rules in sweep_roles.values() for r in rules]
+                for rule in [r for obj in [cluster_role] + roles for r in obj["rules"]] + sweep_rules:
                     for field in ("apiGroups", "resources", "verbs"):
                         self.assertNotIn("*", rule[field])
                     self.assertNotIn("secrets", rule["resources"])

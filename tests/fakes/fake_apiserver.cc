@@ -300,6 +300,8 @@ std::string reason_for(int code) {
       return "NotFound";
     case 406:
       return "NotAcceptable";
+    case 409:
+      return "AlreadyExists";
     case 410:
       return "Expired";
     case 429:
@@ -353,6 +355,7 @@ struct FakeApiServer::Impl {
   std::set<std::string> denied;
   int expire_continues = 0;
   std::vector<std::string> posted_events;
+  std::set<std::string> event_names;  // "namespace/name" of the Events posted
   FakeStats stats;
   std::deque<RecordedRequest> requests;
   bool stopping = false;
@@ -722,6 +725,16 @@ struct FakeApiServer::Impl {
     }
     {
       std::lock_guard lock(mutex);
+      // A name already taken is 409 AlreadyExists, as kube-apiserver answers.
+      const auto metadata = event.find("metadata");
+      if (metadata != event.end() && metadata->is_object() && metadata->contains("name") &&
+          (*metadata)["name"].is_string() &&
+          !event_names.insert(namespace_name + "/" + (*metadata)["name"].get<std::string>())
+               .second) {
+        reply_status(res, 409,
+                     "events \"" + (*metadata)["name"].get<std::string>() + "\" already exists");
+        return;
+      }
       posted_events.push_back(req.body);
       while (posted_events.size() > 100000) posted_events.erase(posted_events.begin());
       event["metadata"]["resourceVersion"] = std::to_string(++resource_version);
