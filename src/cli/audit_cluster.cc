@@ -24,6 +24,7 @@
 #include <simdjson.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/audit_findings.h"
 #include "common/quote.h"
 #include "credentials/static_credentials.h"
 #include "decision/decision.h"
@@ -86,6 +87,9 @@ struct StaticReport {
   std::string why;
   json findings = json::array();
   std::vector<std::string> lines;
+  // Findings set apart (keys for a non-AWS endpoint, ...): aside_lines.
+  std::vector<std::string> aside;
+  std::size_t non_aws = 0;
 };
 
 struct WorkloadReport {
@@ -427,7 +431,9 @@ void ClusterAudit::check_template(const std::string& kind, const std::string& na
     const bool is_kept = std::find(kept.begin(), kept.end(), finding) != kept.end();
     json item = {{"kind", credentials::kind_name(finding.kind)},
                  {"name", finding.name},
-                 {"reason", finding.reason}};
+                 {"reason", finding.reason},
+                 {"handling", credentials::handling_name(finding.handling)}};
+    if (!finding.endpoint.empty()) item["endpoint"] = finding.endpoint;
     if (!finding.container.empty()) {
       item["container"] = finding.container;
       item["initContainer"] = finding.init_container;
@@ -435,9 +441,14 @@ void ClusterAudit::check_template(const std::string& kind, const std::string& na
     if (!finding.mount_path.empty()) item["mountPath"] = finding.mount_path;
     if (is_kept) item["kept"] = true;
     out.findings.push_back(std::move(item));
+    if (is_endpoint_handling(finding.handling)) ++out.non_aws;
+    // Keys for another endpoint (and volumes strip keeps) go on their own
+    // lines below, as file audit lists them.
+    if (finding.handling != credentials::Handling::kRemovable) continue;
     out.lines.push_back(one_line(finding.describe()) +
                         (is_kept ? " [kept: the container gets no AWS identity]" : ""));
   }
+  out.aside = aside_lines(findings);
   for (const auto& [secret, keys] : report.secrets) {
     std::string names;
     for (const auto& key : keys) names += (names.empty() ? "" : ", ") + name_or_quote(key);
@@ -577,6 +588,7 @@ std::string ClusterAudit::fix_for(const WorkloadReport& report) const {
 
 int ClusterAudit::print() {
   std::size_t with_static = 0, findings = 0, missed_workloads = 0, missed_pods = 0;
+  std::size_t non_aws = 0;
   json workloads = json::array();
   std::string text;
   for (const auto& [key, report] : reports_) {
@@ -599,6 +611,8 @@ int ClusterAudit::print() {
                                     {"findings", credentials.findings}};
       text += "  static AWS credentials: " + credentials.action + ", " + credentials.why + "\n";
       for (const auto& line : credentials.lines) text += "    " + line + "\n";
+      for (const auto& line : credentials.aside) text += "    " + line + "\n";
+      non_aws += credentials.non_aws;
     }
     if (!report.unknown_secrets.empty()) {
       entry["unknownSecrets"] = report.unknown_secrets;
@@ -660,6 +674,7 @@ int ClusterAudit::print() {
                   {"templates", templates_},
                   {"withStaticCredentials", with_static},
                   {"findings", findings},
+                  {"nonAwsEndpointFindings", non_aws},
                   {"missedPods", missed_pods},
                   {"workloadsWithMissedPods", missed_workloads},
                   {"serviceAccountsWithProblems", problems},
@@ -679,12 +694,15 @@ int ClusterAudit::print() {
       std::fprintf(stderr, "irsa-webhook audit: note: %s\n", one_line(note).c_str());
     }
     std::fputs(text.c_str(), stdout);
+    const std::string non_aws_text =
+        non_aws > 0 ? ", " + std::to_string(non_aws) + " for non-AWS endpoints" : "";
     std::printf(
-        "%zu Pods read; %zu %s with static AWS credentials (%zu %s); %zu %s in %zu %s missed "
+        "%zu Pods read; %zu %s with static AWS credentials (%zu %s%s); %zu %s in %zu %s missed "
         "their identity; %zu %s with annotation problems\n",
         pods_, with_static, with_static == 1 ? "workload" : "workloads", findings,
-        findings == 1 ? "finding" : "findings", missed_pods, missed_pods == 1 ? "Pod" : "Pods",
-        missed_workloads, missed_workloads == 1 ? "workload" : "workloads", problems,
+        findings == 1 ? "finding" : "findings", non_aws_text.c_str(), missed_pods,
+        missed_pods == 1 ? "Pod" : "Pods", missed_workloads,
+        missed_workloads == 1 ? "workload" : "workloads", problems,
         problems == 1 ? "ServiceAccount" : "ServiceAccounts");
   }
   return with_static + missed_pods + problems > 0 ? 1 : 0;

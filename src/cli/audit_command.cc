@@ -10,7 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/audit_cluster.h"
+#include "cli/audit_findings.h"
 #include "cli/audit_secrets.h"
+#include "cli/audit_velero.h"
 #include "cli/command_line.h"
 #include "cli/commands.h"
 #include "cli/subcommand.h"
@@ -45,7 +47,10 @@ constexpr char kAuditUsage[] =
     "volumes at .aws that strip keeps on their own lines. Secret manifests among\n"
     "the inputs are read for key names and credentials-file shapes (never\n"
     "printed): what only they reveal is listed apart, as the webhook never reads\n"
-    "Secrets. Problems with a workload's identity annotations are printed on\n"
+    "Secrets. Velero BackupStorageLocations among the inputs whose s3Url is not\n"
+    "AWS's set apart the keys of the Velero Pods that read their credentials\n"
+    "Secret: the webhook cannot see the location and would strip them.\n"
+    "Problems with a workload's identity annotations are printed on\n"
     "stderr as notes, as the webhook warns of them.\n"
     "\n"
     "With --from-cluster it reads the running cluster instead (--kubeconfig, else\n"
@@ -160,42 +165,6 @@ std::string why_for(const decision::Decision& decision,
   return why;
 }
 
-std::string_view handling_name(credentials::Handling handling) {
-  switch (handling) {
-    case credentials::Handling::kRemovable:
-      return "removable";
-    case credentials::Handling::kNonAwsEndpoint:
-      return "non-aws-endpoint";
-    case credentials::Handling::kEndpointNotVerifiable:
-      return "endpoint-not-verifiable";
-    case credentials::Handling::kReportOnly:
-      return "report-only";
-    case credentials::Handling::kSecretContent:
-      return "secret-content";
-  }
-  return "removable";
-}
-
-// The line that introduces findings set apart from the workload's action.
-std::string aside_heading(const credentials::Finding& finding) {
-  switch (finding.handling) {
-    case credentials::Handling::kNonAwsEndpoint:
-      return "keys for a non-AWS endpoint (" + one_line(finding.endpoint) +
-             "): kept, the webhook warns";
-    case credentials::Handling::kEndpointNotVerifiable:
-      return "endpoint not verifiable (" + one_line(finding.endpoint) +
-             "): kept, the webhook warns";
-    case credentials::Handling::kReportOnly:
-      return "volume at .aws that strip keeps: the webhook warns; move the keys out of it";
-    case credentials::Handling::kSecretContent:
-      return "seen only in Secrets among the inputs: the webhook never reads Secrets and does "
-             "nothing; remove the reference and use the role";
-    case credentials::Handling::kRemovable:
-      break;
-  }
-  return {};
-}
-
 int fail(const std::string& message) { return usage_error("audit", message); }
 
 }  // namespace
@@ -244,6 +213,7 @@ int run_audit(const std::vector<std::string>& args) {
   };
   std::vector<Input> workloads;
   SecretIndex secrets;
+  BackupLocations backup_locations;
   for (const auto& input : parsed->inputs) {
     auto files = expand_input(input);
     if (!files) {
@@ -259,7 +229,7 @@ int run_audit(const std::vector<std::string>& args) {
         continue;
       }
       for (const auto& document : *documents) {
-        if (secrets.add(document)) continue;
+        if (secrets.add(document) || backup_locations.add(document)) continue;
         auto workload = manifest::workload_pod(document);
         if (workload) workloads.push_back({file, std::move(*workload)});
       }
@@ -299,19 +269,17 @@ int run_audit(const std::vector<std::string>& args) {
     }
     // The webhook's findings, then what only Secrets among the inputs show.
     auto findings = decision.findings;
+    // Keys whose endpoint only a Velero BackupStorageLocation names.
+    const bool outside_pod = mark_backup_location_keys(workload->pod, workload->namespace_name,
+                                                       backup_locations, findings) > 0;
     auto through_secrets =
         secret_findings(workload->pod, workload->namespace_name, secrets, findings);
     findings.insert(findings.end(), through_secrets.begin(), through_secrets.end());
     if (findings.empty()) continue;
     ++with_findings;
     total_findings += findings.size();
-    std::vector<credentials::Finding> aside;
-    for (const auto& finding : findings) {
-      if (finding.handling != credentials::Handling::kRemovable) aside.push_back(finding);
-    }
-    non_aws_findings += std::count_if(aside.begin(), aside.end(), [](const auto& f) {
-      return f.handling == credentials::Handling::kNonAwsEndpoint ||
-             f.handling == credentials::Handling::kEndpointNotVerifiable;
+    non_aws_findings += std::count_if(findings.begin(), findings.end(), [](const auto& f) {
+      return is_endpoint_handling(f.handling);
     });
     secret_only_findings += through_secrets.size();
     const auto& kept = decision.kept;
@@ -320,6 +288,11 @@ int run_audit(const std::vector<std::string>& args) {
     if (decision.findings.empty()) {
       action = "none";
       why = "found only in Secrets among the inputs; the webhook never reads Secrets";
+    }
+    if (outside_pod) {
+      why +=
+          "; a BackupStorageLocation among the inputs sends some of these keys to a non-AWS "
+          "endpoint the webhook cannot see";
     }
     std::string service_account =
         workload->namespace_name + "/" + std::string(pod->service_account_name);
@@ -335,11 +308,16 @@ int run_audit(const std::vector<std::string>& args) {
     text += label + " (" + file + ", ServiceAccount " + service_account + "): " + action + ", " +
             why + "\n";
     for (const auto& finding : findings) {
-      bool is_kept = std::find(kept.begin(), kept.end(), finding) != kept.end();
+      credentials::Finding as_decided = finding;
+      if (finding.handling == credentials::Handling::kNonAwsEndpointOutsidePod) {
+        as_decided.handling = credentials::Handling::kRemovable;
+        as_decided.endpoint.clear();
+      }
+      bool is_kept = std::find(kept.begin(), kept.end(), as_decided) != kept.end();
       json item = {{"kind", credentials::kind_name(finding.kind)},
                    {"name", finding.name},
                    {"reason", finding.reason},
-                   {"handling", handling_name(finding.handling)}};
+                   {"handling", credentials::handling_name(finding.handling)}};
       if (!finding.endpoint.empty()) item["endpoint"] = finding.endpoint;
       if (!finding.container.empty()) {
         item["container"] = finding.container;
@@ -354,16 +332,7 @@ int run_audit(const std::vector<std::string>& args) {
       }
     }
     // Then what is set apart, each kind under its own line.
-    std::stable_sort(aside.begin(), aside.end(), [](const auto& a, const auto& b) {
-      return static_cast<int>(a.handling) < static_cast<int>(b.handling);
-    });
-    std::string last_heading;
-    for (const auto& finding : aside) {
-      std::string heading = aside_heading(finding);
-      if (heading != last_heading) text += "  " + heading + ":\n";
-      last_heading = heading;
-      text += "    " + one_line(finding.describe()) + "\n";
-    }
+    for (const auto& line : aside_lines(findings)) text += "  " + line + "\n";
     report.push_back(std::move(entry));
   }
 

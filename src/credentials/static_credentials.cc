@@ -25,6 +25,25 @@ std::string_view kind_name(FindingKind kind) {
   }
   return "env";
 }
+
+std::string_view handling_name(Handling handling) {
+  switch (handling) {
+    case Handling::kRemovable:
+      return "removable";
+    case Handling::kNonAwsEndpoint:
+      return "non-aws-endpoint";
+    case Handling::kEndpointNotVerifiable:
+      return "endpoint-not-verifiable";
+    case Handling::kReportOnly:
+      return "report-only";
+    case Handling::kSecretContent:
+      return "secret-content";
+    case Handling::kNonAwsEndpointOutsidePod:
+      return "non-aws-endpoint-outside-pod";
+  }
+  return "removable";
+}
+
 namespace {
 
 using mutation::ContainerView;

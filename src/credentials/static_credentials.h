@@ -19,15 +19,19 @@ enum class FindingKind { kEnv, kEnvFrom, kVolumeMount, kVolume };
 
 // What the webhook may do with a finding.
 enum class Handling {
-  kRemovable,              // static keys for AWS: strip removes them, deny refuses them
-  kNonAwsEndpoint,         // the container's own env points the SDK at a non-AWS host:
-                           // the keys are for it, kept and warned of
-  kEndpointNotVerifiable,  // an endpoint variable from valueFrom or $(VAR):
-                           // possibly non-AWS, kept and warned of
-  kReportOnly,             // a volume at .aws that strip does not remove (emptyDir, PVC,
-                           // ConfigMap, CSI, ...): it may hold the Pod's own data; warned of
-  kSecretContent,          // seen only in a Secret's content among audit's inputs: the
-                           // webhook never reads Secrets, so it does nothing with it
+  kRemovable,                 // static keys for AWS: strip removes them, deny refuses them
+  kNonAwsEndpoint,            // the container's own env points the SDK at a non-AWS host:
+                              // the keys are for it, kept and warned of
+  kEndpointNotVerifiable,     // an endpoint variable from valueFrom or $(VAR):
+                              // possibly non-AWS, kept and warned of
+  kReportOnly,                // a volume at .aws that strip does not remove (emptyDir, PVC,
+                              // ConfigMap, CSI, ...): it may hold the Pod's own data; warned of
+  kSecretContent,             // seen only in a Secret's content among audit's inputs: the
+                              // webhook never reads Secrets, so it does nothing with it
+  kNonAwsEndpointOutsidePod,  // audit only: keys the webhook treats as removable, for a
+                              // non-AWS endpoint that a manifest outside the Pod names
+                              // (a Velero BackupStorageLocation's s3Url); the webhook
+                              // cannot see it and strips them
 };
 
 // The names the AWS SDKs read static access keys from.
@@ -35,6 +39,11 @@ bool is_access_key_variable(std::string_view name);
 
 // "env", "envFrom", "volumeMount", "volume": the kind as audit prints it.
 std::string_view kind_name(FindingKind kind);
+
+// "removable", "non-aws-endpoint", "endpoint-not-verifiable", "report-only",
+// "secret-content", "non-aws-endpoint-outside-pod": the handling as audit's
+// JSON prints it.
+std::string_view handling_name(Handling handling);
 
 // One place that carries static credentials.
 struct Finding {

@@ -20,7 +20,10 @@ no workload audit lists without a label, and none of the non-AWS-endpoint
 workloads whose endpoint is in the container's own environment stripped or
 denied. (Those whose endpoint is only elsewhere, a Velero
 BackupStorageLocation, a test script, cannot be told from AWS keys by a
-container-level rule: they are counted and printed, not failed on.)
+container-level rule: they are counted and printed, not failed on. But
+where the workload's label says `endpoint_in_inputs: true`, the endpoint is
+in a manifest audit reads (a Velero BackupStorageLocation), and audit must
+report those keys apart: --check fails if it does not.)
 Standard library + python3-yaml only.
 
 Usage: score.py [--binary PATH] [--corpus DIR] [--json] [--check]
@@ -40,6 +43,11 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 
 # What audit would do to a workload that it does not keep as it is.
 REMOVING_ACTIONS = {"strip", "deny"}
+
+# Keys audit reports apart because a BackupStorageLocation among its inputs
+# names their non-AWS endpoint; the webhook, which cannot see it, still
+# strips them (audit says so, with the advice).
+OUTSIDE_POD = "non-aws-endpoint-outside-pod"
 
 # A finding that audit reports as kept rather than as keys to strip: its
 # "handling" (non-aws-endpoint, endpoint-not-verifiable, report-only,
@@ -154,6 +162,12 @@ def removes_keys(workload):
     return any(not finding_is_non_aws(f) for f in workload.get("findings", []))
 
 
+def reported_outside_pod(workload):
+    """True when audit sets the keys apart as for a non-AWS endpoint named
+    outside the Pod (a BackupStorageLocation's s3Url)."""
+    return any(f.get("handling") == OUTSIDE_POD for f in workload.get("findings", []))
+
+
 def describe(entry):
     forms = ", ".join(entry.get("forms") or []) or "-"
     return f"{entry['kind']} {entry.get('namespace') or '-'}/{entry['name']} ({entry['file']}) [{forms}]"
@@ -192,11 +206,13 @@ def main():
             false_findings.append((e, w))
     unlabelled = sorted(k for k in audited if k not in labelled_keys)
 
-    stripped_visible, stripped_hidden, kept, unseen = [], [], [], []
+    stripped_visible, stripped_hidden, kept, unseen, outside = [], [], [], [], []
     for e in non_aws:
         w = audited.get((e["file"], e["kind"], e["name"]))
         if w is None:
             unseen.append(e)
+        elif reported_outside_pod(w) and not removes_keys(w):
+            outside.append((e, w))
         elif removes_keys(w):
             if e.get("endpoint_in_container", True):
                 stripped_visible.append((e, w))
@@ -226,6 +242,7 @@ def main():
     print(f"{'keys for a non-AWS endpoint (labelled)':44}{len(non_aws):>7}")
     print(f"{'  audit would strip/deny, endpoint in env':44}{len(stripped_visible):>7}")
     print(f"{'  audit would strip/deny, endpoint elsewhere':44}{len(stripped_hidden):>7}")
+    print(f"{'  reported apart, endpoint in a Velero BSL':44}{len(outside):>7}   (the webhook cannot see it)")
     print(f"{'  listed, kept (warned or reported apart)':44}{len(kept):>7}")
     print(f"{'  not listed by audit':44}{len(unseen):>7}")
 
@@ -290,6 +307,7 @@ def main():
             "nonAwsStrippedEndpointInEnv": len(stripped_visible),
             "nonAwsStrippedEndpointElsewhere": len(stripped_hidden),
             "nonAwsKept": len(kept),
+            "nonAwsReportedApartEndpointInInputs": len(outside),
             "nonAwsNotListed": len(unseen),
         }, indent=2))
 
@@ -301,6 +319,12 @@ def main():
             failures.append(f"{len(false_findings)} false findings")
         if unlabelled:
             failures.append(f"{len(unlabelled)} workloads listed by audit without a label")
+        not_apart = [e for e in non_aws if e.get("endpoint_in_inputs")
+                     and all(e is not o for o, _ in outside)]
+        if not_apart:
+            failures.append(f"{len(not_apart)} non-AWS-endpoint workloads whose endpoint is in the "
+                            "inputs (a BackupStorageLocation) not reported apart: "
+                            + ", ".join(describe(e) for e in not_apart))
         if stripped_visible:
             failures.append(f"{len(stripped_visible)} non-AWS-endpoint workloads stripped or denied "
                             "although the endpoint is in the container's env")

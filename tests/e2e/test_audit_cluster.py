@@ -290,6 +290,52 @@ class AuditCluster(unittest.TestCase):
 
     # --- how it reads -------------------------------------------------------
 
+    def test_keys_for_a_non_aws_endpoint_are_listed_apart(self):
+        """As file audit: MinIO keys with their endpoint in the container are
+        kept by the webhook, so they are listed apart, not under the strip."""
+        self.fake.kill()
+        self.fake = FakeApiServer(self.work, self.pki).start()
+        self.fake.put_sa("shop", "cart", ROLE)
+        minio = [{"name": "AWS_ACCESS_KEY_ID", "value": "minio-user"},
+                 {"name": "AWS_SECRET_ACCESS_KEY", "value": "minio-secret-never-printed"},
+                 {"name": "AWS_ENDPOINT_URL", "value": "http://minio.storage:9000"}]
+        aws = [{"name": "AWS_ACCESS_KEY_ID", "value": "AKIAIOSFODNN7EXAMPLE"},
+               {"name": "AWS_SECRET_ACCESS_KEY", "value": "aws-secret-never-printed"}]
+        objects = deployment("shop", "mixed", "cart", {"mixed-5d8f9c-a": True},
+                             [container("uploader", env=minio), container("app", env=aws)])
+        self.fake.admin("POST", "/objects", {"objects": objects})
+        self.config = self.kubeconfig(self.fake.port)
+
+        code, report = self.audit_json()
+        self.assertEqual(code, 1)
+        credentials = self.by_name(report)["Deployment shop/mixed"]["staticCredentials"]
+        self.assertEqual(credentials["action"], "strip")
+        handling = {(f["container"], f["name"]): f["handling"] for f in credentials["findings"]}
+        self.assertEqual(handling, {
+            ("uploader", "AWS_ACCESS_KEY_ID"): "non-aws-endpoint",
+            ("uploader", "AWS_SECRET_ACCESS_KEY"): "non-aws-endpoint",
+            ("app", "AWS_ACCESS_KEY_ID"): "removable",
+            ("app", "AWS_SECRET_ACCESS_KEY"): "removable"})
+        endpoints = {f.get("endpoint") for f in credentials["findings"]
+                     if f["container"] == "uploader"}
+        self.assertEqual(endpoints, {"AWS_ENDPOINT_URL minio.storage"})
+        self.assertEqual(report["summary"]["nonAwsEndpointFindings"], 2)
+
+        result = self.audit()
+        self.assertEqual(result.returncode, 1, result.stderr)
+        out = result.stdout
+        self.assertNotIn("never-printed", out + result.stderr)
+        self.assertNotIn("minio-user", out + result.stderr)
+        heading = "keys for a non-AWS endpoint (AWS_ENDPOINT_URL minio.storage): kept"
+        self.assertIn(heading, out)
+        # The AWS keys are under the action, the MinIO keys after the heading.
+        before, after = out.split(heading, 1)
+        self.assertIn("container app", before)
+        self.assertNotIn("container uploader", before)
+        self.assertIn("container uploader", after)
+        self.assertNotIn("container app", after)
+        self.assertIn("(4 findings, 2 for non-AWS endpoints)", out)
+
     def test_pages_and_an_expired_continue_token(self):
         _, whole = self.audit_json()
         before = len(self.fake.admin("GET", "/requests"))
