@@ -21,8 +21,9 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_kube import (BINARY, FAKE, PREFIX, ROLE, SOURCE, TOKEN, FakeApiServer,  # noqa: E402
-                       eventually, free_port)
+from test_kube import BINARY, ROLE, SOURCE, TOKEN  # noqa: E402
+from fake_apiserver import (FakeApiServer, eventually, free_port, write_kubeconfig,  # noqa: E402
+                            write_pki)
 
 WEB_ROLE = "arn:aws:iam::111122223333:role/web"
 DEADLINE = 30.0
@@ -98,9 +99,7 @@ class MissedPods(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
-        cls.pki = os.path.join(cls.tmp.name, "pki")
-        os.makedirs(cls.pki)
-        subprocess.run([FAKE, "--write-pki", cls.pki], check=True, capture_output=True, timeout=60)
+        cls.pki = write_pki(os.path.join(cls.tmp.name, "pki"))
         cls.certs = os.path.join(cls.tmp.name, "certs")
         subprocess.run([os.path.join(SOURCE, "certs", "gen-dev-certs.sh"), cls.certs],
                        check=True, capture_output=True, timeout=60)
@@ -114,7 +113,7 @@ class MissedPods(unittest.TestCase):
         self.work = tempfile.mkdtemp(dir=self.tmp.name)
         self.webhook = None
         self.webhook_log = None
-        self.fake = FakeApiServer(self.work, self.pki).start()
+        self.fake = FakeApiServer(self.work, self.pki, token=TOKEN).start()
         self.fake.put_sa("shop", "cart", ROLE)
         self.fake.put_sa("shop", "legacy")
         self.fake.put_sa("shop", "gone")
@@ -122,14 +121,8 @@ class MissedPods(unittest.TestCase):
         stored = self.fake.admin("POST", "/objects", {"objects": cluster()})
         self.assertEqual(stored["pods"], len(cluster()))
         self.config = os.path.join(self.work, "kubeconfig")
-        with open(self.config, "w", encoding="utf-8") as handle:
-            json.dump({
-                "apiVersion": "v1", "kind": "Config", "current-context": "e2e",
-                "contexts": [{"name": "e2e", "context": {"cluster": "fake", "user": "webhook"}}],
-                "clusters": [{"name": "fake", "cluster": {
-                    "server": f"https://127.0.0.1:{self.fake.port}",
-                    "certificate-authority": os.path.join(self.pki, "ca.crt")}}],
-                "users": [{"name": "webhook", "user": {"token": TOKEN}}]}, handle)
+        write_kubeconfig(self.config, self.fake.port, os.path.join(self.pki, "ca.crt"),
+                         {"token": TOKEN})
 
     def tearDown(self):
         self.stop_webhook()

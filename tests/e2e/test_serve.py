@@ -1,21 +1,14 @@
 """The real binary serving over real TLS on 127.0.0.1, driven as the API server does."""
 
-import base64
 import copy
-import http.client
 import json
 import os
 import signal
 import socket
-import ssl
 import subprocess
-import tempfile
-import time
 import unittest
 
-import jsonpatch
-
-from webhook_fixture import (BINARY, SOURCE, STOP_DEADLINE, REQUEST_TIMEOUT, WebhookTestCase,
+from webhook_fixture import (BINARY, STOP_DEADLINE, REQUEST_TIMEOUT, WebhookTestCase,
                              env_of, free_port, pod, review, service_account, service_accounts)
 
 ROLE_ARN = "arn:aws:iam::111122223333:role/s3-reader"
@@ -69,9 +62,9 @@ class ServeOverTls(WebhookTestCase):
 
     def test_unannotated_or_unknown_service_account_gets_no_patch(self):
         self.start()
-        for service_account in ("plain", "nobody"):
-            with self.subTest(service_account=service_account):
-                response = self.admit(review(pod(service_account)))
+        for name in ("plain", "nobody"):
+            with self.subTest(service_account=name):
+                response = self.admit(review(pod(name)))
                 self.assertTrue(response["allowed"])
                 self.assertNotIn("patch", response)
 
