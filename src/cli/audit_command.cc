@@ -67,8 +67,8 @@ constexpr char kAuditUsage[] =
 struct AuditArgs {
   std::vector<std::string> inputs;
   std::vector<std::string> service_account_files;
-  std::string output = "text";
-  std::vector<std::string> webhook_flags;
+  std::string output;
+  Config config;  // the serve flags
   bool help = false;
   bool from_cluster = false;
   ClusterAuditArgs cluster;
@@ -76,23 +76,34 @@ struct AuditArgs {
   std::string page_size;
 };
 
+// audit's own flags and the serve flags, read in one pass.
 Result<AuditArgs> parse_audit_args(const std::vector<std::string>& args) {
+  CommandLine line;
+  auto config = parse_flags(args,
+                            {{{"-f", "--filename"}},
+                             {{"--service-account"}},
+                             {{"--output", "-o"}},
+                             {{"--from-cluster"}, false},
+                             {{"--namespace", "-n"}},
+                             {{"--selector", "-l"}},
+                             {{"--container-credentials-config"}},
+                             {{"--config-map-namespace"}},
+                             {{"--page-size"}},
+                             {{"--help", "-h"}, false}},
+                            &line);
+  if (!config) return Error{config.error()};
   AuditArgs parsed;
-  std::string namespace_name, selector, credentials_config, config_map_namespace;
-  auto rest =
-      parse_subcommand_flags(args, {{{"-f", "--filename"}, nullptr, &parsed.inputs},
-                                    {{"--service-account"}, nullptr, &parsed.service_account_files},
-                                    {{"--output", "-o"}, &parsed.output},
-                                    {{"--from-cluster"}, nullptr, nullptr, &parsed.from_cluster},
-                                    {{"--namespace", "-n"}, &namespace_name},
-                                    {{"--selector", "-l"}, &selector},
-                                    {{"--container-credentials-config"}, &credentials_config},
-                                    {{"--config-map-namespace"}, &config_map_namespace},
-                                    {{"--page-size"}, &parsed.page_size},
-                                    {{"--help", "-h"}, nullptr, nullptr, &parsed.help}});
-  if (!rest) return Error{rest.error()};
-  parsed.webhook_flags = std::move(*rest);
+  parsed.config = std::move(*config);
+  parsed.help = line.has("--help");
   if (parsed.help) return parsed;
+  parsed.inputs = line.all("-f");
+  parsed.service_account_files = line.all("--service-account");
+  parsed.output = line.get("--output", "text");
+  parsed.from_cluster = line.has("--from-cluster");
+  std::string namespace_name = line.get("--namespace"), selector = line.get("--selector"),
+              credentials_config = line.get("--container-credentials-config"),
+              config_map_namespace = line.get("--config-map-namespace");
+  parsed.page_size = line.get("--page-size");
   if (parsed.output != "text" && parsed.output != "json") {
     return Error{"--output must be text or json, got " + quote(parsed.output)};
   }
@@ -176,27 +187,26 @@ int run_audit(const std::vector<std::string>& args) {
     std::fputs(kAuditUsage, stdout);
     return 0;
   }
-  auto config = parse_flags(parsed->webhook_flags);
-  if (!config) return fail(config.error());
-  if (auto valid = validate_mutation_config(*config); !valid) return fail(valid.error());
+  const Config& config = parsed->config;
+  if (auto valid = validate_mutation_config(config); !valid) return fail(valid.error());
   if (parsed->from_cluster) {
     ClusterAuditArgs cluster = parsed->cluster;
     // --config-map-namespace alone asks for the ConfigMap too.
-    cluster.read_config_map = config->serve.watch_config_map || parsed->config_map_namespace_given;
+    cluster.read_config_map = config.serve.watch_config_map || parsed->config_map_namespace_given;
     if (cluster.container_credentials_config.empty()) {
-      cluster.container_credentials_config = config->serve.watch_container_credentials_config;
+      cluster.container_credentials_config = config.serve.watch_container_credentials_config;
     }
-    return run_cluster_audit(cluster, *config);
+    return run_cluster_audit(cluster, config);
   }
 
   identity::ServiceAccountRegistry registry;
   if (auto loaded = load_service_account_files(parsed->service_account_files,
-                                               config->mutation.annotation_prefix, registry);
+                                               config.mutation.annotation_prefix, registry);
       !loaded) {
     return fail(loaded.error());
   }
-  identity::IdentityResolver resolver(registry, config->identity);
-  const decision::Config decision_config{config->mutation, config->static_credentials};
+  identity::IdentityResolver resolver(registry, config.identity);
+  const decision::Config decision_config{config.mutation, config.static_credentials};
 
   bool unreadable = false;
   std::size_t scanned = 0, with_findings = 0, total_findings = 0;
@@ -257,7 +267,7 @@ int run_audit(const std::vector<std::string>& args) {
     if (assumed) {
       lookup.identity.emplace();
       lookup.identity->role_arn = "arn:aws:iam::000000000000:role/assumed";
-      lookup.identity->audience = config->identity.audience;
+      lookup.identity->audience = config.identity.audience;
     }
     // The webhook's own decision: the verdict, the findings, which are
     // kept, and what it would warn of (as notes).

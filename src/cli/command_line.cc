@@ -2,7 +2,9 @@
 #include "cli/command_line.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
+#include <set>
 
 namespace irsa::cli {
 
@@ -45,32 +47,56 @@ std::vector<std::string> CommandLine::all(const std::string& name) const {
   return it == values.end() ? std::vector<std::string>{} : it->second;
 }
 
+namespace {
+
+// The flag of `flags` that `name` (as written) names, or null.
+const CommandFlag* find_flag(const CommandFlags& flags, std::string_view name) {
+  for (const auto& flag : flags) {
+    if (std::find(flag.names.begin(), flag.names.end(), name) != flag.names.end()) return &flag;
+  }
+  return nullptr;
+}
+
+// klog's -v3: "-v" and "3" when `arg` is a one-letter flag of `flags` that
+// takes its digits attached.
+std::optional<FlagArgument> attached_digits(const CommandFlags& flags, std::string_view arg) {
+  if (arg.size() < 3 || arg[0] != '-' || arg[1] == '-' ||
+      !std::all_of(arg.begin() + 2, arg.end(),
+                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    return std::nullopt;
+  }
+  const CommandFlag* flag = find_flag(flags, arg.substr(0, 2));
+  if (!flag || !flag->attached_digits) return std::nullopt;
+  return FlagArgument{std::string(arg.substr(0, 2)), std::string(arg.substr(2))};
+}
+
+}  // namespace
+
 Result<CommandLine> parse_command_line(const std::vector<std::string>& args,
-                                       const std::vector<CommandFlag>& flags) {
+                                       const CommandFlags& flags, bool plain_arguments) {
   CommandLine line;
+  std::set<const CommandFlag*> seen;
   for (std::size_t i = 0; i < args.size(); ++i) {
-    auto argument = split_flag(args[i]);
-    const CommandFlag* flag = nullptr;
-    if (argument) {
-      for (const auto& candidate : flags) {
-        if (std::find(candidate.names.begin(), candidate.names.end(), argument->name) !=
-            candidate.names.end()) {
-          flag = &candidate;
-        }
+    auto argument = attached_digits(flags, args[i]);
+    if (!argument) argument = split_flag(args[i]);
+    if (!argument) {
+      if (!plain_arguments) {
+        return Error{"unexpected argument \"" + args[i] + "\" (flags start with --)"};
       }
-    }
-    if (!flag) {
       line.rest.push_back(args[i]);
       continue;
     }
+    const CommandFlag* flag = find_flag(flags, argument->name);
+    if (!flag) return Error{"unknown flag " + argument->name};
     const std::string& key = flag->names.front();
     std::string value;
     if (!flag->takes_value) {
-      if (argument->value && *argument->value != "true" && *argument->value != "false") {
+      if (!flag->set && argument->value && *argument->value != "true" &&
+          *argument->value != "false") {
         return Error{"flag " + argument->name + " takes no value (or =true / =false)"};
       }
-      if (argument->value == "false") continue;
-      value = "true";
+      if (!flag->set && argument->value == "false") continue;
+      value = argument->value.value_or("true");
     } else if (argument->value) {
       value = *argument->value;
     } else {
@@ -78,7 +104,13 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args,
       if (!next) return Error{next.error()};
       value = std::move(*next);
     }
-    if (!flag->repeatable && line.has(key)) return Error{"flag " + key + " is given twice"};
+    if (!seen.insert(flag).second && !flag->repeatable) {
+      return Error{"flag " + key + " is given twice"};
+    }
+    if (flag->set) {
+      if (auto done = flag->set(value); !done) return Error{done.error()};
+      continue;
+    }
     line.values[key].push_back(value);
     line.ordered.emplace_back(key, std::move(value));
   }

@@ -1,10 +1,12 @@
 // The one command-line reader every command uses (pflag's syntax: --name
 // value, --name=value, switches as --name or --name=true|false, repeated
-// flags), and the one way a command reports a usage error. The webhook's
-// flag table (config.h) and each subcommand's own flags are read with it.
+// flags), and the one way a command reports a usage error. The serve flag
+// table (config.h's serve_flags) and each command's own flags are read with
+// it, a subcommand's own flags and the serve flags together in one pass.
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -40,16 +42,28 @@ Result<std::string> take_value(const std::vector<std::string>& args, std::size_t
 
 // One flag of a command.
 struct CommandFlag {
-  std::vector<std::string> names;  // {"--output", "-o"}; the first one keys CommandLine
+  std::vector<std::string> names;  // as written: {"--output", "-o"}; the first keys CommandLine
   bool takes_value = true;         // false: a switch (--name, --name=true|false)
   bool repeatable = true;          // false: given twice is an error
+  // Called with each value as it is read, in command-line order (a switch's
+  // "true", or what follows its '='), instead of recording it in
+  // CommandLine; an error stops the reading and is the reader's. A switch
+  // with `set` judges its own value (Go's spellings: --in-cluster=false,
+  // =0, =F), false included.
+  std::function<Status(std::string_view value)> set = nullptr;
+  // klog's shorthand: a one-letter name with its digits attached (-v3 for
+  // -v=3).
+  bool attached_digits = false;
 };
+
+// A command's table. Where two flags share a name, the first one has it: a
+// subcommand puts its own flags before the serve flags it also takes.
+using CommandFlags = std::vector<CommandFlag>;
 
 struct CommandLine {
   std::vector<std::pair<std::string, std::string>> ordered;  // in command-line order
   std::map<std::string, std::vector<std::string>> values;    // every occurrence
-  // Everything that is not one of the command's flags, in order: other
-  // flags (with a separate value that follows them) and plain arguments.
+  // The plain arguments, in order (when the command takes them).
   std::vector<std::string> rest;
 
   bool has(const std::string& name) const { return values.count(name) > 0; }
@@ -58,10 +72,14 @@ struct CommandLine {
   std::vector<std::string> all(const std::string& name) const;
 };
 
-// Reads the command's own `flags` out of `args`. A switch given as
-// --name=false is not recorded.
+// Reads `args` with the command's `flags`, in one pass. An argument that
+// looks like a flag (-x, --name) but is none of them is an error ("unknown
+// flag --name"); so is a plain argument unless `plain_arguments`, which
+// keeps it in `rest`. A switch given as --name=false is not recorded (one
+// with `set` is told). Every command's errors read alike: "unknown flag
+// --x", "flag --x needs a value", "flag --x is given twice".
 Result<CommandLine> parse_command_line(const std::vector<std::string>& args,
-                                       const std::vector<CommandFlag>& flags);
+                                       const CommandFlags& flags, bool plain_arguments = false);
 
 // "irsa-webhook COMMAND: message" on stderr (just "irsa-webhook: message"
 // for an empty command), then `usage` when given; returns 2, the exit code

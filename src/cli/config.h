@@ -80,12 +80,19 @@ struct Config {
   }
 };
 
-// Parses flags in pflag's syntax (command_line.h; also -name, and -v N,
-// -vN and --v=N as klog). `extra` receives the arguments that are not flags
-// of this table when non-null (subcommands use it for their own flags);
-// otherwise an unknown flag is an error that names it.
-Result<Config> parse_flags(const std::vector<std::string>& args,
-                           std::vector<std::string>* extra = nullptr);
+// The serve flags as the command-line reader (command_line.h) takes them,
+// each setting its field of `config` and recording its name in
+// config.given: --name and Go's -name, klog's underscore flags also spelled
+// with '-', klog's -v N and -vN. `config` must outlive the table.
+CommandFlags serve_flags(Config& config);
+
+// Reads the serve flags in one pass over `args`, together with a
+// subcommand's `own` flags (which take a name both have: mutate's
+// --namespace is its own); `own_values` receives the own flags' values
+// (the serve flags' are in the Config). An unknown flag or a plain argument is an error that names
+// it.
+Result<Config> parse_flags(const std::vector<std::string>& args, const CommandFlags& own = {},
+                           CommandLine* own_values = nullptr);
 
 // The list of commands, for `irsa-webhook help` and every usage error.
 std::string commands_text();

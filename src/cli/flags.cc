@@ -18,13 +18,12 @@
 #include <vector>
 
 #include "cli/config.h"
+#include "server/defaults.h"
 #include "server/tls_context.h"
 
-#ifndef IRSA_VERSION
-#define IRSA_VERSION "0.0.0"
-#endif
-#ifndef IRSA_REVISION
-#define IRSA_REVISION "unknown"
+// IRSA_VERSION and IRSA_REVISION come from CMakeLists.txt, their one home.
+#if !defined(IRSA_VERSION) || !defined(IRSA_REVISION)
+#error "IRSA_VERSION and IRSA_REVISION are defined by CMakeLists.txt (irsa_cli)"
 #endif
 
 namespace irsa::cli {
@@ -42,12 +41,14 @@ struct Target {
 };
 
 // One row of the table. A "{default}" in `help` is replaced by the target's
-// value in a default-constructed Config.
+// value in a default-constructed Config; a "{rule}" by `rule`, for a
+// default the server works out at start (server/defaults.h).
 struct Flag {
   const char* name;
   Kind kind;
   const char* help;
   Target target;
+  std::function<std::string()> rule = nullptr;
 };
 
 Result<int64_t> parse_int(std::string_view name, std::string_view text) {
@@ -238,6 +239,39 @@ Target one_of(const char* name, Field field,
           }};
 }
 
+// The defaults the server works out at start, said with the functions it
+// computes them with (server/defaults.h, server/tls_context.h): the rule,
+// and its value on this machine.
+std::string default_max_connections() {
+  namespace d = server::defaults;
+  return "default: the open-files limit, raised to its hard limit at start, less " +
+         std::to_string(d::kFileReserve) + "; " +
+         std::to_string(d::max_connections(d::hard_open_file_limit())) + " here";
+}
+
+std::string default_worker_threads() {
+  namespace d = server::defaults;
+  return "default: max(" + std::to_string(d::kMinWorkerThreads) + ", " +
+         std::to_string(d::kWorkerThreadsPerCore) + " x cores), " +
+         std::to_string(d::worker_threads(d::cores())) + " here; more are added, up to " +
+         std::to_string(d::kMaxWorkerThreads) + ", while all are busy";
+}
+
+std::string default_io_threads() {
+  namespace d = server::defaults;
+  return "default: one per core, at most " + std::to_string(d::kMaxDefaultIoThreads) + "; " +
+         std::to_string(d::io_threads(d::cores())) + " here";
+}
+
+std::string default_cipher_suites() {
+  std::string suites;
+  for (std::string_view suite : server::default_tls12_cipher_suites()) {
+    suites += suites.empty() ? "" : ", ";
+    suites += suite;
+  }
+  return "default: " + suites + " for TLS 1.2, and OpenSSL's TLS 1.3 suites";
+}
+
 // The field a flag sets, for both the setter and the shown default. `expr`
 // is a member path (serve.server.port): it cannot take parentheses.
 #define FIELD(expr) \
@@ -266,9 +300,8 @@ const std::vector<Flag>& flag_table() {
        "Lowest TLS version accepted: 1.2 or 1.3 (default {default})",
        text(FIELD(serve.server.tls.min_version))},
       {"tls-cipher-suites", Kind::kString,
-       "Comma-separated TLS cipher suites, IANA names as Kubernetes takes them (default: ECDHE "
-       "with AES-GCM or ChaCha20 for TLS 1.2, OpenSSL's TLS 1.3 suites)",
-       text(FIELD(serve.server.tls.cipher_suites))},
+       "Comma-separated TLS cipher suites, IANA names as Kubernetes takes them ({rule})",
+       text(FIELD(serve.server.tls.cipher_suites)), default_cipher_suites},
       {"read-timeout", Kind::kDuration,
        "A request (line, headers, body) must arrive within this, and a TLS handshake finish "
        "(default {default})",
@@ -280,17 +313,15 @@ const std::vector<Flag>& flag_table() {
        "90s)",
        duration("idle-timeout", FIELD(serve.server.idle_timeout))},
       {"max-connections", Kind::kInt,
-       "Most connections open at once; at the limit the longest idle one is closed (default: "
-       "the open-files limit less a reserve)",
-       integer("max-connections", FIELD(serve.server.max_connections))},
+       "Most connections open at once; at the limit the longest idle one is closed ({rule})",
+       integer("max-connections", FIELD(serve.server.max_connections)), default_max_connections},
       {"worker-threads", Kind::kInt,
-       "Threads for reviews that wait on a ServiceAccount lookup or are large, at least "
-       "(default max(8, 4 x cores); more are added, up to 256, while all are busy)",
-       integer("worker-threads", FIELD(serve.server.worker_threads))},
+       "Threads for reviews that wait on a ServiceAccount lookup or are large, at least ({rule})",
+       integer("worker-threads", FIELD(serve.server.worker_threads)), default_worker_threads},
       {"io-threads", Kind::kInt,
        "Threads that accept, run TLS, read requests, answer the usual review and write replies "
-       "(default: one per core, at most 4)",
-       integer("io-threads", FIELD(serve.server.io_threads))},
+       "({rule})",
+       integer("io-threads", FIELD(serve.server.io_threads)), default_io_threads},
       {"max-bytes-in-flight", Kind::kSize,
        "Request bodies and replies held at once across all connections; a body that does not "
        "fit waits within its read timeout (default {default})",
@@ -479,21 +510,19 @@ const std::vector<Flag>& flag_table() {
 
 #undef FIELD
 
-// The help with "{default}" replaced by the flag's value in `defaults`.
+// The help with "{default}" replaced by the flag's value in `defaults`, and
+// "{rule}" by its rule.
 std::string help_of(const Flag& flag, const Config& defaults) {
   std::string help = flag.help;
   constexpr std::string_view kPlaceholder = "{default}";
   if (auto at = help.find(kPlaceholder); at != std::string::npos && flag.target.show) {
     help.replace(at, kPlaceholder.size(), flag.target.show(defaults));
   }
-  return help;
-}
-
-const Flag* find_flag(std::string_view name) {
-  for (const auto& flag : flag_table()) {
-    if (name == flag.name) return &flag;
+  constexpr std::string_view kRule = "{rule}";
+  if (auto at = help.find(kRule); at != std::string::npos && flag.rule) {
+    help.replace(at, kRule.size(), flag.rule());
   }
-  return nullptr;
+  return help;
 }
 
 bool is_dns_label(std::string_view text) {
@@ -542,57 +571,41 @@ Status check_readable(std::string_view flag, const std::string& path) {
 
 }  // namespace
 
-Result<Config> parse_flags(const std::vector<std::string>& args, std::vector<std::string>* extra) {
-  Config config;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    // klog's shorthand with its value attached: -v3.
-    const bool klog_short = arg.size() > 2 && arg[0] == '-' && arg[1] == 'v' &&
-                            std::all_of(arg.begin() + 2, arg.end(), [](char c) {
-                              return std::isdigit(static_cast<unsigned char>(c));
-                            });
-    auto argument = split_flag(klog_short ? "-v=" + arg.substr(2) : arg);
-    if (!argument) {
-      if (extra) {
-        extra->push_back(arg);
-        continue;
-      }
-      return Error{"unexpected argument \"" + arg + "\" (flags start with --)"};
-    }
+CommandFlags serve_flags(Config& config) {
+  CommandFlags flags;
+  flags.reserve(flag_table().size());
+  for (const auto& flag : flag_table()) {
+    const std::string name = flag.name;
     // pflag's --name and Go flag's -name alike.
-    std::string_view name = argument->name;
-    name.remove_prefix(name.rfind("--", 0) == 0 ? 2 : 1);
-    const Flag* flag = find_flag(name);
-    if (!flag && name.find('_') == std::string_view::npos) {
+    std::vector<std::string> names = {"--" + name, "-" + name};
+    if (name.find('_') != std::string::npos) {
       // klog spells some flags with '-' in newer releases.
-      std::string underscored(name);
-      std::replace(underscored.begin(), underscored.end(), '-', '_');
-      flag = find_flag(underscored);
+      std::string dashed = name;
+      std::replace(dashed.begin(), dashed.end(), '_', '-');
+      names.push_back("--" + dashed);
+      names.push_back("-" + dashed);
     }
-    if (!flag) {
-      if (extra) {
-        extra->push_back(arg);
-        // A subcommand flag's separate value travels with it.
-        if (!argument->value && i + 1 < args.size() && !args[i + 1].starts_with('-')) {
-          extra->push_back(args[++i]);
-        }
-        continue;
-      }
-      return Error{"unknown flag --" + std::string(name)};
-    }
-    std::string value;
-    if (argument->value) {
-      value = *argument->value;
-    } else if (flag->kind == Kind::kBool) {
-      value = "true";
-    } else {
-      auto next = take_value(args, i, "--" + std::string(name));
-      if (!next) return Error{next.error()};
-      value = std::move(*next);
-    }
-    if (auto status = flag->target.set(config, value); !status) return Error{status.error()};
-    config.given.emplace_back(flag->name);
+    flags.push_back({std::move(names), flag.kind != Kind::kBool, true,
+                     [&config, &flag](std::string_view value) -> Status {
+                       if (auto done = flag.target.set(config, value); !done) return done;
+                       config.given.emplace_back(flag.name);
+                       return Ok{};
+                     },
+                     name == "v"});
   }
+  return flags;
+}
+
+Result<Config> parse_flags(const std::vector<std::string>& args, const CommandFlags& own,
+                           CommandLine* own_values) {
+  Config config;
+  CommandFlags flags = own;
+  auto serve = serve_flags(config);
+  flags.insert(flags.end(), std::make_move_iterator(serve.begin()),
+               std::make_move_iterator(serve.end()));
+  auto line = parse_command_line(args, flags);
+  if (!line) return Error{line.error()};
+  if (own_values) *own_values = std::move(*line);
   // As AWS's webhook: a default lifetime under 10 minutes is raised to 10 minutes.
   config.identity.token_expiration =
       std::max(config.identity.token_expiration, identity::kMinTokenExpiration);

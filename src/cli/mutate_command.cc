@@ -47,27 +47,35 @@ struct MutateArgs {
   std::vector<std::string> service_account_files;
   std::string container_credentials_file;
   std::string namespace_name;
-  std::string output = "patch";
+  std::string output;
   std::optional<double> jitter;
-  std::vector<std::string> webhook_flags;
+  Config config;  // the serve flags
   bool help = false;
 };
 
+// mutate's own flags and the serve flags, read in one pass.
 Result<MutateArgs> parse_mutate_args(const std::vector<std::string>& args) {
+  CommandLine line;
+  auto config = parse_flags(args,
+                            {{{"--pod"}},
+                             {{"--service-account"}},
+                             {{"--container-credentials-config"}},
+                             {{"--namespace"}},
+                             {{"--output", "-o"}},
+                             {{"--jitter"}},
+                             {{"--help", "-h"}, false}},
+                            &line);
+  if (!config) return Error{config.error()};
   MutateArgs parsed;
-  std::string jitter;
-  auto rest = parse_subcommand_flags(
-      args, {{{"--pod"}, &parsed.pod_file},
-             {{"--service-account"}, nullptr, &parsed.service_account_files},
-             {{"--container-credentials-config"}, &parsed.container_credentials_file},
-             {{"--namespace"}, &parsed.namespace_name},
-             {{"--output", "-o"}, &parsed.output},
-             {{"--jitter"}, &jitter},
-             {{"--help", "-h"}, nullptr, nullptr, &parsed.help}});
-  if (!rest) return Error{rest.error()};
-  parsed.webhook_flags = std::move(*rest);
+  parsed.config = std::move(*config);
+  parsed.help = line.has("--help");
   if (parsed.help) return parsed;
-  if (!jitter.empty()) {
+  parsed.pod_file = line.get("--pod");
+  parsed.service_account_files = line.all("--service-account");
+  parsed.container_credentials_file = line.get("--container-credentials-config");
+  parsed.namespace_name = line.get("--namespace");
+  parsed.output = line.get("--output", "patch");
+  if (const std::string jitter = line.get("--jitter"); !jitter.empty()) {
     char* end = nullptr;
     double number = std::strtod(jitter.c_str(), &end);
     if (*end != '\0' || !(number >= 0 && number < 1)) {
@@ -103,9 +111,8 @@ int run_mutate(const std::vector<std::string>& args) {
     std::fputs(kMutateUsage, stdout);
     return 0;
   }
-  auto config = parse_flags(parsed->webhook_flags);
-  if (!config) return fail(config.error());
-  if (auto valid = validate_mutation_config(*config); !valid) return fail(valid.error());
+  const Config& config = parsed->config;
+  if (auto valid = validate_mutation_config(config); !valid) return fail(valid.error());
   if (parsed->service_account_files.empty() && parsed->container_credentials_file.empty()) {
     return fail(
         "--service-account FILE is required: the ServiceAccounts that give the Pod its identity "
@@ -113,8 +120,8 @@ int run_mutate(const std::vector<std::string>& args) {
         "would be injected\n\n" +
         std::string(kMutateUsage));
   }
-  log::configure(config->log_format == LogFormat::kJson ? log::Format::kJson : log::Format::kText,
-                 config->verbosity);
+  log::configure(config.log_format == LogFormat::kJson ? log::Format::kJson : log::Format::kText,
+                 config.verbosity);
 
   auto pod_json = load_pod(parsed->pod_file);
   if (!pod_json) return fail(pod_json.error());
@@ -123,11 +130,11 @@ int run_mutate(const std::vector<std::string>& args) {
   std::vector<std::string> loaded_names;
   if (auto loaded =
           load_service_account_files(parsed->service_account_files,
-                                     config->mutation.annotation_prefix, registry, &loaded_names);
+                                     config.mutation.annotation_prefix, registry, &loaded_names);
       !loaded) {
     return fail(loaded.error());
   }
-  identity::IdentityResolver resolver(registry, config->identity);
+  identity::IdentityResolver resolver(registry, config.identity);
   if (!parsed->container_credentials_file.empty()) {
     auto cc = identity::load_container_credentials_config(parsed->container_credentials_file);
     if (!cc) return fail(cc.error());
@@ -180,7 +187,7 @@ int run_mutate(const std::vector<std::string>& args) {
     jitter = std::uniform_real_distribution<double>(0, 1)(device);
   }
   decision::Decision decision = decision::decide(
-      *pod, lookup, decision::Config{config->mutation, config->static_credentials}, jitter);
+      *pod, lookup, decision::Config{config.mutation, config.static_credentials}, jitter);
   for (const auto& note : decision.notes) log::warning(note);
   // The problems whole, then the other warnings (the first ones are the
   // problems, cut to the warning length).

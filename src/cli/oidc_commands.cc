@@ -100,14 +100,11 @@ Result<ParsedFlags> parse_flags(const std::vector<std::string>& args,
                                 const std::vector<OidcFlag>& specs) {
   std::vector<CommandFlag> flags = {{{"--help", "-h"}, false, true}};
   for (const auto& spec : specs) flags.push_back({{spec.name}, spec.takes_value, spec.repeatable});
-  auto line = parse_command_line(args, flags);
+  auto line = parse_command_line(args, flags, /*plain_arguments=*/true);
   if (!line) return Error{line.error()};
   ParsedFlags parsed;
   parsed.help = line->has("--help");
-  for (const auto& arg : line->rest) {
-    if (looks_like_flag(arg)) return Error{"unknown flag " + split_flag(arg)->name};
-    parsed.positional.push_back(arg);
-  }
+  parsed.positional = std::move(line->rest);
   line->values.erase("--help");
   std::erase_if(line->ordered, [](const auto& flag) { return flag.first == "--help"; });
   static_cast<CommandLine&>(parsed) = std::move(*line);

@@ -1,5 +1,6 @@
-// What the offline subcommands (mutate, audit) share: their own flags on top
-// of the serve flags, and ServiceAccounts loaded from files.
+// What the offline subcommands (mutate, audit) share besides the flags
+// (config.h's parse_flags reads their own with the serve flags): the
+// ServiceAccounts they load from files.
 #pragma once
 
 #include <string>
@@ -9,20 +10,6 @@
 #include "identity/registry.h"
 
 namespace irsa::cli {
-
-// One flag of a subcommand. Exactly one target is set: `value` takes the
-// last occurrence, `list` every occurrence, `on` needs no value.
-struct SubcommandFlag {
-  std::vector<std::string> names;  // e.g. {"--output", "-o"}
-  std::string* value = nullptr;
-  std::vector<std::string>* list = nullptr;
-  bool* on = nullptr;
-};
-
-// Takes the subcommand's own flags out of `args` with parse_command_line
-// (command_line.h) and returns the rest, in order, for parse_flags.
-Result<std::vector<std::string>> parse_subcommand_flags(const std::vector<std::string>& args,
-                                                        const std::vector<SubcommandFlag>& flags);
 
 // Loads every file into `registry`. Annotation problems are not logged here:
 // they stay in the settings, and the decision reports those of each Pod's

@@ -24,6 +24,7 @@
 
 #include "common/openssl.h"
 #include "log/log.h"
+#include "server/defaults.h"
 
 namespace irsa::server {
 
@@ -425,14 +426,13 @@ void ConnectionLoop::IoThread::tick(Clock::time_point now) {
 ConnectionLoop::ConnectionLoop(int listen_fd, SSL_CTX* ctx, ConnectionLoopOptions options,
                                HttpApplication& application)
     : listen_fd_(listen_fd), ctx_(ctx), options_(std::move(options)), application_(application) {
-  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
   options_.max_connections = std::max<std::size_t>(1, options_.max_connections);
   options_.min_workers = std::max<std::size_t>(1, options_.min_workers);
   options_.max_workers = std::max(options_.min_workers, options_.max_workers);
   // A container sees every core of its node, not its CPU limit: a few I/O
   // threads unless told otherwise, so that memory does not scale with the
   // node (README "Sizing").
-  if (options_.io_threads == 0) options_.io_threads = std::min<std::size_t>(cores, 4);
+  if (options_.io_threads == 0) options_.io_threads = defaults::io_threads(defaults::cores());
   connection_options_.read_timeout = options_.read_timeout;
   connection_options_.write_timeout = options_.write_timeout;
   connection_options_.idle_timeout = options_.idle_timeout;

@@ -25,6 +25,7 @@
 #include "log/log.h"
 #include "metrics/metrics.h"
 #include "server/connection_loop.h"
+#include "server/defaults.h"
 
 namespace irsa::server {
 namespace {
@@ -132,12 +133,6 @@ int bound_port(int fd) {
   return 0;
 }
 
-std::size_t open_file_limit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 1 << 20;
-  return static_cast<std::size_t>(limit.rlim_cur);
-}
-
 }  // namespace
 
 std::size_t raise_open_file_limit() {
@@ -146,7 +141,7 @@ std::size_t raise_open_file_limit() {
     limit.rlim_cur = limit.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &limit);
   }
-  return open_file_limit();
+  return defaults::open_file_limit();
 }
 
 struct HttpsServer::Impl final : HttpApplication {
@@ -229,18 +224,15 @@ Status HttpsServer::start() {
   loop_options.limits.max_headers = options.max_headers;
   loop_options.max_bytes_in_flight = options.max_bytes_in_flight;
   loop_options.io_threads = static_cast<std::size_t>(std::max(0, options.io_threads));
-  const std::size_t files = open_file_limit();
-  loop_options.max_connections =
-      options.max_connections > 0
-          ? options.max_connections
-          : (files > 512 ? files - 256 : std::max<std::size_t>(files / 2, 16));
-  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  loop_options.max_connections = options.max_connections > 0
+                                     ? options.max_connections
+                                     : defaults::max_connections(defaults::open_file_limit());
   loop_options.min_workers = options.worker_threads > 0
                                  ? static_cast<std::size_t>(options.worker_threads)
-                                 : std::max<std::size_t>(8, 4 * cores);
+                                 : defaults::worker_threads(defaults::cores());
   loop_options.max_workers = options.max_worker_threads > 0
                                  ? static_cast<std::size_t>(options.max_worker_threads)
-                                 : std::max<std::size_t>(256, loop_options.min_workers);
+                                 : defaults::max_worker_threads(loop_options.min_workers);
   if (impl.metrics) {
     loop_options.on_connections_changed = [metrics = impl.metrics](std::size_t open) {
       metrics->set_open_connections(open);

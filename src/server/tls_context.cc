@@ -199,6 +199,17 @@ Result<ParsedSettings> parse_settings(const TlsSettings& settings) {
 
 }  // namespace
 
+std::vector<std::string_view> default_tls12_cipher_suites() {
+  std::vector<std::string_view> names;
+  std::string_view list = kDefaultTls12Ciphers;
+  while (!list.empty()) {
+    const std::size_t end = std::min(list.find(':'), list.size());
+    if (const CipherName* cipher = find_cipher(list.substr(0, end))) names.push_back(cipher->iana);
+    list.remove_prefix(std::min(end + 1, list.size()));
+  }
+  return names;
+}
+
 Status check_tls_settings(const TlsSettings& settings) {
   if (auto parsed = parse_settings(settings); !parsed) return Error{parsed.error()};
   return Ok{};

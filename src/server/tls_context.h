@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <openssl/ssl.h>
 
@@ -30,6 +31,10 @@ struct TlsSettings {
   // defaults for TLS 1.3.
   std::string cipher_suites;
 };
+
+// The TLS 1.2 suites used when cipher_suites is empty, by their IANA names,
+// in order of preference (for TLS 1.3, OpenSSL's defaults apply).
+std::vector<std::string_view> default_tls12_cipher_suites();
 
 // Checks the names; the error says which one is wrong and what is accepted.
 Status check_tls_settings(const TlsSettings& settings);

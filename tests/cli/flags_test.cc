@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "cli/config.h"
+#include "server/defaults.h"
+#include "server/tls_context.h"
 
 namespace irsa::cli {
 namespace {
@@ -86,6 +88,48 @@ TEST(FlagDefaults, TheHelpShowsTheDefaultsOfADefaultBuiltConfig) {
   EXPECT_THAT(help, HasSubstr("Port to listen on (default 443)"));
   EXPECT_THAT(help, HasSubstr("(default 2m, above the API server's 90s)"));
   EXPECT_THAT(help, HasSubstr("(default 100ms)"));
+}
+
+// The defaults the server works out at start are said with the same
+// functions and constants it computes them with: the rule and this
+// machine's value.
+TEST(FlagDefaults, TheHelpStatesTheServersOwnRules) {
+  namespace d = server::defaults;
+  const std::string help = usage_text();
+  auto line_of = [&help](const std::string& flag) {
+    const auto at = help.find("\n  --" + flag + " ");
+    EXPECT_NE(at, std::string::npos) << flag;
+    return at == std::string::npos ? "" : help.substr(at + 1, help.find('\n', at + 1) - at - 1);
+  };
+  EXPECT_THAT(line_of("io-threads"),
+              HasSubstr("(default: one per core, at most 4; " +
+                        std::to_string(d::io_threads(d::cores())) + " here)"));
+  EXPECT_EQ(d::io_threads(d::cores()), std::min<std::size_t>(d::cores(), 4));
+  EXPECT_THAT(line_of("worker-threads"),
+              HasSubstr("(default: max(8, 4 x cores), " +
+                        std::to_string(std::max<std::size_t>(8, 4 * d::cores())) +
+                        " here; more are added, up to 256, while all are busy)"));
+  EXPECT_THAT(line_of("max-connections"),
+              HasSubstr("less 256; " +
+                        std::to_string(d::max_connections(d::hard_open_file_limit())) + " here)"));
+  const std::string ciphers = line_of("tls-cipher-suites");
+  const auto suites = server::default_tls12_cipher_suites();
+  ASSERT_EQ(suites.size(), 6u);
+  for (std::string_view suite : suites) {
+    EXPECT_THAT(ciphers, HasSubstr(std::string(suite)));
+    // What the rule promises: forward secrecy and AEAD only.
+    EXPECT_EQ(suite.rfind("TLS_ECDHE_", 0), 0u) << suite;
+    EXPECT_TRUE(suite.find("_GCM_") != std::string_view::npos ||
+                suite.find("CHACHA20") != std::string_view::npos)
+        << suite;
+  }
+  EXPECT_EQ(help.find("{rule}"), std::string::npos);
+  // Each is also what a default-built Config leaves to the server: 0 or empty.
+  const Config defaults;
+  EXPECT_EQ(defaults.serve.server.io_threads, 0);
+  EXPECT_EQ(defaults.serve.server.worker_threads, 0);
+  EXPECT_EQ(defaults.serve.server.max_connections, 0u);
+  EXPECT_EQ(defaults.serve.server.tls.cipher_suites, "");
 }
 
 TEST(ParseFlags, AcceptsPflagSyntax) {
@@ -177,12 +221,43 @@ TEST(ParseFlags, RecordsWhichFlagsWereGiven) {
   EXPECT_FALSE(config.was_given("namespace")) << "a default is not a given flag";
 }
 
-TEST(ParseFlags, SubcommandsReceiveForeignArguments) {
-  std::vector<std::string> extra;
-  auto config = parse_flags({"--pod", "p.yaml", "--port=1", "positional"}, &extra);
-  ASSERT_TRUE(config.ok());
-  EXPECT_THAT(extra, ::testing::ElementsAre("--pod", "p.yaml", "positional"));
-  EXPECT_EQ(config->serve.server.port, 1);
+// Every spelling AWS's webhook (pflag, Go's flag, klog) accepts.
+TEST(ParseFlags, AcceptsEverySpellingOfAFlag) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--port", "8443"}, {"--port=8443"}, {"-port", "8443"}, {"-port=8443"}}) {
+    SCOPED_TRACE(args.front());
+    Config config = parse_ok(args);
+    EXPECT_EQ(config.serve.server.port, 8443);
+    EXPECT_TRUE(config.was_given("port"));
+  }
+  for (const auto& args : std::vector<std::vector<std::string>>{{"--sts-regional-endpoint"},
+                                                                {"--sts-regional-endpoint=true"},
+                                                                {"-sts-regional-endpoint"},
+                                                                {"-sts-regional-endpoint=1"}}) {
+    SCOPED_TRACE(args.front());
+    EXPECT_TRUE(parse_ok(args).identity.regional_sts);
+  }
+  EXPECT_FALSE(parse_ok({"--in-cluster=false"}).serve.in_cluster);
+  EXPECT_TRUE(parse_ok({"--in-cluster=false"}).was_given("in-cluster"));
+  EXPECT_FALSE(parse_ok({"-in-cluster=F"}).serve.in_cluster);
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"-v3"}, {"-v", "3"}, {"-v=3"}, {"--v=3"}, {"--v", "3"}}) {
+    SCOPED_TRACE(args.front());
+    EXPECT_EQ(parse_ok(args).verbosity, 3);
+  }
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--log_dir", "/tmp"}, {"--log-dir=/tmp"}, {"-log-dir", "/tmp"}, {"-log_dir=/tmp"}}) {
+    SCOPED_TRACE(args.front());
+    EXPECT_TRUE(parse_ok(args).was_given("log_dir"));
+  }
+  // Only klog's underscore flags have a dashed spelling, and only all of it.
+  EXPECT_THAT(parse_error({"--log_file-max-size=1"}),
+              HasSubstr("unknown flag --log_file-max-size"));
+  EXPECT_THAT(parse_error({"--bind_address=::"}), HasSubstr("unknown flag --bind_address"));
+  EXPECT_THAT(parse_error({"-nosuch"}), HasSubstr("unknown flag -nosuch"));
+  EXPECT_THAT(parse_error({"--port", "1", "extra"}),
+              HasSubstr("unexpected argument \"extra\" (flags start with --)"));
+  EXPECT_THAT(parse_error({"-port"}), HasSubstr("flag -port needs a value"));
 }
 
 TEST(ParseGoDuration, ParsesGoSyntax) {
