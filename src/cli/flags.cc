@@ -375,7 +375,7 @@ const std::vector<Flag>& flag_table() {
       {"report-missed-pods-interval", Kind::kDuration,
        "List every Pod this often (with 10% jitter) and report those that missed their AWS "
        "identity: gauges and one IdentityNotInjected Event per Pod; needs the API server and "
-       "RBAC to list Pods and create Events (default {default}: off; at least 1s)",
+       "RBAC to list Pods and create Events (default {default}, which is off; at least 1s)",
        duration("report-missed-pods-interval", FIELD(serve.report_missed_pods_interval_seconds))},
       {"compose-role-arn", Kind::kBool,
        "Not supported: needs EC2 instance metadata; use full ARNs in role-arn",

@@ -294,7 +294,7 @@ class AuditCluster(unittest.TestCase):
         """As file audit: MinIO keys with their endpoint in the container are
         kept by the webhook, so they are listed apart, not under the strip."""
         self.fake.kill()
-        self.fake = FakeApiServer(self.work, self.pki).start()
+        self.fake = FakeApiServer(self.work, self.pki, token=TOKEN).start()
         self.fake.put_sa("shop", "cart", ROLE)
         minio = [{"name": "AWS_ACCESS_KEY_ID", "value": "minio-user"},
                  {"name": "AWS_SECRET_ACCESS_KEY", "value": "minio-secret-never-printed"},
