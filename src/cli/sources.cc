@@ -6,6 +6,7 @@
 #include <optional>
 #include <utility>
 
+#include "common/utc_time.h"
 #include "files/read.h"
 #include "files/watcher.h"
 #include "identity/container_credentials.h"
@@ -83,22 +84,13 @@ Result<kube::RestConfig> rest_config(const ServeConfig& serve) {
       "(KUBERNETES_SERVICE_HOST), or pass --service-accounts-file"};
 }
 
-std::string utc_time(int64_t seconds) {
-  std::time_t time = static_cast<std::time_t>(seconds);
-  std::tm parts{};
-  gmtime_r(&time, &parts);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
-}
-
 Status check_serving_certificate(const Config& config, int64_t now) {
   const ServeConfig& serve = config.serve;
   auto pair = server::CertifiedKey::load(serve.server.tls_cert_file, serve.server.tls_key_file);
   if (!pair) return Error{pair.error()};
   if ((*pair)->not_after() <= now) {
     return Error{"--tls-cert " + serve.server.tls_cert_file + ": the certificate expired at " +
-                 utc_time((*pair)->not_after()) +
+                 utc_seconds((*pair)->not_after()) +
                  "; the API server will refuse it: renew it (cert-manager, or "
                  "certs/gen-dev-certs.sh --force)"};
   }

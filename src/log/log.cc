@@ -7,6 +7,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "common/utc_time.h"
 #include "common/utf8.h"
 
 namespace irsa::log {
@@ -94,19 +95,7 @@ void append_text_message(std::string& out, std::string_view message) {
   }
 }
 
-std::string timestamp() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()) %
-                std::chrono::seconds(1);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char buffer[32];
-  std::size_t length = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &utc);
-  char fraction[16];
-  std::snprintf(fraction, sizeof fraction, ".%06dZ", static_cast<int>(micros.count()));
-  return std::string(buffer, length) + fraction;
-}
+std::string timestamp() { return utc_micros(std::chrono::system_clock::now()); }
 
 const char* level_name(Level level) {
   switch (level) {

@@ -18,6 +18,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "common/utc_time.h"
 #include "files/read.h"
 #include "log/log.h"
 #include "server/http_request.h"
@@ -152,15 +153,6 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length,
 int install_current_certificate(SSL* ssl, void* arg) {
   auto snapshot = static_cast<CertificateStore*>(arg)->current();
   return snapshot && snapshot->install(ssl) ? 1 : 0;
-}
-
-std::string utc(int64_t seconds) {
-  std::time_t time = static_cast<std::time_t>(seconds);
-  struct tm parts {};
-  gmtime_r(&time, &parts);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return buffer;
 }
 
 struct ParsedSettings {
@@ -390,14 +382,14 @@ Status CertificateReloader::apply(const std::string& cert_pem, const std::string
   auto current = store_.current();
   if (current && (*loaded)->same_as(*current)) return Ok{};  // touched, not changed
   if ((*loaded)->not_after() <= static_cast<int64_t>(std::time(nullptr))) {
-    return Error{"the new certificate expired at " + utc((*loaded)->not_after())};
+    return Error{"the new certificate expired at " + utc_seconds((*loaded)->not_after())};
   }
   store_.replace(*loaded);
   const CertifiedKey& pair = **loaded;
   log::info("TLS certificate reloaded", {{"subject", pair.subject()},
                                          {"serial", pair.serial()},
                                          {"sha256", pair.sha256()},
-                                         {"not_after", utc(pair.not_after())}});
+                                         {"not_after", utc_seconds(pair.not_after())}});
   if (options_.on_reload) options_.on_reload(true, &pair);
   return Ok{};
 }

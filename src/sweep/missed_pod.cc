@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/quote.h"
+#include "common/utc_time.h"
 #include "common/utf8.h"
 #include "mutation/pod_view.h"
 
@@ -23,25 +24,6 @@ std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return text;
-}
-
-std::string rfc3339(std::chrono::system_clock::time_point now, bool micros) {
-  const auto since = now.time_since_epoch();
-  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since);
-  const std::time_t time = static_cast<std::time_t>(seconds.count());
-  std::tm parts{};
-  gmtime_r(&time, &parts);
-  char text[40];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &parts);
-  std::string out = text;
-  if (micros) {
-    const auto fraction =
-        std::chrono::duration_cast<std::chrono::microseconds>(since - seconds).count();
-    char digits[16];
-    std::snprintf(digits, sizeof digits, ".%06lld", static_cast<long long>(fraction));
-    out += digits;
-  }
-  return out + "Z";
 }
 
 // What the Pod lacks or carries, in words, without the fix.
@@ -204,7 +186,8 @@ std::string event_name(const MissedPod& pod) {
 std::string event_json(const MissedPod& pod, const EventSource& source,
                        std::chrono::system_clock::time_point now) {
   using nlohmann::json;
-  const std::string when = rfc3339(now, false);
+  const std::string when =
+      utc_seconds(std::chrono::floor<std::chrono::seconds>(now.time_since_epoch()).count());
   json event = {
       {"apiVersion", "v1"},
       {"kind", "Event"},
@@ -222,7 +205,7 @@ std::string event_json(const MissedPod& pod, const EventSource& source,
       {"firstTimestamp", when},
       {"lastTimestamp", when},
       {"count", 1},
-      {"eventTime", rfc3339(now, true)},
+      {"eventTime", utc_micros(now)},
       {"action", "CheckIdentity"},
       {"reportingComponent", source.component},
       {"reportingInstance", source.instance.substr(0, 128)},
